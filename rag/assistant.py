@@ -1,0 +1,269 @@
+"""ask(question, history) -> Answer: the one entry point the CLI and the UI share.
+
+The Assistant owns the embedder, the index and the reader of one index folder. Models load lazily and once; the
+loaded index is swapped atomically after each update, so concurrent questions see either the old or the new index.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Literal, Sequence
+
+from rag.chunking import Chunker, ChunkSettings
+from rag.errors import IndexNotFoundError, QuestionError, RagError
+from rag.models import DEFAULT_EMBEDDER
+from rag.retrieval import RetrievalSettings
+from rag.types import Answer, Document
+
+MAX_QUESTION_CHARS = 1000
+ReaderName = Literal["extractive", "llm", "qa-model"]
+READERS: tuple[str, ...] = ("extractive", "llm", "qa-model")
+SEED_CORPUS = Path(__file__).resolve().parent.parent / "seeds"
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def cache_dir() -> Path:
+    """Per-user cache (index of the seed corpus, joined model files); RAG_CACHE_DIR overrides it."""
+    override = os.environ.get("RAG_CACHE_DIR")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rag"))
+
+
+def default_index_dir() -> Path:
+    return cache_dir() / "seed-index"
+
+
+@dataclass(frozen=True)
+class Settings:
+    index_dir: Path = field(default_factory=default_index_dir)
+    embedder: str = DEFAULT_EMBEDDER
+    k: int = 5
+    reader: ReaderName = "extractive"
+    retrieval: RetrievalSettings = RetrievalSettings()
+    chunking: ChunkSettings = ChunkSettings()
+    llm_model: str | None = None
+    qa_model: str | None = None
+    explain: bool = False
+
+    def __post_init__(self) -> None:
+        if self.reader not in READERS:
+            raise RagError(f"unknown reader '{self.reader}'", hint=f"choose one of {', '.join(READERS)}")
+        if not 1 <= self.k <= 100:
+            raise RagError(f"k={self.k} passages is out of range", hint="use a number from 1 to 100")
+
+
+def clean_question(question: str) -> str:
+    """The question as it will be asked, or a QuestionError that says what to fix."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text", hint="type a question")
+    text = " ".join(_CONTROL.sub(" ", question).split())
+    if not text:
+        raise QuestionError("the question is empty", hint="type a question, e.g. 'Who announced the deal?'")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise QuestionError(
+            f"the question is {len(text):,} characters long, over the limit of {MAX_QUESTION_CHARS:,}",
+            hint="ask a shorter question; put long text in a document and index it",
+        )
+    if not re.search(r"\w", text):
+        raise QuestionError("the question has no words, only punctuation or symbols", hint="type a question in words")
+    return text
+
+
+def retrieval_query(question: str, history: Sequence[str]) -> str:
+    """A follow-up like 'And when did he say it?' is searched together with the previous question."""
+    from rag.text import content_terms
+
+    if history and len(content_terms(question)) <= 3:
+        return f"{history[-1]} {question}"
+    return question
+
+
+class Assistant:
+    def __init__(self, settings: Settings = Settings(), *, embedder=None):
+        self.settings = settings
+        if embedder is None:
+            from rag.embedding import Embedder
+
+            embedder = Embedder(settings.embedder)
+        self.embedder = embedder
+        self._index = None
+        self._readers: dict[tuple, object] = {}
+        self._write_lock = threading.Lock()
+
+    # ----- index ---------------------------------------------------------------------------------------------
+
+    @property
+    def index(self):
+        if self._index is None:
+            from rag.index import Index
+
+            index = Index.load(self.settings.index_dir)
+            index.check_embedder(self.embedder.model_id)
+            self._index = index
+        return self._index
+
+    def has_index(self) -> bool:
+        from rag.index import Index
+
+        return Index.exists(self.settings.index_dir)
+
+    def reload(self) -> None:
+        self._index = None
+
+    def chunker(self) -> Chunker:
+        return Chunker(self.embedder.count_tokens, self.settings.chunking, max_tokens=self.embedder.max_tokens)
+
+    def add_documents(
+        self,
+        documents: Sequence[Document],
+        *,
+        rebuild: bool = False,
+        on_progress: Callable[[int, int], None] | None = None,
+    ):
+        """Index documents under the folder's write lock; the new generation replaces the old one atomically."""
+        from rag.index import locked, open_or_create
+
+        with self._write_lock, locked(self.settings.index_dir):
+            index = open_or_create(
+                self.settings.index_dir,
+                embedder_id=self.embedder.model_id,
+                dimension=self.embedder.dimension,
+                chunking=self.settings.chunking,
+                rebuild=rebuild,
+            )
+            report = index.upsert(documents, self.chunker(), self.embedder.embed_documents, on_progress=on_progress)
+            if report.changed or rebuild or not self.has_index():
+                index.save()
+            self._index = index
+            return report
+
+    def index_paths(self, paths: Sequence[str | Path], *, rebuild: bool = False, on_progress=None, on_file=None):
+        """Load and index files or folders. Returns (UpdateReport, skipped files with reasons)."""
+        from rag.errors import LoadError
+        from rag.loaders import load_paths
+
+        loaded = load_paths(paths, on_file=on_file)
+        if not loaded.documents:
+            reasons = "; ".join(f"{s.path}: {s.reason}" for s in loaded.skipped) or "nothing to read"
+            raise LoadError(f"no document could be loaded ({reasons})", hint="pass .txt, .md, .html, .pdf or .docx files or folders")
+        report = self.add_documents(loaded.documents, rebuild=rebuild, on_progress=on_progress)
+        return report, loaded.skipped
+
+    def remove(self, source: str) -> Document:
+        from rag.index import Index, locked
+
+        with self._write_lock, locked(self.settings.index_dir):
+            index = Index.load(self.settings.index_dir)
+            removed = index.remove(source)
+            index.save()
+            self._index = index
+            return removed
+
+    def ensure_seed_index(self, on_progress=None) -> None:
+        """Build the default index from the seed corpus the first time it is needed."""
+        if self.has_index():
+            return
+        if not SEED_CORPUS.is_dir():
+            raise IndexNotFoundError(
+                f"no index in {self.settings.index_dir} and no seed corpus at {SEED_CORPUS}",
+                hint="index your documents with `rag index PATH...`",
+            )
+        self.index_paths([SEED_CORPUS], on_progress=on_progress)
+
+    # ----- asking ----------------------------------------------------------------------------------------------
+
+    def reader(self, name: str | None = None, **overrides):
+        name = name or self.settings.reader
+        key = (name, tuple(sorted(overrides.items())))
+        if key not in self._readers:
+            if name == "extractive":
+                from rag.readers.extractive import ExtractiveReader
+
+                self._readers[key] = ExtractiveReader(self.embedder)
+            elif name == "llm":
+                from rag.readers.llm import LLMReader
+
+                self._readers[key] = LLMReader(self.embedder, model=self.settings.llm_model, **overrides)
+            elif name == "qa-model":
+                from rag.readers.qa_model import QAModelReader
+
+                if not self.settings.qa_model:
+                    raise RagError("the qa-model reader needs a model", hint="pass --qa-model PATH")
+                self._readers[key] = QAModelReader(self.settings.qa_model)
+            else:
+                raise RagError(f"unknown reader '{name}'", hint=f"choose one of {', '.join(READERS)}")
+        return self._readers[key]
+
+    def retriever(self, index=None):
+        from rag.retrieval import Retriever
+
+        return Retriever(index or self.index, self.embedder, self.settings.retrieval)
+
+    def ask(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None) -> Answer:
+        """Answer a question from the index, with citations read from the documents."""
+        started = time.perf_counter()
+        question = clean_question(question)
+        index = self.index  # one index for the whole question, even if an update lands meanwhile
+        timings: dict[str, float] = {}
+        hits = self.retriever(index).search(retrieval_query(question, history), k or self.settings.k, timings)
+        read_started = time.perf_counter()
+        reading = self.reader(reader).read(question, hits, index.document)
+        timings["reader_ms"] = (time.perf_counter() - read_started) * 1000
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        return Answer(
+            question=question,
+            text=reading.text,
+            citations=reading.citations,
+            hits=tuple(hits),
+            abstained=reading.abstained,
+            timings={k: round(v, 2) for k, v in timings.items()},
+            confidence=round(reading.confidence, 4),
+            partly_unsupported=reading.partly_unsupported,
+        )
+
+    def with_settings(self, **changes) -> "Assistant":
+        """A sibling assistant sharing this one's loaded embedder (settings differ, models do not reload)."""
+        other = Assistant(replace(self.settings, **changes), embedder=self.embedder)
+        if other.settings.index_dir == self.settings.index_dir:
+            other._index = self._index
+        return other
+
+
+def answer_to_dict(answer: Answer, index=None) -> dict:
+    """The stable JSON shape of `rag ask --json` (scripts depend on these keys)."""
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [
+            {"doc_id": c.doc_id, "source": c.source, "start": c.start, "end": c.end, "quote": c.quote}
+            for c in answer.citations
+        ],
+        "hits": [
+            {
+                "source": _source_of(index, h.chunk.doc_id),
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "score": round(h.score, 6),
+            }
+            for h in answer.hits
+        ],
+        "timings_ms": dict(answer.timings),
+    }
+
+
+def _source_of(index, doc_id: str) -> str:
+    if index is None:
+        return doc_id
+    try:
+        return index.document(doc_id).source
+    except KeyError:
+        return doc_id

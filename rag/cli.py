@@ -1,0 +1,245 @@
+"""The `rag` command. Imports here are light; each command imports what it needs when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+
+
+def _settings(args: argparse.Namespace, **extra):
+    from rag.assistant import Settings
+    from rag.retrieval import RetrievalSettings
+
+    values = {}
+    if getattr(args, "index", None):
+        values["index_dir"] = Path(args.index).expanduser()
+    if getattr(args, "embedder", None):
+        values["embedder"] = args.embedder
+    if getattr(args, "k", None):
+        values["k"] = args.k
+    if getattr(args, "reader", None):
+        values["reader"] = args.reader
+    if getattr(args, "llm_model", None):
+        values["llm_model"] = args.llm_model
+    if getattr(args, "qa_model", None):
+        values["qa_model"] = args.qa_model
+    if getattr(args, "explain", False):
+        values["explain"] = True
+    if getattr(args, "retrieval", None):
+        values["retrieval"] = RetrievalSettings(mode=args.retrieval)
+    if getattr(args, "chunk_tokens", None) or getattr(args, "overlap_tokens", None) is not None:
+        from rag.chunking import ChunkSettings
+
+        default = ChunkSettings()
+        values["chunking"] = ChunkSettings(
+            chunk_tokens=args.chunk_tokens or default.chunk_tokens,
+            overlap_tokens=default.overlap_tokens if args.overlap_tokens is None else args.overlap_tokens,
+        )
+    values.update(extra)
+    return Settings(**values)
+
+
+def _progress(description: str):
+    """A tqdm bar fed by (done, total) callbacks; written to stderr so --json output stays clean."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, desc=description, unit="chunk", file=sys.stderr, disable=None, leave=False)
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    return bar, update
+
+
+def _assistant(args: argparse.Namespace, *, build_seed: bool = True):
+    from rag.assistant import Assistant
+
+    assistant = Assistant(_settings(args))
+    if not getattr(args, "index", None) and build_seed and not assistant.has_index():
+        print(f"Indexing the seed corpus into {assistant.settings.index_dir} (first use only)...", file=sys.stderr)
+        bar, update = _progress("embedding")
+        assistant.ensure_seed_index(on_progress=update)
+        bar.close()
+    return assistant
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """Index files or folders (recursively): .txt .md .html .pdf .docx.
+
+    Unchanged files are skipped without re-embedding; changed files replace their old chunks.
+    Files that cannot be read are reported and the others are still indexed (exit code 3).
+
+    Example: rag index ~/notes report.pdf --index ~/my-index
+    """
+    from rag.assistant import Assistant
+
+    assistant = Assistant(_settings(args))
+    bar, update = _progress("embedding")
+    report, skipped = assistant.index_paths(args.paths, rebuild=args.rebuild, on_progress=update)
+    bar.close()
+    for item in skipped:
+        print(f"warning: skipped {item.path}: {item.reason}", file=sys.stderr)
+    for source, twin in report.duplicates:
+        print(f"warning: skipped {source}: same content as {twin}", file=sys.stderr)
+    print(
+        f"Indexed into {assistant.settings.index_dir}: {len(report.added)} added, {len(report.replaced)} updated, "
+        f"{len(report.unchanged)} unchanged, {report.chunks_embedded} chunks embedded."
+    )
+    return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Ask a question; prints the answer and the exact source spans that support it.
+
+    Without --index the seed corpus is used (indexed into a per-user cache on first use).
+
+    Example: rag ask "Who signed the mining agreement?" --json
+    """
+    from rag.assistant import answer_to_dict, clean_question
+
+    clean_question(args.question)  # fail fast, before any model loads
+    assistant = _assistant(args)
+    answer = assistant.ask(args.question)
+    if args.json:
+        print(json.dumps(answer_to_dict(answer, assistant.index), ensure_ascii=False, indent=2))
+        return EXIT_OK
+    print(answer.text)
+    print()
+    if answer.abstained:
+        print("Closest passages:")
+        for hit in answer.hits[:3]:
+            doc = assistant.index.document(hit.chunk.doc_id)
+            print(f"  - {Path(doc.source).name} [{hit.chunk.start}:{hit.chunk.end}] {_snippet(hit.chunk.text)}")
+    for number, citation in enumerate(answer.citations, start=1):
+        doc = assistant.index.document(citation.doc_id)
+        page = doc.page_at(citation.start)
+        where = f"{citation.source} [{citation.start}:{citation.end}]" + (f", page {page}" if page else "")
+        print(f"[{number}] {where}\n    \"{citation.quote}\"")
+    return EXIT_OK
+
+
+def _snippet(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    """Remove a document from the index by its path (or its file name when that is unique).
+
+    Example: rag remove notes/old.md --index ~/my-index
+    """
+    assistant = _assistant(args, build_seed=False)
+    removed = assistant.remove(args.source)
+    print(f"Removed {removed.source} from {assistant.settings.index_dir}.")
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List the indexed documents: name, size, chunks.
+
+    Example: rag list --index ~/my-index --json
+    """
+    assistant = _assistant(args)
+    counts = assistant.index.chunk_counts()
+    rows = [
+        {"source": d.source, "title": d.title, "chars": len(d.text), "chunks": counts.get(d.doc_id, 0)}
+        for d in assistant.index.documents.values()
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        for row in rows:
+            print(f"{row['chunks']:>6} chunks  {row['chars']:>9,} chars  {row['source']}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Start the chat window in the browser (Gradio) over an index (default: the seed corpus).
+
+    It listens on 127.0.0.1 unless --host says otherwise; set RAG_AUTH=user:password to require a login.
+
+    Example: rag serve --port 7860
+    """
+    from ui.app import serve
+
+    assistant = _assistant(args)
+    serve(assistant, host=args.host, port=args.port, auth=os.environ.get("RAG_AUTH"))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Ask questions about your own documents, offline, with answers cited to the exact source span.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=func.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+
+    def index_option(p):
+        p.add_argument("--index", metavar="DIR", help="index folder (default: the seed corpus's, in your user cache)")
+        p.add_argument("--embedder", metavar="NAME", help="embedding model path or Hugging Face id (found offline)")
+
+    p = command("index", cmd_index, "index files or folders")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    index_option(p)
+    p.add_argument("--rebuild", action="store_true", help="start a new index instead of updating the existing one")
+    p.add_argument("--chunk-tokens", type=int, metavar="N", help="chunk size in embedder tokens")
+    p.add_argument("--overlap-tokens", type=int, metavar="N", help="overlap between chunks in embedder tokens")
+
+    p = command("ask", cmd_ask, "ask a question")
+    p.add_argument("question")
+    index_option(p)
+    p.add_argument("-k", type=int, metavar="N", help="number of passages to retrieve (default 5)")
+    p.add_argument("--reader", choices=["extractive", "llm", "qa-model"], help="how answers are read from passages")
+    p.add_argument("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (stable keys, for scripts)")
+
+    p = command("remove", cmd_remove, "remove a document from the index")
+    p.add_argument("source", metavar="SOURCE")
+    index_option(p)
+
+    p = command("list", cmd_list, "list indexed documents")
+    index_option(p)
+    p.add_argument("--json", action="store_true")
+
+    p = command("serve", cmd_serve, "start the chat window")
+    index_option(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("-k", type=int, metavar="N", help="passages per question (default 5)")
+    p.add_argument("--reader", choices=["extractive", "llm", "qa-model"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models are found locally; never reach for a hub
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from rag.errors import RagError
+
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; the index is unchanged unless the save had finished", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,377 @@
+"""FAISS vectors + chunk store + manifest in one folder, saved atomically and updated incrementally.
+
+Layout of an index folder:
+
+    CURRENT              name of the live generation, replaced atomically (os.replace) as the last step of a save
+    gen-000007/          one complete generation: manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss,
+                         lexical/ (BM25); the manifest records every file's size and sha256
+    .lock                held by the one process allowed to write
+
+A save writes a new generation beside the live one and only then points CURRENT at it, so a crash at any moment
+leaves the previous generation loadable; readers never see a mix. Row i of the FAISS index is chunk i of
+chunks.jsonl.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from rag.chunking import Chunker, ChunkSettings
+from rag.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+from rag.types import Chunk, Document
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+LOCK_WAIT_SECONDS = 30.0
+REBUILD_HINT = "rebuild it with `rag index --rebuild PATH... --index {folder}`"
+
+
+@dataclass
+class UpdateReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    chunks_embedded: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.replaced or self.removed)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _jsonl(rows) -> bytes:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
+
+
+class Index:
+    """An in-memory index; `load` reads the live generation, `save` writes a new one."""
+
+    def __init__(self, folder: str | Path, *, embedder_id: str, dimension: int, chunking: ChunkSettings):
+        self.folder = Path(folder)
+        self.embedder_id = embedder_id
+        self.dimension = dimension
+        self.chunking = chunking
+        self.documents: dict[str, Document] = {}  # source -> document
+        self.chunks: list[Chunk] = []
+        self._vectors = np.zeros((0, dimension), dtype=np.float32)
+        self._faiss = None
+        self._lexical = None
+        self._by_id: dict[str, Document] | None = None
+        self.generation: str | None = None
+
+    # ----- reading -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def exists(folder: str | Path) -> bool:
+        return (Path(folder) / CURRENT).is_file()
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Index":
+        folder = Path(folder)
+        hint = REBUILD_HINT.format(folder=folder)
+        if not cls.exists(folder):
+            raise IndexNotFoundError(f"no index in {folder}", hint="create one with `rag index PATH... --index DIR`")
+        generation = (folder / CURRENT).read_text(encoding="utf-8").strip()
+        gen_dir = folder / generation
+        manifest_path = gen_dir / "manifest.json"
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise IndexCorruptError(f"index file {manifest_path} is missing", hint=hint) from exc
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise IndexCorruptError(f"index file {manifest_path} is corrupted ({exc})", hint=hint) from exc
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexMismatchError(
+                f"index in {folder} has format version {manifest.get('format_version')}, this program reads {FORMAT_VERSION}",
+                hint=hint,
+            )
+        for name, expected in manifest["files"].items():
+            path = gen_dir / name
+            if not path.is_file():
+                raise IndexCorruptError(f"index file {path} is missing", hint=hint)
+            if path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
+                raise IndexCorruptError(f"index file {path} is truncated or corrupted (checksum mismatch)", hint=hint)
+        index = cls(
+            folder,
+            embedder_id=manifest["embedder"]["id"],
+            dimension=int(manifest["embedder"]["dimension"]),
+            chunking=ChunkSettings(**manifest["chunking"]),
+        )
+        index.generation = generation
+        try:
+            for line in (gen_dir / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+                row = json.loads(line)
+                index.documents[row["source"]] = Document(**row)
+            index.chunks = [Chunk(**json.loads(line)) for line in (gen_dir / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+            import faiss
+
+            index._faiss = faiss.read_index(str(gen_dir / "vectors.faiss"))
+            index._vectors = index._faiss.reconstruct_n(0, index._faiss.ntotal) if index._faiss.ntotal else index._vectors
+            from rag.lexical import LexicalIndex
+
+            index._lexical = LexicalIndex.load(gen_dir / "lexical")
+        except (json.JSONDecodeError, TypeError, KeyError, RuntimeError, ValueError, OSError) as exc:
+            raise IndexCorruptError(f"index in {gen_dir} cannot be read ({exc})", hint=hint) from exc
+        if index._faiss.ntotal != len(index.chunks) or index._faiss.d != index.dimension:
+            raise IndexCorruptError(f"index in {gen_dir} has {index._faiss.ntotal} vectors for {len(index.chunks)} chunks", hint=hint)
+        return index
+
+    def check_embedder(self, embedder_id: str, dimension: int | None = None) -> None:
+        """Refuse to mix vectors from different models: their similarities mean nothing together."""
+        if embedder_id != self.embedder_id or (dimension is not None and dimension != self.dimension):
+            built = f"{self.embedder_id} ({self.dimension}-d)"
+            now = embedder_id + (f" ({dimension}-d)" if dimension is not None else "")
+            raise IndexMismatchError(
+                f"index in {self.folder} was built with embedder {built}, not {now}",
+                hint=f"use --embedder {self.embedder_id}, or {REBUILD_HINT.format(folder=self.folder)}",
+            )
+
+    @property
+    def faiss_index(self):
+        if self._faiss is None:
+            import faiss
+
+            self._faiss = faiss.IndexFlatIP(self.dimension)
+            if len(self._vectors):
+                self._faiss.add(self._vectors)
+        return self._faiss
+
+    def search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """For each query vector, up to k (row, inner product) pairs, best first."""
+        if not self.chunks or k <= 0:
+            return [[] for _ in range(len(query_vectors))]
+        scores, rows = self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), min(k, len(self.chunks)))
+        return [[(int(r), float(s)) for r, s in zip(rr, ss) if r >= 0] for rr, ss in zip(rows, scores)]
+
+    @property
+    def lexical(self):
+        if self._lexical is None:
+            from rag.lexical import LexicalIndex
+
+            self._lexical = LexicalIndex.build([c.text for c in self.chunks])
+        return self._lexical
+
+    def document(self, doc_id: str) -> Document:
+        if self._by_id is None or len(self._by_id) != len(self.documents):
+            self._by_id = {doc.doc_id: doc for doc in self.documents.values()}
+        return self._by_id[doc_id]
+
+    def chunk_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for chunk in self.chunks:
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        return counts
+
+    # ----- changing ----------------------------------------------------------------------------------------
+
+    def _drop_doc_ids(self, doc_ids: set[str]) -> None:
+        keep = [i for i, c in enumerate(self.chunks) if c.doc_id not in doc_ids]
+        if len(keep) == len(self.chunks):
+            return
+        self.chunks = [self.chunks[i] for i in keep]
+        self._vectors = self._vectors[keep] if len(keep) else np.zeros((0, self.dimension), dtype=np.float32)
+        self._faiss = None
+        self._lexical = None
+
+    def remove(self, source: str) -> Document:
+        """Remove one document by its source path (or a unique file name)."""
+        key = self.find_source(source)
+        doc = self.documents.pop(key)
+        self._by_id = None
+        self._drop_doc_ids({doc.doc_id})
+        return doc
+
+    def find_source(self, source: str) -> str:
+        if source in self.documents:
+            return source
+        absolute = str(Path(source).expanduser().resolve())
+        if absolute in self.documents:
+            return absolute
+        by_name = [s for s in self.documents if Path(s).name == source]
+        if len(by_name) == 1:
+            return by_name[0]
+        from rag.errors import LoadError
+
+        if len(by_name) > 1:
+            raise LoadError(f"'{source}' matches {len(by_name)} documents", hint="give the full path shown by `rag list`")
+        raise LoadError(f"'{source}' is not in the index at {self.folder}", hint="see what is indexed with `rag list`")
+
+    def upsert(
+        self,
+        documents: Sequence[Document],
+        chunker: Chunker,
+        embed: Callable[[list[str]], np.ndarray],
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> UpdateReport:
+        """Add new documents and replace changed ones; unchanged documents (same source and hash) embed nothing."""
+        report = UpdateReport()
+        by_hash = {doc.doc_id: source for source, doc in self.documents.items()}
+        todo: list[Document] = []
+        for doc in documents:
+            old = self.documents.get(doc.source)
+            if old is not None and old.doc_id == doc.doc_id:
+                report.unchanged.append(doc.source)
+                continue
+            twin = by_hash.get(doc.doc_id)
+            if twin is not None and twin != doc.source:
+                report.duplicates.append((doc.source, twin))
+                continue
+            by_hash[doc.doc_id] = doc.source
+            (report.replaced if old is not None else report.added).append(doc.source)
+            todo.append(doc)
+        new_chunks = [chunk for doc in todo for chunk in chunker.chunk(doc)]
+        vectors = []
+        batch = 256
+        for start in range(0, len(new_chunks), batch):
+            vectors.append(embed([c.text for c in new_chunks[start : start + batch]]))
+            if on_progress:
+                on_progress(min(start + batch, len(new_chunks)), len(new_chunks))
+        # Only now, with every embedding computed, touch the in-memory index: a failure above changes nothing.
+        replaced_ids = {self.documents[s].doc_id for s in report.replaced}
+        self._drop_doc_ids(replaced_ids)
+        for doc in todo:
+            self.documents[doc.source] = doc
+        self._by_id = None
+        if new_chunks:
+            stacked = np.vstack(vectors).astype(np.float32)
+            if stacked.shape[1] != self.dimension:
+                raise IndexMismatchError(
+                    f"embedder returned {stacked.shape[1]}-d vectors for an index of {self.dimension}-d",
+                    hint=REBUILD_HINT.format(folder=self.folder),
+                )
+            self.chunks.extend(new_chunks)
+            self._vectors = np.vstack([self._vectors, stacked])
+            self._faiss = None
+            self._lexical = None
+        report.chunks_embedded = len(new_chunks)
+        return report
+
+    # ----- saving ------------------------------------------------------------------------------------------
+
+    def save(self) -> str:
+        """Write a new generation, then switch CURRENT to it atomically. Returns the generation's name."""
+        import faiss
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        existing = sorted(p.name for p in self.folder.glob("gen-*") if p.is_dir())
+        number = int(existing[-1].split("-")[1]) + 1 if existing else 1
+        name = f"gen-{number:06d}"
+        gen_dir = self.folder / name
+        gen_dir.mkdir()
+        counts = self.chunk_counts()
+        _write_file(gen_dir / "documents.jsonl", _jsonl(asdict(d) for d in self.documents.values()))
+        _write_file(gen_dir / "chunks.jsonl", _jsonl(asdict(c) for c in self.chunks))
+        faiss.write_index(self.faiss_index, str(gen_dir / "vectors.faiss"))
+        self.lexical.save(gen_dir / "lexical")
+        files = {}
+        for path in sorted(p for p in gen_dir.rglob("*") if p.is_file()):
+            files[str(path.relative_to(gen_dir))] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "embedder": {"id": self.embedder_id, "dimension": self.dimension},
+            "chunking": self.chunking.as_dict(),
+            "index_type": "flat-ip",
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "documents": {
+                source: {
+                    "doc_id": doc.doc_id,
+                    "title": doc.title,
+                    "chars": len(doc.text),
+                    "chunks": counts.get(doc.doc_id, 0),
+                    "size_bytes": doc.meta.get("size_bytes"),
+                }
+                for source, doc in self.documents.items()
+            },
+            "chunk_count": len(self.chunks),
+            "files": files,
+        }
+        _write_file(gen_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
+        _fsync_dir(gen_dir)
+        pointer = self.folder / f"{CURRENT}.tmp"
+        _write_file(pointer, name.encode("utf-8"))
+        os.replace(pointer, self.folder / CURRENT)
+        _fsync_dir(self.folder)
+        previous, self.generation = self.generation, name
+        # Keep the generation readers may still be loading; drop older ones and leftovers of crashed saves.
+        for old in existing:
+            if old != previous:
+                shutil.rmtree(self.folder / old, ignore_errors=True)
+        return name
+
+    def manifest(self) -> dict:
+        if not self.generation:
+            return {}
+        return json.loads((self.folder / self.generation / "manifest.json").read_text(encoding="utf-8"))
+
+
+@contextmanager
+def locked(folder: str | Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the folder's write lock; a second writer waits, then fails clearly instead of corrupting anything."""
+    from filelock import FileLock, Timeout
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / ".lock"))
+    try:
+        lock.acquire(timeout=wait_seconds)
+    except Timeout as exc:
+        raise IndexBusyError(
+            f"another process is writing the index in {folder} (waited {wait_seconds:.0f} s)",
+            hint="wait for it to finish and run the command again",
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def open_or_create(folder: str | Path, *, embedder_id: str, dimension: int, chunking: ChunkSettings, rebuild: bool = False) -> Index:
+    """The live index of `folder`, checked against the embedder; a new empty one if there is none (or on rebuild)."""
+    if Index.exists(folder) and not rebuild:
+        index = Index.load(folder)
+        index.check_embedder(embedder_id, dimension)
+        return index
+    index = Index(folder, embedder_id=embedder_id, dimension=dimension, chunking=chunking)
+    if Index.exists(folder):
+        index.generation = (Path(folder) / CURRENT).read_text(encoding="utf-8").strip()
+    return index

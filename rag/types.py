@@ -1,0 +1,79 @@
+"""Frozen dataclasses passed between pipeline stages.
+
+Offsets are the backbone: `Chunk.text == Document.text[start:end]` and `Citation.quote == Document.text[start:end]`
+for the document the object names. They are checked where the objects are made (see `chunking.make_chunk` and
+`Citation.from_document`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from rag.errors import OffsetError
+
+
+@dataclass(frozen=True)
+class Document:
+    """One loaded file. `text` is the cleaned text every offset refers to; `doc_id` is a hash of that text."""
+
+    doc_id: str
+    source: str
+    title: str
+    text: str
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding `offset`, for documents loaded from paginated files (PDF); else None."""
+        for number, (start, end) in enumerate(self.meta.get("pages", ()), start=1):
+            if start <= offset < end or (offset == end and start == end):
+                return number
+        return None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    rank: int
+    scores_by_retriever: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    source: str
+    start: int
+    end: int
+    quote: str
+
+    @classmethod
+    def from_document(cls, document: Document, start: int, end: int) -> "Citation":
+        """The only way citations are made: the quote is read from the document, never from model output."""
+        if not 0 <= start < end <= len(document.text):
+            raise OffsetError(
+                f"citation span {start}:{end} is outside {document.source} ({len(document.text)} characters)",
+                hint="this is a bug in the reader; please report it with the question",
+            )
+        return cls(document.doc_id, document.source, start, end, document.text[start:end])
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    abstained: bool
+    timings: Mapping[str, float] = field(default_factory=dict)
+    confidence: float = 0.0
+    partly_unsupported: bool = False

@@ -1,0 +1,130 @@
+from pathlib import Path
+
+import pytest
+
+from rag.errors import LoadError
+from rag.loaders import clean_text, html_to_text, load_file, load_paths
+
+
+def test_text_is_cleaned_once_crlf_bom_controls_and_escapes(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"\xef\xbb\xbfFirst line\r\nPrice: \\$500\x07 total\r\n\r\n\r\n\r\nLast  \r\n")
+    doc = load_file(path)
+    assert doc.text == "First line\nPrice: $500 total\n\nLast"
+    assert doc.source == str(path.resolve())
+    assert doc.title == "a.txt"
+
+
+def test_doc_id_is_a_content_hash(tmp_path):
+    (tmp_path / "a.txt").write_text("same words")
+    (tmp_path / "b.txt").write_text("same words\r\n")
+    (tmp_path / "c.txt").write_text("other words")
+    a, b, c = (load_file(tmp_path / n) for n in ("a.txt", "b.txt", "c.txt"))
+    assert a.doc_id == b.doc_id != c.doc_id
+
+
+def test_non_utf8_text_is_decoded(tmp_path):
+    path = tmp_path / "latin.txt"
+    path.write_bytes("Café crème, señor, naïve façade and Zürich über alles.".encode("cp1252"))
+    assert "Café crème" in load_file(path).text
+
+
+def test_html_keeps_visible_text_only(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><head><title>The Title</title><style>p{color:red}</style></head><body>"
+        "<script>alert('x')</script><h1>Heading</h1><p>First &amp; <b>bold</b> paragraph.</p>"
+        "<div>Second<br>line</div><noscript>hidden</noscript></body></html>"
+    )
+    doc = load_file(path)
+    assert doc.title == "The Title"
+    assert doc.text == "Heading\n\nFirst & bold paragraph.\n\nSecond\nline"
+    assert "alert" not in doc.text and "color" not in doc.text and "hidden" not in doc.text
+
+
+def test_html_to_text_collapses_inline_whitespace():
+    text, _ = html_to_text("<p>a\n   b\t c</p>")
+    assert clean_text(text) == "a b c"
+
+
+def test_pdf_text_per_page_with_page_spans(tmp_path):
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for words in ("Alpha page one text.", "Beta page two text."):
+        pdf.add_page()
+        pdf.set_font("Helvetica", size=12)
+        pdf.cell(text=words)
+    path = tmp_path / "two.pdf"
+    pdf.output(str(path))
+    doc = load_file(path)
+    pages = doc.meta["pages"]
+    assert len(pages) == 2
+    assert doc.text[slice(*pages[0])] == "Alpha page one text."
+    assert doc.text[slice(*pages[1])] == "Beta page two text."
+    assert doc.page_at(doc.text.index("Beta")) == 2
+    assert doc.page_at(0) == 1
+
+
+def test_docx_paragraphs_and_tables(tmp_path):
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Opening paragraph.")
+    document.add_paragraph("Second paragraph.")
+    table = document.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text = "cell one"
+    table.rows[0].cells[1].text = "cell two"
+    path = tmp_path / "memo.docx"
+    document.save(str(path))
+    assert load_file(path).text == "Opening paragraph.\n\nSecond paragraph.\n\ncell one\tcell two"
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.txt", b"", "is empty"),
+        ("blank.md", b"  \n\t\n", "is empty"),
+        ("binary.txt", bytes(range(256)) * 10, "binary"),
+        ("broken.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
+        ("broken.docx", b"PK\x03\x04 nope", "not a readable .docx"),
+        ("image.png", b"\x89PNG", "unsupported file type '.png'"),
+    ],
+)
+def test_bad_files_raise_a_clear_error_naming_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(LoadError, match=message) as info:
+        load_file(path)
+    assert name in str(info.value)
+
+
+def test_a_bad_file_in_a_folder_does_not_stop_the_others(tmp_path):
+    (tmp_path / "good.txt").write_text("good text")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "also.md").write_text("also good")
+    (tmp_path / "bad.pdf").write_bytes(b"garbage")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "secret.txt").write_text("hidden folders are skipped")
+    result = load_paths([tmp_path])
+    assert sorted(Path(d.source).name for d in result.documents) == ["also.md", "good.txt"]
+    assert [Path(s.path).name for s in result.skipped] == ["bad.pdf"]
+    assert "not a readable PDF" in result.skipped[0].reason
+
+
+def test_missing_path_and_empty_folder_are_reported(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = load_paths([tmp_path / "nope", tmp_path / "empty"])
+    assert result.documents == []
+    reasons = [s.reason for s in result.skipped]
+    assert "does not exist" in reasons[0]
+    assert "holds no" in reasons[1]
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root can read any file")
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "locked.txt"
+    path.write_text("secret")
+    path.chmod(0)
+    with pytest.raises(LoadError, match="permission denied"):
+        load_file(path)
