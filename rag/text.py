@@ -47,7 +47,10 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
 def _stopwords() -> frozenset[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
-    return frozenset(STOPWORDS_EN) | {"did", "does", "do", "many", "much", "whom", "whose", "according"}
+    return frozenset(STOPWORDS_EN) | {
+        "did", "does", "do", "many", "much", "who", "whom", "whose", "what", "which", "when", "where", "why",
+        "how", "according",
+    }
 
 
 @lru_cache(maxsize=1)

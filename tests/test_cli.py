@@ -1,0 +1,109 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rag import cli
+from tests.conftest import FakeEmbedder
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch):
+    """The CLI builds its own Embedder; give it the fake one."""
+    import rag.embedding
+
+    monkeypatch.setattr(rag.embedding, "Embedder", lambda *a, **k: FakeEmbedder())
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_is_instant_and_imports_nothing_heavy():
+    probe = "import sys, rag.cli; rag.cli.build_parser(); print(sorted(m for m in ('torch','numpy','faiss','gradio','sentence_transformers') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_index_ask_remove_list(tmp_path, corpus_dir, capsys):
+    index = str(tmp_path / "idx")
+    code, out, _ = run(capsys, "index", str(corpus_dir), "--index", index)
+    assert code == 0 and "2 added" in out
+    code, out, _ = run(capsys, "index", str(corpus_dir), "--index", index)
+    assert code == 0 and "2 unchanged, 0 chunks embedded" in out
+
+    code, out, _ = run(capsys, "ask", "Where does the Rhine rise?", "--index", index, "--json")
+    data = json.loads(out)
+    assert code == 0 and not data["abstained"]
+    quote = data["citations"][0]["quote"]
+    assert "Swiss Alps" in quote
+    text = (corpus_dir / "rivers.txt").read_text()
+    assert text[data["citations"][0]["start"] : data["citations"][0]["end"]] == quote
+
+    code, out, _ = run(capsys, "ask", "Where does the Rhine rise?", "--index", index)
+    assert code == 0 and "[1] " in out and "rivers.txt [" in out
+
+    code, out, _ = run(capsys, "list", "--index", index, "--json")
+    assert sorted(r["source"].rsplit("/", 1)[1] for r in json.loads(out)) == ["rivers.txt", "volcanoes.md"]
+    code, out, _ = run(capsys, "remove", "rivers.txt", "--index", index)
+    assert code == 0 and "Removed" in out
+    code, out, _ = run(capsys, "list", "--index", index, "--json")
+    assert [r["source"].rsplit("/", 1)[1] for r in json.loads(out)] == ["volcanoes.md"]
+
+
+def test_a_bad_file_is_reported_and_the_others_indexed(tmp_path, corpus_dir, capsys):
+    (corpus_dir / "junk.pdf").write_bytes(b"not a pdf")
+    code, out, err = run(capsys, "index", str(corpus_dir), "--index", str(tmp_path / "idx"))
+    assert code == cli.EXIT_PARTIAL
+    assert "2 added" in out
+    assert "warning: skipped" in err and "junk.pdf" in err and "not a readable PDF" in err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["ask", "   "], "the question is empty"),
+        (["ask", "x" * 5000], "over the limit"),
+        (["index", "/no/such/path"], "does not exist"),
+        (["remove", "nothing.txt"], "no index in"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(tmp_path, capsys, argv, message):
+    code, out, err = run(capsys, *argv, "--index", str(tmp_path / "idx"))
+    assert code == cli.EXIT_ERROR
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_empty_folder_and_binary_file(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "index", str(tmp_path / "empty"), "--index", str(tmp_path / "idx"))
+    assert code == cli.EXIT_ERROR and "holds no" in err
+    (tmp_path / "blob.txt").write_bytes(bytes(range(256)) * 4)
+    code, _, err = run(capsys, "index", str(tmp_path / "blob.txt"), "--index", str(tmp_path / "idx"))
+    assert code == cli.EXIT_ERROR and "binary" in err
+
+
+def test_an_index_from_another_embedder_is_refused(tmp_path, corpus_dir, capsys, monkeypatch):
+    index = str(tmp_path / "idx")
+    run(capsys, "index", str(corpus_dir), "--index", index)
+    other = FakeEmbedder()
+    other.model_id = "other/model"
+    import rag.embedding
+
+    monkeypatch.setattr(rag.embedding, "Embedder", lambda *a, **k: other)
+    code, _, err = run(capsys, "ask", "Where does the Rhine rise?", "--index", index)
+    assert code == cli.EXIT_ERROR and "built with embedder fake/hash-embedder" in err
+    # Nothing was lost: the index still answers with its own embedder.
+    monkeypatch.setattr(rag.embedding, "Embedder", lambda *a, **k: FakeEmbedder())
+    code, out, _ = run(capsys, "ask", "Where does the Rhine rise?", "--index", index)
+    assert code == 0 and "Swiss Alps" in out
+
+
+def test_default_index_is_built_from_the_seed_corpus_on_first_use(capsys):
+    code, out, err = run(capsys, "list", "--json")
+    assert code == 0 and "Indexing the seed corpus" in err
+    assert [r["source"].rsplit("/", 2)[-2] for r in json.loads(out)] == ["seeds"]

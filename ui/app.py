@@ -1,0 +1,282 @@
+"""The Gradio chat window. It calls rag.assistant and nothing deeper: no retrieval or reading logic lives here.
+
+`build_app(assistant)` returns the Blocks; `ChatApp` holds the plain functions behind it, testable without a
+browser. Named API endpoints (`/ask`, `/documents`) serve gradio_client scripts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Iterator
+
+from rag.assistant import Assistant, answer_to_dict
+from rag.errors import RagError
+from rag.loaders import SUPPORTED_SUFFIXES
+from ui import render
+
+MAX_UPLOAD_MB = 50
+CONCURRENCY_LIMIT = 2  # questions answered at once: the models are shared and the machine has few cores
+QUEUE_SIZE = 64
+READER_CHOICES = [("Extractive (fast, quotes the best sentence)", "extractive"), ("Local LLM (crisp answer)", "llm")]
+
+
+def safe_upload_name(original: str, data_hash: str) -> str:
+    """A file name built from the client's name but never trusted as a path."""
+    stem = Path(original.replace("\\", "/")).name
+    suffix = Path(stem).suffix.lower()
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(stem).stem).strip("._") or "document"
+    return f"{base[:80]}-{data_hash[:10]}{suffix}"
+
+
+def example_questions(limit: int = 6) -> list[str]:
+    from rag.assistant import SEED_CORPUS
+
+    path = SEED_CORPUS / "questions.jsonl"
+    if not path.is_file():
+        return []
+    questions = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("answers") and row.get("question"):
+            questions.append(row["question"])
+    return questions[:limit]
+
+
+class ChatApp:
+    def __init__(self, assistant: Assistant):
+        self.assistant = assistant
+
+    @property
+    def uploads_dir(self) -> Path:
+        return Path(self.assistant.settings.index_dir) / "uploads"
+
+    # ----- chat ---------------------------------------------------------------------------------------------
+
+    def respond(self, message: str, history: list, k: int, reader: str) -> Iterator[tuple[list, str, str]]:
+        """Chat handler: yields (chat history, sources HTML, textbox value) as the answer comes in."""
+        import gradio as gr
+
+        history = list(history or [])
+        previous = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        try:
+            question = self.assistant_question(message)
+        except RagError as exc:
+            raise gr.Error(str(exc))
+        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": "Searching your documents…"}]
+        yield history, "", ""
+        try:
+            for event, value in self.assistant.ask_stream(question, previous, k=int(k), reader=reader):
+                if event == "partial":
+                    history[-1] = {"role": "assistant", "content": value}
+                    yield history, "", ""
+                else:
+                    answer = value
+        except RagError as exc:
+            history[-1] = {"role": "assistant", "content": f"Sorry: {exc}"}
+            yield history, "", ""
+            return
+        history[-1] = {"role": "assistant", "content": render.answer_text(answer)}
+        yield history, render.sources_panel(answer, self.assistant.index.document), ""
+
+    @staticmethod
+    def assistant_question(message) -> str:
+        from rag.assistant import clean_question
+
+        if isinstance(message, dict):  # multimodal textbox payloads
+            message = message.get("text", "")
+        return clean_question(message or "")
+
+    def ask_api(self, question: str, k: int = 5, reader: str = "extractive") -> dict:
+        """Answer a question; returns the same object as `rag ask --json` (answer, citations with quotes, hits)."""
+        import gradio as gr
+
+        try:
+            answer = self.assistant.ask(question, k=int(k), reader=reader)
+        except RagError as exc:
+            raise gr.Error(str(exc))
+        return answer_to_dict(answer, self.assistant.index)
+
+    # ----- documents -----------------------------------------------------------------------------------------
+
+    def documents_table(self) -> list[list]:
+        if not self.assistant.has_index():
+            return []
+        index = self.assistant.index
+        counts = index.chunk_counts()
+        rows = []
+        for doc in index.documents.values():
+            size = doc.meta.get("size_bytes") or len(doc.text.encode("utf-8"))
+            rows.append([render.display_name(doc), f"{size / 1024:,.1f} KB", counts.get(doc.doc_id, 0)])
+        return rows
+
+    def document_choices(self) -> list[tuple[str, str]]:
+        if not self.assistant.has_index():
+            return []
+        return [(render.display_name(d), d.source) for d in self.assistant.index.documents.values()]
+
+    def documents_api(self) -> list[dict]:
+        """The indexed documents: name, source, size in bytes, chunks."""
+        index = self.assistant.index
+        counts = index.chunk_counts()
+        return [
+            {"name": render.display_name(d), "source": d.source, "size_bytes": d.meta.get("size_bytes"), "chunks": counts.get(d.doc_id, 0)}
+            for d in index.documents.values()
+        ]
+
+    def store_upload(self, temp_path: str, original_name: str) -> Path:
+        """Copy an upload under the index folder with a safe name; refuse types and sizes outside the limits."""
+        source = Path(temp_path)
+        suffix = Path(original_name).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            raise RagError(
+                f"{original_name}: file type '{suffix or '(none)'}' is not accepted",
+                hint=f"upload {', '.join(SUPPORTED_SUFFIXES)} files",
+            )
+        size = source.stat().st_size
+        if size > MAX_UPLOAD_MB * 1024 * 1024:
+            raise RagError(f"{original_name} is {size / 2**20:.0f} MB, over the {MAX_UPLOAD_MB} MB upload limit", hint="split it")
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        self.uploads_dir.mkdir(parents=True, exist_ok=True)
+        target = self.uploads_dir / safe_upload_name(original_name, digest)
+        if not target.exists():
+            shutil.copyfile(source, target)
+        return target
+
+    def upload(self, files, progress=None) -> tuple[str, list[list], object]:
+        """Index uploaded files; each failure is reported on its own line and the others are still indexed."""
+        import gradio as gr
+
+        lines: list[str] = []
+        stored: list[tuple[Path, str]] = []
+        for item in files or []:
+            temp_path = item if isinstance(item, str) else getattr(item, "name", str(item))
+            original = getattr(item, "orig_name", None) or Path(temp_path).name
+            try:
+                stored.append((self.store_upload(temp_path, original), original))
+            except (RagError, OSError) as exc:
+                lines.append(f"✗ {original}: {exc}")
+        if stored:
+            from rag.loaders import load_file
+            from rag.errors import LoadError
+
+            documents = []
+            for path, original in stored:
+                try:
+                    documents.append(load_file(path))
+                except LoadError as exc:
+                    lines.append(f"✗ {original}: {exc}")
+                    path.unlink(missing_ok=True)
+            if documents:
+                def on_progress(done: int, total: int) -> None:
+                    if progress is not None and total:
+                        progress(done / total, desc=f"Embedding {done}/{total} chunks")
+
+                try:
+                    report = self.assistant.add_documents(documents, on_progress=on_progress)
+                except RagError as exc:
+                    lines.append(f"✗ indexing failed, the previous index is unchanged: {exc}")
+                else:
+                    names = {str(p): o for p, o in stored}
+                    for source in report.added + report.replaced:
+                        lines.append(f"✓ {names.get(source, Path(source).name)}: indexed")
+                    for source in report.unchanged:
+                        lines.append(f"✓ {names.get(source, Path(source).name)}: already indexed")
+                    for source, twin in report.duplicates:
+                        lines.append(f"✓ {names.get(source, Path(source).name)}: same content as {Path(twin).name}, kept once")
+        status = "\n".join(render.escape(line) for line in lines) or "No files received."
+        return status, self.documents_table(), gr.update(choices=self.document_choices(), value=None)
+
+    def remove(self, source: str | None) -> tuple[str, list[list], object]:
+        import gradio as gr
+
+        if not source:
+            raise gr.Error("Choose a document to remove first.")
+        try:
+            removed = self.assistant.remove(source)
+        except RagError as exc:
+            raise gr.Error(str(exc))
+        if Path(removed.source).parent == self.uploads_dir:
+            Path(removed.source).unlink(missing_ok=True)
+        message = f"Removed {render.escape(render.display_name(removed))}."
+        return message, self.documents_table(), gr.update(choices=self.document_choices(), value=None)
+
+
+def build_app(assistant: Assistant):
+    import gradio as gr
+
+    app = ChatApp(assistant)
+    with gr.Blocks(title="Ask your documents") as demo:
+        gr.Markdown("## Ask your documents\nAnswers quote your files; every quote links to its exact place in the source.")
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(
+                        label="Conversation", height=460, render_markdown=False, sanitize_html=True,
+                        elem_id="rag-chat", buttons=["copy"],
+                    )
+                    with gr.Row():
+                        box = gr.Textbox(placeholder="Ask a question about your documents…", show_label=False, scale=5,
+                                         elem_id="rag-question", max_length=2000)
+                        send = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-ask")
+                    examples = example_questions()
+                    if examples:
+                        gr.Examples(examples=examples, inputs=box, label="Try one of these")
+                    with gr.Accordion("Settings", open=False):
+                        reader = gr.Radio(READER_CHOICES, value=assistant.settings.reader, label="Reader", elem_id="rag-reader")
+                        k = gr.Slider(1, 10, value=assistant.settings.k, step=1, label="Passages to retrieve", elem_id="rag-k")
+                    clear = gr.Button("New conversation", size="sm")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML("<p>Cited passages appear here, with the supporting words highlighted.</p>",
+                                      elem_id="rag-sources", js_on_load=None)
+            for trigger in (box.submit, send.click):
+                trigger(app.respond, [box, chatbot, k, reader], [chatbot, sources, box],
+                        concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask", api_visibility="private")
+            clear.click(lambda: ([], "", ""), None, [chatbot, sources, box], api_visibility="private")
+        with gr.Tab("Documents"):
+            upload = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)}; up to {MAX_UPLOAD_MB} MB each)",
+                             file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="rag-upload")
+            status = gr.Markdown(elem_id="rag-upload-status")
+            table = gr.Dataframe(headers=["Document", "Size", "Chunks"], value=app.documents_table, interactive=False,
+                                 elem_id="rag-documents")
+            with gr.Row():
+                choice = gr.Dropdown(choices=app.document_choices(), label="Document", scale=4, elem_id="rag-remove-choice")
+                remove = gr.Button("Remove", variant="stop", scale=1, elem_id="rag-remove")
+            upload.upload(app.upload, [upload], [status, table, choice], concurrency_limit=1,
+                          concurrency_id="write", api_visibility="private")
+            remove.click(app.remove, [choice], [status, table, choice], concurrency_limit=1,
+                         concurrency_id="write", api_visibility="private")
+        gr.api(app.ask_api, api_name="ask", concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask")
+        gr.api(app.documents_api, api_name="documents")
+    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
+    return demo
+
+
+def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, block: bool = True):
+    """Launch the app; `auth` is 'user:password' to require a login."""
+    credentials = None
+    if auth:
+        user, _, password = auth.partition(":")
+        if not user or not password:
+            raise RagError("RAG_AUTH must look like user:password", hint="set RAG_AUTH=alice:secret or unset it")
+        credentials = (user, password)
+    demo = build_app(assistant)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=credentials,
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        prevent_thread_lock=not block,
+        css=render.CSS,
+        head=render.HEAD,
+        footer_links=["api"],
+        quiet=not block,
+    )
+    return demo

@@ -1,0 +1,147 @@
+"""HTML for the chat window. Every piece of document text and every file name goes through `escape`:
+a document is shown, never run."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+from rag.types import Answer, Document, Hit
+
+CONTEXT_CHARS = 280
+VIEWER_MAX_CHARS = 120_000
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def display_name(document: Document) -> str:
+    return str(document.meta.get("name") or Path(document.source).name)
+
+
+def where(document: Document, start: int) -> str:
+    page = document.page_at(start)
+    return display_name(document) + (f", page {page}" if page else "")
+
+
+def highlighted(text: str, start: int, end: int, lo: int, hi: int, mark_id: str = "") -> str:
+    """text[lo:hi] escaped, with text[start:end] inside <mark>."""
+    lead = "…" if lo > 0 else ""
+    tail = "…" if hi < len(text) else ""
+    ident = f' id="{escape(mark_id)}"' if mark_id else ""
+    return (
+        lead
+        + escape(text[lo:start])
+        + f"<mark{ident}>"
+        + escape(text[start:end])
+        + "</mark>"
+        + escape(text[end:hi])
+        + tail
+    )
+
+
+def _context_window(text: str, start: int, end: int, width: int) -> tuple[int, int]:
+    lo = max(0, start - width)
+    hi = min(len(text), end + width)
+    # Start and stop on word boundaries so the context does not begin mid-word.
+    if lo > 0:
+        space = text.find(" ", lo, start)
+        lo = space + 1 if space >= 0 else lo
+    if hi < len(text):
+        space = text.rfind(" ", end, hi)
+        hi = space if space >= 0 else hi
+    return lo, hi
+
+
+def document_viewer(document: Document, start: int, end: int) -> str:
+    """The whole document (or a large window of a very long one) with the span highlighted."""
+    lo, hi = 0, len(document.text)
+    if hi > VIEWER_MAX_CHARS:
+        lo, hi = _context_window(document.text, start, end, VIEWER_MAX_CHARS // 2)
+    return f'<div class="rag-doc">{highlighted(document.text, start, end, lo, hi)}</div>'
+
+
+def source_card(number: int | None, document: Document, start: int, end: int, *, score: float | None = None) -> str:
+    lo, hi = _context_window(document.text, start, end, CONTEXT_CHARS)
+    label = f'<span class="rag-num">[{number}]</span> ' if number is not None else ""
+    meta = f" · score {score:.2f}" if score is not None else ""
+    return (
+        '<div class="rag-card">'
+        f'<div class="rag-card-head">{label}<span class="rag-name">{escape(where(document, start))}</span>'
+        f'<span class="rag-offsets"> · characters {start}–{end}{meta}</span></div>'
+        f'<div class="rag-context">{highlighted(document.text, start, end, lo, hi)}</div>'
+        '<details class="rag-open"><summary>Open in document</summary>'
+        f"{document_viewer(document, start, end)}</details>"
+        "</div>"
+    )
+
+
+def answer_text(answer: Answer) -> str:
+    """Plain answer text with numbered citation markers."""
+    if answer.abstained:
+        return answer.text + " Here are the closest passages I found; see Sources."
+    markers = " ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
+    note = " (part of this answer could not be matched to the sources)" if answer.partly_unsupported else ""
+    return f"{answer.text} {markers}{note}".strip()
+
+
+def sources_panel(answer: Answer, lookup) -> str:
+    parts: list[str] = []
+    cited_chunks: set[str] = set()
+    if answer.abstained:
+        parts.append('<p class="rag-note">The documents do not answer this. Closest passages:</p>')
+        for hit in answer.hits[:3]:
+            parts.append(source_card(None, lookup(hit.chunk.doc_id), hit.chunk.start, hit.chunk.end, score=hit.score))
+            cited_chunks.add(hit.chunk.chunk_id)
+    else:
+        for number, citation in enumerate(answer.citations, start=1):
+            parts.append(source_card(number, lookup(citation.doc_id), citation.start, citation.end))
+            cited_chunks.update(
+                h.chunk.chunk_id for h in answer.hits
+                if h.chunk.doc_id == citation.doc_id and h.chunk.start <= citation.start and citation.end <= h.chunk.end
+            )
+    others = [h for h in answer.hits if h.chunk.chunk_id not in cited_chunks]
+    if others:
+        parts.append(f'<details class="rag-others"><summary>Other retrieved passages ({len(others)})</summary>')
+        parts.extend(_passage(h, lookup(h.chunk.doc_id)) for h in others)
+        parts.append("</details>")
+    return "\n".join(parts)
+
+
+def _passage(hit: Hit, document: Document) -> str:
+    return (
+        '<div class="rag-card rag-passage">'
+        f'<div class="rag-card-head"><span class="rag-name">{escape(where(document, hit.chunk.start))}</span>'
+        f'<span class="rag-offsets"> · rank {hit.rank + 1} · score {hit.score:.2f}</span></div>'
+        f'<div class="rag-context">{escape(hit.chunk.text)}</div></div>'
+    )
+
+
+CSS = """
+.rag-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin: 8px 0;
+            background: var(--background-fill-primary); }
+.rag-card-head { font-size: 0.9em; margin-bottom: 6px; }
+.rag-num { font-weight: 700; color: var(--color-accent); }
+.rag-name { font-weight: 600; }
+.rag-offsets { color: var(--body-text-color-subdued); }
+.rag-context { white-space: pre-wrap; line-height: 1.5; }
+.rag-card mark { background: #ffe58a; color: #111; padding: 0 2px; border-radius: 3px; }
+.rag-doc { white-space: pre-wrap; max-height: 420px; overflow-y: auto; position: relative; line-height: 1.5;
+           border-top: 1px dashed var(--border-color-primary); margin-top: 6px; padding-top: 6px; }
+.rag-note { font-weight: 600; }
+details.rag-open summary, details.rag-others summary { cursor: pointer; color: var(--color-accent); margin-top: 4px; }
+"""
+
+# Opening a source scrolls its highlighted span into the middle of the viewer.
+HEAD = """
+<script>
+document.addEventListener("toggle", (event) => {
+  const details = event.target;
+  if (!(details instanceof HTMLDetailsElement) || !details.open || !details.classList.contains("rag-open")) return;
+  const viewer = details.querySelector(".rag-doc");
+  const mark = viewer && viewer.querySelector("mark");
+  if (mark) viewer.scrollTop = Math.max(0, mark.offsetTop - viewer.clientHeight / 3);
+}, true);
+</script>
+"""
