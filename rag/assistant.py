@@ -127,10 +127,21 @@ class Assistant:
         *,
         rebuild: bool = False,
         on_progress: Callable[[int, int], None] | None = None,
+        persist: bool = True,
     ):
-        """Index documents under the folder's write lock; the new generation replaces the old one atomically."""
-        from rag.index import locked, open_or_create
+        """Index documents under the folder's write lock; the new generation replaces the old one atomically.
 
+        With persist=False the index lives in memory only (evaluation over throw-away passages)."""
+        from rag.index import Index, locked, open_or_create
+
+        if not persist:
+            index = self._index or Index(
+                self.settings.index_dir, embedder_id=self.embedder.model_id, dimension=self.embedder.dimension,
+                chunking=self.settings.chunking,
+            )
+            report = index.upsert(documents, self.chunker(), self.embedder.embed_documents, on_progress=on_progress)
+            self._index = index
+            return report
         with self._write_lock, locked(self.settings.index_dir):
             index = open_or_create(
                 self.settings.index_dir,

@@ -175,6 +175,87 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Evaluate retrieval and answers on a question set; writes summary.json, results.jsonl, report.md and plots.
+
+    Retrieval is measured in every mode (dense, lexical, hybrid) side by side; the reader uses --retrieval.
+
+    Examples:
+      rag eval seeds/questions.jsonl --out eval-results/seeds
+      rag eval --squad ../shared/data/squad-v2-dev/dev-v2.0-25articles.json --gold-context --out eval-results/squad-gold
+      rag eval --beir ../shared/data/scifact --split test --out eval-results/scifact
+      rag eval --rgb ../shared/data/rgb-en-fact/en_fact.json --negatives-only --out eval-results/rgb-negatives
+    """
+    from rag.assistant import Assistant, cache_dir
+    from rag.errors import RagError
+    from rag.evaluation import datasets
+    from rag.evaluation.runner import EvalConfig, run
+
+    sources = [bool(args.questions), bool(args.squad), bool(args.beir), bool(args.rgb)]
+    if sum(sources) != 1:
+        raise RagError("give exactly one question set", hint="QUESTIONS.jsonl, --squad FILE, --beir DIR or --rgb FILE")
+    gold = None
+    if args.questions:
+        eval_set = datasets.load_jsonl(args.questions)
+        if args.corpus:
+            from rag.loaders import load_paths
+
+            loaded = load_paths([args.corpus])
+            for item in loaded.skipped:
+                print(f"warning: skipped {item.path}: {item.reason}", file=sys.stderr)
+            eval_set.documents = loaded.documents
+        elif not args.index:
+            from rag.assistant import SEED_CORPUS
+            from rag.loaders import load_paths
+
+            eval_set.documents = load_paths([SEED_CORPUS]).documents
+    elif args.squad:
+        eval_set, gold = datasets.load_squad(args.squad)
+    elif args.beir:
+        eval_set = datasets.load_beir(args.beir, args.split)
+    else:
+        eval_set = datasets.load_rgb(args.rgb, negatives_only=args.negatives_only)
+    if args.gold_context and gold is None:
+        raise RagError("--gold-context needs a dataset that labels each question's passage", hint="use it with --squad")
+
+    base = _settings(args)
+    from rag.embedding import Embedder
+
+    embedder = Embedder(base.embedder)
+    scratch = Path(args.out) / ".scratch"
+
+    def factory(folder):
+        from dataclasses import replace
+
+        if folder is None:
+            return Assistant(replace(base, index_dir=Path(args.index) if args.index else scratch), embedder=embedder)
+        return Assistant(replace(base, index_dir=folder), embedder=embedder)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, file=sys.stderr, disable=None, leave=False)
+
+    def progress(done, total, label):
+        bar.set_description(label)
+        bar.total, bar.n = total, done
+        bar.refresh()
+
+    config = EvalConfig(
+        reader=None if eval_set.retrieval_only else (args.reader or "extractive"),
+        k=args.k or 5,
+        mode=args.retrieval or base.retrieval.mode,
+        gold_context=args.gold_context,
+        limit=args.limit,
+    )
+    summary = run(eval_set, factory, config, Path(args.out), cache_root=cache_dir() / "eval-indexes", gold_docs=gold, progress=progress)
+    bar.close()
+    keys = ["questions", "answerable", "hit@1", "hit@5", "hit@10", "mrr", "ndcg@10", "recall@100", "mrr@10", "em", "f1",
+            "f1_answerable", "citation_support", "abstention_precision", "abstention_recall", "latency_ms_p50", "latency_ms_p95"]
+    print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
+    print(f"Wrote {args.out}/summary.json, results.jsonl, report.md, hit_at_k.png, latency.png", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag",
@@ -214,6 +295,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("list", cmd_list, "list indexed documents")
     index_option(p)
     p.add_argument("--json", action="store_true")
+
+    p = command("eval", cmd_eval, "evaluate on a question set")
+    p.add_argument("questions", nargs="?", metavar="QUESTIONS.jsonl")
+    p.add_argument("--corpus", metavar="PATH", help="documents to index for the questions (default: the seed corpus)")
+    p.add_argument("--index", metavar="DIR", help="evaluate on an existing index instead")
+    p.add_argument("--squad", metavar="FILE", help="SQuAD 2.0 JSON (corpus = its paragraphs)")
+    p.add_argument("--gold-context", action="store_true", help="SQuAD: read each question's own paragraph (reader alone)")
+    p.add_argument("--beir", metavar="DIR", help="BEIR dataset folder (retrieval only)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--rgb", metavar="FILE", help="RGB news questions (JSON lines)")
+    p.add_argument("--negatives-only", action="store_true", help="RGB: only passages without the answer")
+    p.add_argument("--reader", choices=["extractive", "llm", "qa-model"])
+    p.add_argument("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder")
+    p.add_argument("--llm-model", metavar="PATH", help="a GGUF model file for the llm reader")
+    p.add_argument("--retrieval", choices=["hybrid", "dense", "lexical"], help="mode the reader uses (all are measured)")
+    p.add_argument("-k", type=int, metavar="N", help="passages given to the reader (default 5)")
+    p.add_argument("--limit", type=int, metavar="N", help="a seeded random sample of N questions")
+    p.add_argument("--embedder", metavar="NAME")
+    p.add_argument("--out", required=True, metavar="DIR")
 
     p = command("serve", cmd_serve, "start the chat window")
     index_option(p)

@@ -28,6 +28,8 @@ _STRAY_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!$%&~|<>])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\u200c\u200d\u2060\ufeff]")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 _MANY_BLANK_LINES = re.compile(r"\n{3,}")
+# A paragraph break inside a sentence ("some of the\n\npoorest layers"), left by web and PDF extraction.
+_BROKEN_PARAGRAPH = re.compile(r"(?<=[a-z,])\n\n(?=[a-z])")
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def clean_text(text: str) -> str:
     text = _STRAY_ESCAPE.sub(r"\1", text)
     text = _TRAILING_SPACE.sub("\n", text)
     text = _MANY_BLANK_LINES.sub("\n\n", text)
+    text = _BROKEN_PARAGRAPH.sub(" ", text)
     return text.strip()
 
 

@@ -19,7 +19,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     """Sentence [start, end) spans of text[start:end], in document offsets, trimmed of surrounding whitespace."""
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
-    for line_match in re.finditer(r"[^\n]+", text[start:end]):
+    # Paragraphs always end sentences; a single line break does only where the line looks finished, so that
+    # hard-wrapped text ("...limited social\naid to...") keeps its sentences whole.
+    for line_match in re.finditer(r"(?:[^\n]|\n(?=[^\n])(?<=[a-z,;\-]\n))+", text[start:end]):
         line_start = start + line_match.start()
         line = line_match.group()
         cursor = 0

@@ -1,0 +1,276 @@
+"""The runner behind `rag eval`: retrieval in every mode side by side, then the reader, then the reports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+from rag.evaluation import metrics
+from rag.evaluation.datasets import EvalQuestion, EvalSet
+from rag.retrieval import MODES, RetrievalSettings, Retriever
+from rag.types import Hit
+
+HIT_KS = (1, 3, 5, 10, 20)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    reader: str | None = "extractive"  # None: retrieval only
+    k: int = 5  # passages given to the reader
+    depth: int = 10  # chunks retrieved for hit@k / MRR (documents for BEIR: 100)
+    mode: str = "hybrid"  # the retrieval mode the reader uses; every mode is measured side by side
+    gold_context: bool = False
+    limit: int | None = None
+    seed: int = 13
+
+
+def _relevant(question: EvalQuestion, hit: Hit, text: str) -> bool:
+    if question.relevant is not None:
+        return question.relevant.get(hit.chunk.doc_id, 0) > 0
+    return metrics.contains_answer(text, question.answers)
+
+
+def _documents_ranking(hits: Sequence[Hit]) -> list[str]:
+    """Chunk hits -> document ids, each at the rank of its best chunk (MaxP)."""
+    return list(dict.fromkeys(h.chunk.doc_id for h in hits))
+
+
+def index_for(eval_set: EvalSet, assistant_factory: Callable, cache_root: Path, on_progress=None):
+    """An assistant over the set's corpus, cached by content so a second run embeds nothing."""
+    ids = hashlib.sha256("".join(sorted(d.doc_id for d in eval_set.documents)).encode()).hexdigest()[:12]
+    assistant = assistant_factory(cache_root / f"{eval_set.name}-{ids}")
+    assistant.add_documents(eval_set.documents, on_progress=on_progress)
+    return assistant
+
+
+def retrieval_metrics(eval_set: EvalSet, questions: list[EvalQuestion], rankings: list[list[Hit]], lookup) -> dict:
+    flags_all = []
+    out: dict[str, float] = {}
+    for question, hits in zip(questions, rankings):
+        if eval_set.doc_level:
+            flags_all.append([question.relevant.get(d, 0) > 0 for d in _documents_ranking(hits)])
+        else:
+            flags_all.append([_relevant(question, h, h.chunk.text) for h in hits])
+    judged = [f for q, f in zip(questions, flags_all) if q.answerable]
+    for k in HIT_KS:
+        out[f"hit@{k}"] = _mean(metrics.hit_at(f, k) for f in judged)
+    out["mrr"] = _mean(metrics.reciprocal_rank(f) for f in judged)
+    if eval_set.doc_level:
+        ndcg, recall, mrr10 = [], [], []
+        for question, hits in zip(questions, rankings):
+            ranking = _documents_ranking(hits)
+            ndcg.append(metrics.ndcg_at(ranking, question.relevant, 10))
+            recall.append(metrics.recall_at(ranking, question.relevant, 100))
+            mrr10.append(metrics.reciprocal_rank([question.relevant.get(d, 0) > 0 for d in ranking], 10))
+        out.update({"ndcg@10": _mean(ndcg), "recall@100": _mean(recall), "mrr@10": _mean(mrr10)})
+    return out
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return round(sum(values) / len(values), 4) if values else 0.0
+
+
+def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_dir: Path, *, cache_root: Path,
+        gold_docs: dict[str, str] | None = None, progress=None) -> dict:
+    """Evaluate; writes summary.json, results.jsonl, report.md and plots into out_dir. Returns the summary."""
+    questions = list(eval_set.questions)
+    if config.limit and config.limit < len(questions):
+        questions = random.Random(config.seed).sample(questions, config.limit)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    depth = 100 * 3 if eval_set.doc_level else config.depth  # enough chunks for 100 distinct documents
+
+    rows: list[dict] = [{"id": q.id, "question": q.question, "gold": list(q.answers), "scores": {}, "timings_ms": {}} for q in questions]
+    by_mode: dict[str, dict] = {}
+    default_rankings: list[list[Hit]] = []
+    if eval_set.own_corpus_per_question:
+        assistant = None
+        rankings = []
+        for number, question in enumerate(questions):
+            sub = assistant_factory(None)
+            sub.add_documents(list(question.documents), persist=False)
+            rankings.append(sub.retriever().search(question.question, depth))
+            _tick(progress, number + 1, len(questions), "retrieving")
+        default_rankings = rankings
+        lookup_for = lambda q: {d.doc_id: d for d in q.documents}.__getitem__  # noqa: E731
+    else:
+        assistant = index_for(eval_set, assistant_factory, cache_root, on_progress=lambda d, t: _tick(progress, d, t, "embedding corpus")) if eval_set.documents else assistant_factory(None)
+        index = assistant.index
+        texts = [q.question for q in questions]
+        for mode in MODES:
+            retriever = Retriever(index, assistant.embedder, RetrievalSettings(mode=mode))
+            rankings = []
+            for start in range(0, len(texts), 64):
+                rankings.extend(retriever.search_many(texts[start : start + 64], depth))
+                _tick(progress, min(start + 64, len(texts)), len(texts), f"retrieving ({mode})")
+            by_mode[mode] = retrieval_metrics(eval_set, questions, rankings, index.document)
+            if mode == config.mode:
+                default_rankings = rankings
+        lookup_for = lambda q: index.document  # noqa: E731
+
+    # Per-question latency of the default pipeline, one question at a time as a person would ask.
+    latencies: list[float] = []
+    reader = None
+    if config.reader and not eval_set.retrieval_only:
+        reader_owner = assistant or assistant_factory(None)
+        reader = reader_owner.reader(config.reader)
+    for number, (question, row) in enumerate(zip(questions, rows)):
+        lookup = lookup_for(question)
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        if eval_set.own_corpus_per_question:
+            hits = default_rankings[number]
+            timings["retrieval_ms"] = 0.0
+        else:
+            hits = Retriever(assistant.index, assistant.embedder, RetrievalSettings(mode=config.mode)).search(question.question, depth, timings)
+        retrieval_done = time.perf_counter()
+        row["hits"] = [
+            {"source": lookup(h.chunk.doc_id).source, "start": h.chunk.start, "end": h.chunk.end,
+             "score": round(h.score, 5), "relevant": _relevant(question, h, h.chunk.text) if question.answerable else False}
+            for h in hits[:10]
+        ]
+        flags = [x["relevant"] for x in row["hits"]]
+        row["scores"]["first_relevant_rank"] = metrics.first_relevant_rank(flags)
+        if reader is not None:
+            passages = hits[: config.k]
+            if config.gold_context and gold_docs:
+                passages = _gold_hits(assistant.index, gold_docs[question.id])
+            reading = reader.read(question.question, passages, lookup)
+            timings["reader_ms"] = (time.perf_counter() - retrieval_done) * 1000
+            prediction = "" if reading.abstained else reading.text
+            row.update({
+                "answer": prediction,
+                "abstained": reading.abstained,
+                "confidence": round(reading.confidence, 4),
+                "citations": [{"source": c.source, "start": c.start, "end": c.end, "quote": c.quote} for c in reading.citations],
+            })
+            row["scores"].update({
+                "em": metrics.exact_match(prediction, question.answers),
+                "f1": round(metrics.f1_score(prediction, question.answers), 4),
+                "citation_supported": (
+                    any(metrics.contains_answer(c.quote, question.answers) for c in reading.citations)
+                    if question.answers and not reading.abstained else None
+                ),
+            })
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        row["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
+        latencies.append(timings["total_ms"])
+        _tick(progress, number + 1, len(questions), "answering" if reader else "timing")
+
+    summary = _summary(eval_set, questions, rows, by_mode, config, latencies)
+    _write(out_dir, summary, rows)
+    return summary
+
+
+def _gold_hits(index, doc_id: str) -> list[Hit]:
+    chunks = [c for c in index.chunks if c.doc_id == doc_id]
+    return [Hit(c, 1.0, rank, {}) for rank, c in enumerate(chunks)]
+
+
+def _tick(progress, done, total, label) -> None:
+    if progress is not None:
+        progress(done, total, label)
+
+
+def _summary(eval_set, questions, rows, by_mode, config, latencies) -> dict:
+    answerable = [q.answerable for q in questions]
+    summary: dict = {"dataset": eval_set.name, "questions": len(questions), "answerable": sum(answerable)}
+    if by_mode:
+        summary.update({k: v for k, v in by_mode[config.mode].items()})
+    else:
+        flags = [[h["relevant"] for h in r["hits"]] for r, a in zip(rows, answerable) if a]
+        for k in HIT_KS:
+            summary[f"hit@{k}"] = _mean(metrics.hit_at(f, k) for f in flags)
+        summary["mrr"] = _mean(metrics.reciprocal_rank(f) for f in flags)
+    if rows and "em" in rows[0]["scores"]:
+        em = [r["scores"]["em"] for r in rows]
+        f1 = [r["scores"]["f1"] for r in rows]
+        summary["em"] = _mean(em)
+        summary["f1"] = _mean(f1)
+        summary["em_answerable"] = _mean(e for e, a in zip(em, answerable) if a)
+        summary["f1_answerable"] = _mean(f for f, a in zip(f1, answerable) if a)
+        summary["f1_unanswerable"] = _mean(f for f, a in zip(f1, answerable) if not a)
+        supported = [r["scores"]["citation_supported"] for r in rows if r["scores"]["citation_supported"] is not None]
+        summary["citation_support"] = _mean(float(s) for s in supported)
+        precision, recall = metrics.abstention_scores([r["abstained"] for r in rows], [not a for a in answerable])
+        summary["abstention_precision"] = round(precision, 4)
+        summary["abstention_recall"] = round(recall, 4)
+        summary["abstained"] = sum(r["abstained"] for r in rows)
+    summary["latency_ms_p50"] = round(metrics.percentile(latencies, 50), 2)
+    summary["latency_ms_p95"] = round(metrics.percentile(latencies, 95), 2)
+    summary["by_retrieval"] = by_mode
+    summary["settings"] = {
+        "reader": config.reader if not eval_set.retrieval_only else None,
+        "k": config.k, "mode": config.mode, "gold_context": config.gold_context, "limit": config.limit,
+    }
+    summary["machine"] = {"platform": platform.platform(), "python": platform.python_version(), "cpus": _cpus()}
+    return summary
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 0)
+
+
+def _write(out_dir: Path, summary: dict, rows: list[dict]) -> None:
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    with open(out_dir / "results.jsonl", "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    _plots(out_dir, summary, rows)
+    (out_dir / "report.md").write_text(report_markdown(summary), encoding="utf-8")
+
+
+def report_markdown(summary: dict) -> str:
+    skip = {"by_retrieval", "settings", "machine", "dataset"}
+    lines = [f"# Evaluation: {summary['dataset']}", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in summary.items() if k not in skip]
+    if summary.get("by_retrieval"):
+        modes = list(summary["by_retrieval"])
+        keys = list(next(iter(summary["by_retrieval"].values())))
+        lines += ["", "## Retrieval side by side", "", "| metric | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
+        lines += [f"| {k} | " + " | ".join(str(summary["by_retrieval"][m][k]) for m in modes) + " |" for k in keys]
+    lines += ["", f"Settings: `{json.dumps(summary['settings'])}`", f"Machine: `{json.dumps(summary['machine'])}`",
+              "", "Plots: hit_at_k.png, latency.png"]
+    return "\n".join(lines) + "\n"
+
+
+def _plots(out_dir: Path, summary: dict, rows: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    curves = summary.get("by_retrieval") or {"retrieval": summary}
+    for name, values in curves.items():
+        ks = [k for k in HIT_KS if f"hit@{k}" in values]
+        ax.plot(ks, [values[f"hit@{k}"] for k in ks], marker="o", label=name)
+    ax.set_xlabel("k (passages retrieved)")
+    ax.set_ylabel("hit@k (answerable questions)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"{summary['dataset']}: hit@k")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "hit_at_k.png", dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist([r["timings_ms"].get("total_ms", 0) for r in rows], bins=30, color="#4c72b0")
+    ax.axvline(summary["latency_ms_p50"], color="k", linestyle="--", label=f"p50 {summary['latency_ms_p50']:.0f} ms")
+    ax.axvline(summary["latency_ms_p95"], color="r", linestyle=":", label=f"p95 {summary['latency_ms_p95']:.0f} ms")
+    ax.set_xlabel("milliseconds per question")
+    ax.set_ylabel("questions")
+    ax.set_title(f"{summary['dataset']}: latency")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_dir / "latency.png", dpi=100)
+    plt.close(fig)

@@ -1,0 +1,122 @@
+import json
+import math
+
+import pytest
+
+from rag.errors import EvaluationError
+from rag.evaluation import metrics
+from rag.evaluation.datasets import load_beir, load_jsonl, load_rgb, load_squad
+
+
+def test_squad_normalisation_and_scores():
+    assert metrics.normalize_answer("The  Normans, (Norse)!") == "normans norse"
+    assert metrics.normalize_answer("“narco-terrorism.”") == "narcoterrorism"
+    assert metrics.exact_match("the Normans", ["Normans", "Norsemen"]) == 1.0
+    # prediction 'in france in 911' vs gold 'France': 1 common token; P = 1/4, R = 1 -> F1 = 0.4
+    assert metrics.f1_score("in France in 911", ["France"]) == pytest.approx(0.4)
+    assert metrics.f1_score("in France in 911", ["France", "in 911"]) == pytest.approx(2 * (2 / 4) * 1 / (2 / 4 + 1))
+    # The empty answer is right exactly for unanswerable questions.
+    assert metrics.exact_match("", []) == 1.0 and metrics.f1_score("", []) == 1.0
+    assert metrics.exact_match("something", []) == 0.0 and metrics.f1_score("", ["x"]) == 0.0
+
+
+def test_contains_answer_matches_whole_words():
+    assert metrics.contains_answer("They killed 152 fisherman.", ["152"])
+    assert not metrics.contains_answer("They killed 1520 fisherman.", ["152"])
+    assert not metrics.contains_answer("anything", [])
+
+
+def test_ranking_metrics_hand_computed():
+    flags = [False, True, False, True]
+    assert metrics.first_relevant_rank(flags) == 2
+    assert metrics.hit_at(flags, 1) == 0.0 and metrics.hit_at(flags, 2) == 1.0
+    assert metrics.reciprocal_rank(flags) == 0.5
+    assert metrics.reciprocal_rank(flags, 1) == 0.0
+    qrels = {"a": 1, "b": 2, "z": 1}
+    ranking = ["b", "x", "a"]
+    dcg = 2 / math.log2(2) + 1 / math.log2(4)
+    idcg = 2 / math.log2(2) + 1 / math.log2(3) + 1 / math.log2(4)
+    assert metrics.ndcg_at(ranking, qrels, 10) == pytest.approx(dcg / idcg)
+    assert metrics.recall_at(ranking, qrels, 100) == pytest.approx(2 / 3)
+    assert metrics.percentile([1, 2, 3, 4], 50) == 2.5
+    assert metrics.percentile([5], 95) == 5
+    assert metrics.abstention_scores([True, True, False, False], [True, False, True, False]) == (0.5, 0.5)
+
+
+def test_ndcg_and_recall_agree_with_trec_eval():
+    pytrec_eval = pytest.importorskip("pytrec_eval")
+    import random
+
+    rng = random.Random(7)
+    docs = [f"d{i}" for i in range(60)]
+    qrels, run, ours = {}, {}, {"ndcg": [], "recall": []}
+    for q in range(25):
+        judged = {d: rng.choice([0, 1, 1, 2]) for d in rng.sample(docs, rng.randint(1, 6))}
+        ranking = rng.sample(docs, 40)
+        qrels[f"q{q}"] = judged
+        run[f"q{q}"] = {d: float(100 - rank) for rank, d in enumerate(ranking)}
+        ours["ndcg"].append(metrics.ndcg_at(ranking, judged, 10))
+        ours["recall"].append(metrics.recall_at(ranking, judged, 100))
+    evaluator = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.100"})
+    reference = evaluator.evaluate(run)
+    for number, q in enumerate(sorted(qrels, key=lambda x: int(x[1:]))):
+        assert ours["ndcg"][number] == pytest.approx(reference[q]["ndcg_cut_10"], abs=1e-4)
+        assert ours["recall"][number] == pytest.approx(reference[q]["recall_100"], abs=1e-4)
+
+
+def test_jsonl_loader_and_its_errors(tmp_path):
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "a", "question": "Who?", "answers": ["Ann"], "extra": 1}\n\n{"id": "b", "question": "Why?", "answers": []}\n')
+    questions = load_jsonl(path).questions
+    assert [(q.id, q.answers, q.answerable) for q in questions] == [("a", ("Ann",), True), ("b", (), False)]
+    path.write_text('{"id": "a", "answers": []}\n')
+    with pytest.raises(EvaluationError, match="line 1 is not a question"):
+        load_jsonl(path)
+
+
+def test_squad_beir_and_rgb_loaders(tmp_path):
+    squad = {"data": [{"title": "T", "paragraphs": [{"context": "Ann lives in Rome.", "qas": [
+        {"id": "1", "question": "Where does Ann live?", "answers": [{"text": "Rome", "answer_start": 13}], "is_impossible": False},
+        {"id": "2", "question": "Where does Bob live?", "answers": [], "is_impossible": True}]}]}]}
+    (tmp_path / "s.json").write_text(json.dumps(squad))
+    eval_set, gold = load_squad(tmp_path / "s.json")
+    assert len(eval_set.documents) == 1 and gold["1"] == gold["2"] == eval_set.documents[0].doc_id
+    assert eval_set.questions[0].relevant == {gold["1"]: 1} and eval_set.questions[1].relevant is None
+
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text('{"_id": "10", "title": "A", "text": "alpha"}\n{"_id": "11", "title": "B", "text": "beta"}\n')
+    (beir / "queries.jsonl").write_text('{"_id": "1", "text": "alpha?"}\n{"_id": "2", "text": "unjudged"}\n')
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n1\t10\t1\n")
+    eval_set = load_beir(beir)
+    assert [q.id for q in eval_set.questions] == ["1"] and eval_set.doc_level and eval_set.retrieval_only
+    assert list(eval_set.questions[0].relevant.values()) == [1]
+
+    (tmp_path / "rgb.json").write_text(json.dumps({"id": 0, "query": "Q?", "answer": ["X", ["Y"]], "positive": ["X is it"], "negative": ["no", "nope"]}) + "\n")
+    full = load_rgb(tmp_path / "rgb.json")
+    assert full.questions[0].answers == ("X", "Y") and len(full.questions[0].documents) == 3
+    negatives = load_rgb(tmp_path / "rgb.json", negatives_only=True)
+    assert negatives.questions[0].answers == () and len(negatives.questions[0].documents) == 2
+
+
+def test_eval_run_writes_every_report(tmp_path, fake_embedder, corpus_dir):
+    from rag.assistant import Assistant, Settings
+    from rag.evaluation.datasets import EvalSet, EvalQuestion
+    from rag.evaluation.runner import EvalConfig, run
+    from rag.loaders import load_paths
+
+    eval_set = EvalSet("mini", [
+        EvalQuestion("1", "When was the lava lake of Kilauea drained?", ("2018",)),
+        EvalQuestion("2", "What is the boiling point of mercury?", ()),
+    ], load_paths([corpus_dir]).documents)
+    factory = lambda folder: Assistant(Settings(index_dir=folder or tmp_path / "scratch"), embedder=fake_embedder)  # noqa: E731
+    summary = run(eval_set, factory, EvalConfig(), tmp_path / "out", cache_root=tmp_path / "cache")
+    for name in ("summary.json", "results.jsonl", "report.md", "hit_at_k.png", "latency.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert summary["questions"] == 2 and summary["answerable"] == 1
+    assert summary["hit@1"] == 1.0 and summary["citation_support"] == 1.0
+    assert summary["abstention_recall"] == 1.0 and summary["abstention_precision"] == 1.0
+    assert summary["f1"] == pytest.approx((metrics.f1_score("Its lava lake was drained in 2018.", ["2018"]) + 1) / 2, abs=1e-4)
+    assert set(summary["by_retrieval"]) == {"dense", "lexical", "hybrid"}
+    rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert rows[0]["citations"][0]["quote"] == "Its lava lake was drained in 2018."
