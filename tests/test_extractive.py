@@ -16,10 +16,27 @@ def test_sentence_spans_keep_abbreviations_and_offsets():
 def test_answers_with_the_best_sentence_at_exact_offsets(assistant):
     answer = assistant.ask("When was the lava lake of Kilauea drained?")
     assert not answer.abstained
-    assert answer.text == "Its lava lake was drained in 2018."
     citation = answer.citations[0]
     document = assistant.index.document(citation.doc_id)
-    assert document.text[citation.start : citation.end] == citation.quote == answer.text
+    assert document.text[citation.start : citation.end] == citation.quote == "Its lava lake was drained in 2018."
+    # A 'when' question is answered with the date inside the cited sentence.
+    assert answer.text == "2018"
+
+
+def test_typed_spans_inside_the_sentence():
+    from rag.readers.spans import best_typed_span, question_type
+
+    sentence = "This was echoed by War Secretary Pete Hegseth, who warned the US: “America is ready.”"
+    span = best_typed_span("Who said America is ready?", sentence)
+    assert sentence[span.start : span.end] == "War Secretary Pete Hegseth"
+    sentence = "He agreed to buy a thousand kilograms of gold in 2019."
+    assert question_type("How much gold did he buy?") == "number"
+    span = best_typed_span("How much gold did he buy?", sentence)
+    assert sentence[span.start : span.end] == "a thousand kilograms"
+    span = best_typed_span("In which year did he buy gold?", sentence)
+    assert sentence[span.start : span.end] == "2019"
+    assert best_typed_span("Why did he buy gold?", sentence) is None
+    assert best_typed_span("How many bars did he buy?", "He bought gold.") is None
 
 
 def test_abstains_below_the_threshold_and_keeps_the_closest_passages(assistant):

@@ -7,6 +7,7 @@ browser. Named API endpoints (`/ask`, `/documents`) serve gradio_client scripts.
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import re
 import shutil
@@ -27,7 +28,7 @@ READER_CHOICES = [("Extractive (fast, quotes the best sentence)", "extractive"),
 def safe_upload_name(original: str, data_hash: str) -> str:
     """A file name built from the client's name but never trusted as a path."""
     stem = Path(original.replace("\\", "/")).name
-    suffix = Path(stem).suffix.lower()
+    suffix = (Path(stem).suffix or (stem if stem.startswith(".") else "")).lower()
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(stem).stem).strip("._") or "document"
     return f"{base[:80]}-{data_hash[:10]}{suffix}"
 
@@ -70,12 +71,12 @@ class ChatApp:
         except RagError as exc:
             raise gr.Error(str(exc))
         history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": "Searching your documents…"}]
-        yield history, "", ""
+        yield list(history), "", ""
         try:
             for event, value in self.assistant.ask_stream(question, previous, k=int(k), reader=reader):
                 if event == "partial":
                     history[-1] = {"role": "assistant", "content": value}
-                    yield history, "", ""
+                    yield list(history), "", ""
                 else:
                     answer = value
         except RagError as exc:
@@ -190,8 +191,9 @@ class ChatApp:
                         lines.append(f"✓ {names.get(source, Path(source).name)}: already indexed")
                     for source, twin in report.duplicates:
                         lines.append(f"✓ {names.get(source, Path(source).name)}: same content as {Path(twin).name}, kept once")
-        status = "\n".join(render.escape(line) for line in lines) or "No files received."
-        return status, self.documents_table(), gr.update(choices=self.document_choices(), value=None)
+        # File names come from the client: shown as text, never as markup.
+        status = "\n\n".join(html.escape(line, quote=False) for line in lines) or "No files received."
+        return status, render.documents_table(self.documents_table()), gr.update(choices=self.document_choices(), value=None)
 
     def remove(self, source: str | None) -> tuple[str, list[list], object]:
         import gradio as gr
@@ -205,7 +207,7 @@ class ChatApp:
         if Path(removed.source).parent == self.uploads_dir:
             Path(removed.source).unlink(missing_ok=True)
         message = f"Removed {render.escape(render.display_name(removed))}."
-        return message, self.documents_table(), gr.update(choices=self.document_choices(), value=None)
+        return message, render.documents_table(self.documents_table()), gr.update(choices=self.document_choices(), value=None)
 
 
 def build_app(assistant: Assistant):
@@ -244,8 +246,7 @@ def build_app(assistant: Assistant):
             upload = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)}; up to {MAX_UPLOAD_MB} MB each)",
                              file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="rag-upload")
             status = gr.Markdown(elem_id="rag-upload-status")
-            table = gr.Dataframe(headers=["Document", "Size", "Chunks"], value=app.documents_table, interactive=False,
-                                 elem_id="rag-documents")
+            table = gr.HTML(render.documents_table(app.documents_table()), elem_id="rag-documents", js_on_load=None)
             with gr.Row():
                 choice = gr.Dropdown(choices=app.document_choices(), label="Document", scale=4, elem_id="rag-remove-choice")
                 remove = gr.Button("Remove", variant="stop", scale=1, elem_id="rag-remove")

@@ -25,20 +25,19 @@ def where(document: Document, start: int) -> str:
     return display_name(document) + (f", page {page}" if page else "")
 
 
-def highlighted(text: str, start: int, end: int, lo: int, hi: int, mark_id: str = "") -> str:
-    """text[lo:hi] escaped, with text[start:end] inside <mark>."""
+def highlighted(text: str, start: int, end: int, lo: int, hi: int, answer: tuple[int, int] | None = None) -> str:
+    """text[lo:hi] escaped, with text[start:end] inside <mark> and the short answer inside it in bold."""
     lead = "…" if lo > 0 else ""
     tail = "…" if hi < len(text) else ""
-    ident = f' id="{escape(mark_id)}"' if mark_id else ""
-    return (
-        lead
-        + escape(text[lo:start])
-        + f"<mark{ident}>"
-        + escape(text[start:end])
-        + "</mark>"
-        + escape(text[end:hi])
-        + tail
-    )
+    if answer and start <= answer[0] < answer[1] <= end and answer != (start, end):
+        inner = (
+            escape(text[start : answer[0]])
+            + '<strong class="rag-answer">' + escape(text[answer[0] : answer[1]]) + "</strong>"
+            + escape(text[answer[1] : end])
+        )
+    else:
+        inner = escape(text[start:end])
+    return lead + escape(text[lo:start]) + "<mark>" + inner + "</mark>" + escape(text[end:hi]) + tail
 
 
 def _context_window(text: str, start: int, end: int, width: int) -> tuple[int, int]:
@@ -54,15 +53,18 @@ def _context_window(text: str, start: int, end: int, width: int) -> tuple[int, i
     return lo, hi
 
 
-def document_viewer(document: Document, start: int, end: int) -> str:
+def document_viewer(document: Document, start: int, end: int, answer: tuple[int, int] | None = None) -> str:
     """The whole document (or a large window of a very long one) with the span highlighted."""
     lo, hi = 0, len(document.text)
     if hi > VIEWER_MAX_CHARS:
         lo, hi = _context_window(document.text, start, end, VIEWER_MAX_CHARS // 2)
-    return f'<div class="rag-doc">{highlighted(document.text, start, end, lo, hi)}</div>'
+    return f'<div class="rag-doc">{highlighted(document.text, start, end, lo, hi, answer)}</div>'
 
 
-def source_card(number: int | None, document: Document, start: int, end: int, *, score: float | None = None) -> str:
+def source_card(
+    number: int | None, document: Document, start: int, end: int, *, score: float | None = None,
+    answer: tuple[int, int] | None = None,
+) -> str:
     lo, hi = _context_window(document.text, start, end, CONTEXT_CHARS)
     label = f'<span class="rag-num">[{number}]</span> ' if number is not None else ""
     meta = f" · score {score:.2f}" if score is not None else ""
@@ -70,11 +72,21 @@ def source_card(number: int | None, document: Document, start: int, end: int, *,
         '<div class="rag-card">'
         f'<div class="rag-card-head">{label}<span class="rag-name">{escape(where(document, start))}</span>'
         f'<span class="rag-offsets"> · characters {start}–{end}{meta}</span></div>'
-        f'<div class="rag-context">{highlighted(document.text, start, end, lo, hi)}</div>'
+        f'<div class="rag-context">{highlighted(document.text, start, end, lo, hi, answer)}</div>'
         '<details class="rag-open"><summary>Open in document</summary>'
-        f"{document_viewer(document, start, end)}</details>"
+        f"{document_viewer(document, start, end, answer)}</details>"
         "</div>"
     )
+
+
+def documents_table(rows: list[list]) -> str:
+    if not rows:
+        return "<p>No documents indexed yet.</p>"
+    body = "".join(
+        f"<tr><td>{escape(str(name))}</td><td>{escape(str(size))}</td><td>{escape(str(chunks))}</td></tr>"
+        for name, size, chunks in rows
+    )
+    return f'<table class="rag-table"><thead><tr><th>Document</th><th>Size</th><th>Chunks</th></tr></thead><tbody>{body}</tbody></table>'
 
 
 def answer_text(answer: Answer) -> str:
@@ -96,7 +108,10 @@ def sources_panel(answer: Answer, lookup) -> str:
             cited_chunks.add(hit.chunk.chunk_id)
     else:
         for number, citation in enumerate(answer.citations, start=1):
-            parts.append(source_card(number, lookup(citation.doc_id), citation.start, citation.end))
+            # The short answer, when it is a part of the quote, is shown in bold inside the highlight.
+            inside = citation.quote.find(answer.text) if answer.text != citation.quote else -1
+            short = (citation.start + inside, citation.start + inside + len(answer.text)) if inside >= 0 else None
+            parts.append(source_card(number, lookup(citation.doc_id), citation.start, citation.end, answer=short))
             cited_chunks.update(
                 h.chunk.chunk_id for h in answer.hits
                 if h.chunk.doc_id == citation.doc_id and h.chunk.start <= citation.start and citation.end <= h.chunk.end
@@ -127,9 +142,12 @@ CSS = """
 .rag-offsets { color: var(--body-text-color-subdued); }
 .rag-context { white-space: pre-wrap; line-height: 1.5; }
 .rag-card mark { background: #ffe58a; color: #111; padding: 0 2px; border-radius: 3px; }
+.rag-card mark strong.rag-answer { background: #ffc53d; border-radius: 3px; padding: 0 1px; }
 .rag-doc { white-space: pre-wrap; max-height: 420px; overflow-y: auto; position: relative; line-height: 1.5;
            border-top: 1px dashed var(--border-color-primary); margin-top: 6px; padding-top: 6px; }
 .rag-note { font-weight: 600; }
+.rag-table { width: 100%; border-collapse: collapse; }
+.rag-table th, .rag-table td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--border-color-primary); }
 details.rag-open summary, details.rag-others summary { cursor: pointer; color: var(--color-accent); margin-top: 4px; }
 """
 

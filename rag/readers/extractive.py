@@ -14,6 +14,7 @@ import numpy as np
 
 from rag.embedding import EmbedderLike
 from rag.readers import DocumentLookup, Reading, abstention
+from rag.readers.spans import best_typed_span, question_type
 from rag.text import content_terms, sentence_spans
 from rag.types import Citation, Hit
 
@@ -32,6 +33,8 @@ class ExtractiveSettings:
     semantic_weight: float = 0.6
     max_passages: int = 5
     rank_penalty: float = 0.01
+    # A who/when/how-many question whose best sentence holds no name/date/number is less likely answered.
+    missing_type_penalty: float = 0.1
 
 
 def overlap(question_terms: set[str], sentence: str) -> float:
@@ -82,8 +85,17 @@ class ExtractiveReader:
         scores = self.score(question, texts, [c.rank for c in candidates])
         best = int(np.argmax(scores))
         confidence = float(scores[best])
+        chosen = candidates[best]
+        document = lookup(chosen.doc_id)
+        kind = question_type(question)
+        span = best_typed_span(question, texts[best], kind)
+        if kind is not None and span is None:
+            confidence -= self.settings.missing_type_penalty
         if confidence < self.settings.threshold:
             return abstention(confidence)
-        chosen = candidates[best]
-        citation = Citation.from_document(lookup(chosen.doc_id), chosen.start, chosen.end)
-        return Reading(citation.quote, (citation,), False, confidence)
+        citation = Citation.from_document(document, chosen.start, chosen.end)
+        if span is None:
+            return Reading(citation.quote, (citation,), False, confidence)
+        # The short answer is the source's own characters inside the cited sentence.
+        answer = document.text[chosen.start + span.start : chosen.start + span.end]
+        return Reading(answer, (citation,), False, confidence)

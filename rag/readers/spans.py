@@ -1,0 +1,110 @@
+"""Answer types: the short span inside a sentence that answers a who / when / how-many / where question.
+
+The question's wording names the type of answer it wants (a person or name, a date, a number); the candidates of
+that type in the chosen sentence that are not words of the question are ranked by how close they sit to the
+question's words in the sentence. When no candidate exists the caller keeps the whole sentence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+AnswerType = Literal["number", "date", "name"]
+
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan\.?|Feb\.?|Mar\.?|Apr\.?|Jun\.?|Jul\.?|Aug\.?|Sep\.?|Sept\.?|Oct\.?|Nov\.?|Dec\.?)"
+_DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|dozens|hundreds|thousands|millions)"
+_SCALE = r"(?:hundred|thousand|million|billion|trillion)"
+_PATTERNS: dict[str, re.Pattern] = {
+    "date": re.compile(
+        rf"(?:(?:early|mid|late)-?\s?)?(?:{_DAY},?\s+)?(?:\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|{_MONTH}(?:\s+\d{{4}})?|\d{{4}}s?)"
+        rf"|\b{_DAY}\b|\b\d{{1,2}}(?:st|nd|rd|th)\s+century\b"
+    ),
+    "number": re.compile(
+        rf"(?:[$€£¥]\s?)?\b\d[\d,.]*\+?(?:\s?%|\s+{_SCALE}|\s+per\s?cent)?"
+        rf"|\b(?:an?\s+)?(?:{_NUMBER_WORD})(?:[\s-]+(?:{_NUMBER_WORD}))*\b",
+        re.IGNORECASE,
+    ),
+    "name": re.compile(
+        r"\b(?:[A-Z][\w’'\-]*\.?|[A-Z]{2,})(?:\s+(?:(?:de|da|del|van|von|der|al|bin|of|the|la|le|du|y)\s+)?(?:[A-Z][\w’'\-]*\.?|[A-Z]{2,}))*"
+    ),
+}
+
+_QUESTION_TYPES: list[tuple[re.Pattern, AnswerType]] = [
+    (re.compile(r"\bhow (many|much|long|old|far|big|large|tall|high)\b|\bwhat (percentage|percent|proportion|number|amount)\b", re.I), "number"),
+    (re.compile(r"\bwhen\b|\b(what|which|in what|on what)\s+(year|years|date|day|month|century|decade|time period|period)\b", re.I), "date"),
+    (re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhere\b|\b(what|which)\s+(person|people|company|companies|organi[sz]ation|country|countries|city|cities|state|group|agency|newspaper|team|party|man|woman|king|president|leader|name)\b|\bwhat is the name\b|\bwhat was the name\b|\bnamed?\b", re.I), "name"),
+]
+
+
+_WANTS_UNIT = re.compile(r"\bhow (much|long|far|big|large|tall|high|old)\b", re.I)
+
+
+def question_type(question: str) -> AnswerType | None:
+    for pattern, kind in _QUESTION_TYPES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+def _question_words(question: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"\w+", question)}
+
+
+_SENTENCE_START_NOISE = {"the", "a", "an", "this", "that", "these", "those", "it", "in", "on", "at", "as", "but", "and",
+                         "so", "while", "after", "before", "despite", "according", "days", "today", "now", "having", "with"}
+
+
+def best_typed_span(question: str, sentence: str, kind: AnswerType | None = None) -> Span | None:
+    """The best candidate of the question's answer type inside `sentence` (offsets relative to it), or None."""
+    kind = kind or question_type(question)
+    if kind is None:
+        return None
+    asked = _question_words(question)
+    candidates: list[tuple[int, int]] = []
+    for match in _PATTERNS[kind].finditer(sentence):
+        start, end = match.start(), match.end()
+        text = sentence[start:end].rstrip(".,")
+        end = start + len(text)
+        words = [w.lower() for w in re.findall(r"\w+", text)]
+        if not words:
+            continue
+        if kind == "name":
+            # Drop a leading capitalised function word ("The", "In") and names made only of question words.
+            while words and words[0] in _SENTENCE_START_NOISE:
+                first = re.match(r"\W*\w+\W*", text)
+                text = text[first.end():]
+                start += first.end()
+                words = words[1:]
+            if not words or not text:
+                continue
+        if all(w in asked for w in words):
+            continue
+        candidates.append((start, end))
+    if not candidates:
+        return None
+    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if m.group().lower() in asked and len(m.group()) > 3]
+
+    def rank(span: tuple[int, int]) -> float:
+        distance = min(min(abs(a - span[0]), abs(a - span[1])) for a in anchors) if anchors else 0
+        # Full names ("War Secretary Pete Hegseth") beat stray capitalised words ("US") a little closer by.
+        words = len(re.findall(r"\w+", sentence[span[0]:span[1]]))
+        if kind == "name":
+            return distance - 25 * min(words, 4)
+        # A bare year is rarely the answer to "how many / how much".
+        return distance + (60 if re.fullmatch(r"1\d{3}|20\d{2}", sentence[span[0]:span[1]]) else 0)
+
+    start, end = min(candidates, key=rank)
+    if kind == "number" and _WANTS_UNIT.search(question):
+        unit = re.match(r"\s+(?:of\s+)?([a-z]+)", sentence[end:])
+        if unit and unit.group(1) not in asked and unit.group(1) not in _SENTENCE_START_NOISE:
+            end += unit.end()
+    return Span(start, end)
