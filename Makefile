@@ -6,7 +6,7 @@ PYTEST    ?= $(VENV)/bin/pytest
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast browser-deps eval bench clean
+.PHONY: install run test test-fast browser-deps eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,11 +34,20 @@ test: install browser-deps
 test-fast: install
 	$(PYTEST) -q -m "not integration and not browser"
 
+# The README's evaluation table, from the public sets in ../shared/data (read in place, never copied).
+DATA ?= ../shared/data
+SQUAD := $(DATA)/squad-v2-dev/dev-v2.0-25articles.json
+RAG   := $(VENV)/bin/rag
 eval: install
-	$(VENV)/bin/rag eval-all --out eval-results
-
-bench: install
-	$(VENV)/bin/rag bench --out bench-results
+	$(RAG) eval seeds/questions.jsonl --out eval-results/seeds
+	$(RAG) eval --beir $(DATA)/scifact --split test --out eval-results/scifact
+	$(RAG) eval --squad $(SQUAD) --reader none --out eval-results/squad-retrieval
+	$(RAG) eval --squad $(SQUAD) --limit 2000 --out eval-results/squad-open
+	$(RAG) eval --squad $(SQUAD) --limit 2000 --gold-context --out eval-results/squad-gold
+	$(RAG) eval --rgb $(DATA)/rgb-en-fact/en_fact.json --out eval-results/rgb
+	$(RAG) eval --rgb $(DATA)/rgb-en-fact/en_fact.json --negatives-only --out eval-results/rgb-negatives
+	$(RAG) eval-table eval-results/seeds eval-results/scifact eval-results/squad-retrieval eval-results/squad-open \
+	  eval-results/squad-gold eval-results/rgb eval-results/rgb-negatives | tee eval-results/TABLE.md
 
 clean:
 	rm -rf $(VENV) eval-results bench-results

@@ -22,7 +22,7 @@ from rag.types import Answer, Document
 
 MAX_QUESTION_CHARS = 1000
 ReaderName = Literal["extractive", "llm", "qa-model"]
-READERS: tuple[str, ...] = ("extractive", "llm", "qa-model")
+READERS: tuple[str, ...] = ("extractive", "llm", "llm-explain", "qa-model")
 SEED_CORPUS = Path(__file__).resolve().parent.parent / "seeds"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -199,10 +199,11 @@ class Assistant:
                 from rag.readers.extractive import ExtractiveReader
 
                 self._readers[key] = ExtractiveReader(self.embedder)
-            elif name == "llm":
+            elif name in ("llm", "llm-explain"):
                 from rag.readers.llm import LLMReader
 
-                self._readers[key] = LLMReader(self.embedder, model=self.settings.llm_model, **overrides)
+                explain = name == "llm-explain" or self.settings.explain
+                self._readers[key] = LLMReader(self.embedder, model=self.settings.llm_model, explain=explain, **overrides)
             elif name == "qa-model":
                 from rag.readers.qa_model import QAModelReader
 

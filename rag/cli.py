@@ -23,7 +23,7 @@ def _settings(args: argparse.Namespace, **extra):
         values["embedder"] = args.embedder
     if getattr(args, "k", None):
         values["k"] = args.k
-    if getattr(args, "reader", None):
+    if getattr(args, "reader", None) and args.reader != "none":
         values["reader"] = args.reader
     if getattr(args, "llm_model", None):
         values["llm_model"] = args.llm_model
@@ -241,7 +241,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         bar.refresh()
 
     config = EvalConfig(
-        reader=None if eval_set.retrieval_only else (args.reader or "extractive"),
+        reader=None if eval_set.retrieval_only or args.reader == "none" else (args.reader or "extractive"),
         k=args.k or 5,
         mode=args.retrieval or base.retrieval.mode,
         gold_context=args.gold_context,
@@ -253,6 +253,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "f1_answerable", "citation_support", "abstention_precision", "abstention_recall", "latency_ms_p50", "latency_ms_p95"]
     print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
     print(f"Wrote {args.out}/summary.json, results.jsonl, report.md, hit_at_k.png, latency.png", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_eval_table(args: argparse.Namespace) -> int:
+    """Print one Markdown table from `rag eval` output folders (each holding a summary.json).
+
+    Example: rag eval-table eval-results/*
+    """
+    from rag.evaluation.table import table
+
+    print(table([Path(p) for p in args.folders]), end="")
     return EXIT_OK
 
 
@@ -286,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, metavar="N", help="number of passages to retrieve (default 5)")
     p.add_argument("--reader", choices=["extractive", "llm", "qa-model"], help="how answers are read from passages")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)")
+    p.add_argument("--explain", action="store_true", help="llm reader: one to three sentences with [n] markers")
+    p.add_argument("--llm-model", metavar="PATH", help="a GGUF file for the llm reader (default: the packaged Qwen2.5 0.5B)")
+    p.add_argument("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder (--reader qa-model)")
     p.add_argument("--json", action="store_true", help="print one JSON object (stable keys, for scripts)")
 
     p = command("remove", cmd_remove, "remove a document from the index")
@@ -306,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--rgb", metavar="FILE", help="RGB news questions (JSON lines)")
     p.add_argument("--negatives-only", action="store_true", help="RGB: only passages without the answer")
-    p.add_argument("--reader", choices=["extractive", "llm", "qa-model"])
+    p.add_argument("--reader", choices=["extractive", "llm", "qa-model", "none"], help="none: retrieval only")
     p.add_argument("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder")
     p.add_argument("--llm-model", metavar="PATH", help="a GGUF model file for the llm reader")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "lexical"], help="mode the reader uses (all are measured)")
@@ -315,12 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--embedder", metavar="NAME")
     p.add_argument("--out", required=True, metavar="DIR")
 
+    p = command("eval-table", cmd_eval_table, "summarise eval runs as one Markdown table")
+    p.add_argument("folders", nargs="+", metavar="DIR")
+
     p = command("serve", cmd_serve, "start the chat window")
     index_option(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("-k", type=int, metavar="N", help="passages per question (default 5)")
-    p.add_argument("--reader", choices=["extractive", "llm", "qa-model"])
+    p.add_argument("--reader", choices=["extractive", "llm", "llm-explain"])
+    p.add_argument("--llm-model", metavar="PATH", help="a GGUF file for the llm reader")
     return parser
 
 

@@ -22,7 +22,11 @@ from ui import render
 MAX_UPLOAD_MB = 50
 CONCURRENCY_LIMIT = 2  # questions answered at once: the models are shared and the machine has few cores
 QUEUE_SIZE = 64
-READER_CHOICES = [("Extractive (fast, quotes the best sentence)", "extractive"), ("Local LLM (crisp answer)", "llm")]
+READER_CHOICES = [
+    ("Extractive: fast, quotes the source", "extractive"),
+    ("Local LLM: crisp answer", "llm"),
+    ("Local LLM: short explanation", "llm-explain"),
+]
 
 
 def safe_upload_name(original: str, data_hash: str) -> str:

@@ -4,6 +4,7 @@ a document is shown, never run."""
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 from rag.types import Answer, Document, Hit
@@ -93,7 +94,10 @@ def answer_text(answer: Answer) -> str:
     """Plain answer text with numbered citation markers."""
     if answer.abstained:
         return answer.text + " Here are the closest passages I found; see Sources."
-    markers = " ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
+    if re.search(r"\[\d+\]", answer.text):  # an explained answer carries its own markers
+        markers = ""
+    else:
+        markers = " ".join(f"[{n}]" for n in range(1, len(answer.citations) + 1))
     note = " (part of this answer could not be matched to the sources)" if answer.partly_unsupported else ""
     return f"{answer.text} {markers}{note}".strip()
 

@@ -1,0 +1,35 @@
+"""One Markdown table from several `rag eval` output folders (the README's evaluation table)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+COLUMNS = [
+    ("questions", "questions"), ("answerable", "answerable"), ("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR"),
+    ("ndcg@10", "nDCG@10"), ("recall@100", "R@100"), ("em", "EM"), ("f1", "F1"), ("f1_answerable", "F1 ans."),
+    ("f1_unanswerable", "F1 unans."), ("citation_support", "cit. support"), ("abstention_precision", "abst. P"),
+    ("abstention_recall", "abst. R"), ("latency_ms_p50", "p50 ms"), ("latency_ms_p95", "p95 ms"),
+]
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}" if value <= 1.0 else f"{value:.0f}"
+    return str(value)
+
+
+def table(folders: list[Path]) -> str:
+    summaries = [(f.name, json.loads((f / "summary.json").read_text())) for f in folders if (f / "summary.json").is_file()]
+    lines = ["| run | retrieval | " + " | ".join(title for _, title in COLUMNS) + " |",
+             "|---|---|" + "---|" * len(COLUMNS)]
+    for name, summary in summaries:
+        mode = summary["settings"]["mode"]
+        lines.append(f"| {name} | {mode} (default) | " + " | ".join(_cell(summary.get(k)) for k, _ in COLUMNS) + " |")
+        for other, values in summary.get("by_retrieval", {}).items():
+            if other == mode:
+                continue
+            lines.append(f"| {name} | {other} | " + " | ".join(_cell(values.get(k)) if k in values else "" for k, _ in COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
