@@ -95,6 +95,8 @@ class Index:
         self._vectors = np.zeros((0, dimension), dtype=np.float32)
         self._faiss = None
         self._lexical = None
+        self._lexical_docs = None
+        self._centroids = None
         self._by_id: dict[str, Document] | None = None
         self.generation: str | None = None
 
@@ -149,6 +151,8 @@ class Index:
             from rag.lexical import LexicalIndex
 
             index._lexical = LexicalIndex.load(gen_dir / "lexical")
+            if (gen_dir / "lexical-docs").is_dir():  # else built on first use
+                index._lexical_docs = LexicalIndex.load(gen_dir / "lexical-docs")
         except (json.JSONDecodeError, TypeError, KeyError, RuntimeError, ValueError, OSError) as exc:
             raise IndexCorruptError(f"index in {gen_dir} cannot be read ({exc})", hint=hint) from exc
         if index._faiss.ntotal != len(index.chunks) or index._faiss.d != index.dimension:
@@ -190,6 +194,43 @@ class Index:
             self._lexical = LexicalIndex.build([c.text for c in self.chunks])
         return self._lexical
 
+    @property
+    def doc_order(self) -> list[str]:
+        """Document ids in the order of the document-level indexes (BM25 over whole documents, centroids)."""
+        return [doc.doc_id for doc in self.documents.values()]
+
+    @property
+    def lexical_docs(self):
+        """BM25 over whole documents: a chunk's document as context for ranking the chunk."""
+        if self._lexical_docs is None:
+            from rag.lexical import LexicalIndex
+
+            self._lexical_docs = LexicalIndex.build([doc.text for doc in self.documents.values()])
+        return self._lexical_docs
+
+    def search_documents(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """Dense search over document centroids (the normalised mean of each document's chunk vectors)."""
+        if self._centroids is None:
+            rows: dict[str, list[int]] = {}
+            for row, chunk in enumerate(self.chunks):
+                rows.setdefault(chunk.doc_id, []).append(row)
+            centroids = np.zeros((len(self.documents), self.dimension), dtype=np.float32)
+            for position, doc_id in enumerate(self.doc_order):
+                if rows.get(doc_id):
+                    mean = self._vectors[rows[doc_id]].mean(axis=0)
+                    centroids[position] = mean / (np.linalg.norm(mean) or 1.0)
+            self._centroids = centroids
+        if not len(self._centroids) or k <= 0:
+            return [[] for _ in range(len(query_vectors))]
+        scores = np.asarray(query_vectors, dtype=np.float32) @ self._centroids.T
+        k = min(k, scores.shape[1])
+        results = []
+        for row in scores:
+            top = np.argpartition(-row, k - 1)[:k]
+            top = top[np.argsort(-row[top])]
+            results.append([(int(i), float(row[i])) for i in top])
+        return results
+
     def document(self, doc_id: str) -> Document:
         if self._by_id is None or len(self._by_id) != len(self.documents):
             self._by_id = {doc.doc_id: doc for doc in self.documents.values()}
@@ -211,6 +252,8 @@ class Index:
         self._vectors = self._vectors[keep] if len(keep) else np.zeros((0, self.dimension), dtype=np.float32)
         self._faiss = None
         self._lexical = None
+        self._lexical_docs = None
+        self._centroids = None
 
     def remove(self, source: str) -> Document:
         """Remove one document by its source path (or a unique file name)."""
@@ -283,6 +326,8 @@ class Index:
             self._vectors = np.vstack([self._vectors, stacked])
             self._faiss = None
             self._lexical = None
+        self._lexical_docs = None
+        self._centroids = None
         report.chunks_embedded = len(new_chunks)
         return report
 
@@ -303,6 +348,7 @@ class Index:
         _write_file(gen_dir / "chunks.jsonl", _jsonl(asdict(c) for c in self.chunks))
         faiss.write_index(self.faiss_index, str(gen_dir / "vectors.faiss"))
         self.lexical.save(gen_dir / "lexical")
+        self.lexical_docs.save(gen_dir / "lexical-docs")
         files = {}
         for path in sorted(p for p in gen_dir.rglob("*") if p.is_file()):
             files[str(path.relative_to(gen_dir))] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}

@@ -19,6 +19,17 @@ def test_rrf_fusion_hand_computed():
     assert fused[3] == pytest.approx(1 / 62)
 
 
+def test_four_signal_fusion_hand_computed():
+    from rag.retrieval import fuse_signals
+
+    chunks = {"dense": [(0, 0.9), (1, 0.5)], "bm25": [(1, 4.0), (2, 2.0)]}  # normalised: {0: 1, 1: 0}, {1: 1, 2: 0}
+    docs = {"doc_bm25": [("A", 3.0), ("B", 1.0)]}  # normalised: A 1, B 0
+    doc_of = ["A", "B", "A"]
+    weights = {"dense": 0.4, "bm25": 0.2, "doc_bm25": 0.4}
+    fused = dict(fuse_signals(chunks, weights, fusion="minmax", doc_lists=docs, doc_of=doc_of))
+    assert fused == pytest.approx({0: 0.4 + 0.4, 1: 0.2, 2: 0.4})
+
+
 def test_settings_name_the_bad_value():
     with pytest.raises(RagError, match="unknown retrieval mode 'sparse'.*dense, lexical, hybrid"):
         RetrievalSettings(mode="sparse")
