@@ -1,0 +1,43 @@
+"""The qa-model reader's plumbing, with a tiny randomly initialised model built here (proves the code path only)."""
+
+import pytest
+
+from rag.errors import ModelNotFoundError
+from rag.readers.qa_model import QAModelReader
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from transformers import BertConfig, BertForQuestionAnswering, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-qa")
+    words = "the a lava lake of kilauea was drained in 2018 when mount etna erupted 1669 volcano river".split()
+    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, ".", "?", ","]))
+    tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"))
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=128)
+    BertForQuestionAnswering(config).save_pretrained(str(folder))
+    tokenizer.save_pretrained(str(folder))
+    return folder
+
+
+def test_answers_with_a_span_of_the_source(assistant, tiny_model):
+    reader = QAModelReader(tiny_model, threshold=0.0, allow_no_answer=False)
+    hits = assistant.retriever().search("When was the lava lake of Kilauea drained?", 3)
+    reading = reader.read("When was the lava lake of Kilauea drained?", hits, assistant.index.document)
+    assert not reading.abstained and reading.text
+    citation = reading.citations[0]
+    document = assistant.index.document(citation.doc_id)
+    assert citation.quote == document.text[citation.start : citation.end]
+    assert reading.text in citation.quote  # the answer is the source's own characters, inside the citation
+
+
+def test_a_high_threshold_abstains(assistant, tiny_model):
+    hits = assistant.retriever().search("When was the lava lake of Kilauea drained?", 3)
+    assert QAModelReader(tiny_model, threshold=1.01).read("When?", hits, assistant.index.document).abstained
+
+
+def test_missing_model_folder_is_a_clear_error(assistant, tmp_path):
+    hits = assistant.retriever().search("lava", 1)
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        QAModelReader(tmp_path / "nope").read("lava?", hits, assistant.index.document)
