@@ -108,7 +108,20 @@ class Index:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Index":
+        """The live generation. A save that lands while we read (and removes what we were reading) is retried."""
         folder = Path(folder)
+        for _ in range(3):
+            generation = (folder / CURRENT).read_text(encoding="utf-8").strip() if cls.exists(folder) else None
+            try:
+                return cls._load(folder)
+            except IndexCorruptError:
+                now = (folder / CURRENT).read_text(encoding="utf-8").strip() if cls.exists(folder) else None
+                if now == generation:
+                    raise
+        return cls._load(folder)
+
+    @classmethod
+    def _load(cls, folder: Path) -> "Index":
         hint = REBUILD_HINT.format(folder=folder)
         if not cls.exists(folder):
             raise IndexNotFoundError(f"no index in {folder}", hint="create one with `rag index PATH... --index DIR`")
