@@ -7,6 +7,8 @@ its exact offsets. Below `threshold` it abstains; the hits still go back to the 
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -17,6 +19,9 @@ from rag.readers import DocumentLookup, Reading, abstention
 from rag.readers.spans import best_typed_span, question_type
 from rag.text import content_terms, sentence_spans
 from rag.types import Citation, Hit
+
+
+SENTENCE_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,25 @@ class ExtractiveReader:
     def __init__(self, embedder: EmbedderLike, settings: ExtractiveSettings = ExtractiveSettings()):
         self.embedder = embedder
         self.settings = settings
+        # Sentence vectors are reused across questions: the same passages come back again and again.
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            fresh = self.embedder.embed_documents(missing)
+            with self._lock:
+                for text, vector in zip(missing, fresh):
+                    self._vectors[text] = vector
+                while len(self._vectors) > SENTENCE_CACHE_SIZE:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            found = [self._vectors.get(t) for t in texts]
+        if any(v is None for v in found):  # evicted meanwhile by another thread: embed directly
+            return self.embedder.embed_documents(texts)
+        return np.vstack(found) if found else np.zeros((0, 1), dtype=np.float32)
 
     def candidates(self, hits: Sequence[Hit], lookup: DocumentLookup) -> list[Candidate]:
         """Sentences of the top passages in document offsets; sentences cut by a chunk edge are completed."""
@@ -72,7 +96,7 @@ class ExtractiveReader:
     def score(self, question: str, texts: list[str], ranks: list[int]) -> np.ndarray:
         s = self.settings
         q = self.embedder.embed_queries([question])[0]
-        semantic = self.embedder.embed_documents(texts) @ q
+        semantic = self.sentence_vectors(texts) @ q
         terms = set(content_terms(question))
         lexical = np.array([overlap(terms, t) for t in texts])
         return s.semantic_weight * semantic + (1 - s.semantic_weight) * lexical - s.rank_penalty * np.array(ranks)
