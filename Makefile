@@ -40,14 +40,18 @@ SQUAD := $(DATA)/squad-v2-dev/dev-v2.0-25articles.json
 RAG   := $(VENV)/bin/rag
 eval: install
 	$(RAG) eval seeds/questions.jsonl --out eval-results/seeds
+	$(RAG) eval seeds/questions.jsonl --reader llm --out eval-results/seeds-llm
 	$(RAG) eval --beir $(DATA)/scifact --split test --out eval-results/scifact
 	$(RAG) eval --squad $(SQUAD) --reader none --out eval-results/squad-retrieval
-	$(RAG) eval --squad $(SQUAD) --limit 2000 --out eval-results/squad-open
-	$(RAG) eval --squad $(SQUAD) --limit 2000 --gold-context --out eval-results/squad-gold
+	$(RAG) eval --squad $(SQUAD) --gold-context --limit 1000 --out eval-results/squad-gold
+	$(RAG) eval --squad $(SQUAD) --gold-context --limit 150 --reader llm --out eval-results/squad-gold-llm
+	$(RAG) eval --squad $(SQUAD) --limit 1000 --out eval-results/squad-open
+	$(RAG) eval --squad $(SQUAD) --limit 150 --reader llm --out eval-results/squad-open-llm
 	$(RAG) eval --rgb $(DATA)/rgb-en-fact/en_fact.json --out eval-results/rgb
 	$(RAG) eval --rgb $(DATA)/rgb-en-fact/en_fact.json --negatives-only --out eval-results/rgb-negatives
-	$(RAG) eval-table eval-results/seeds eval-results/scifact eval-results/squad-retrieval eval-results/squad-open \
-	  eval-results/squad-gold eval-results/rgb eval-results/rgb-negatives | tee eval-results/TABLE.md
+	$(RAG) eval --rgb $(DATA)/rgb-en-fact/en_fact.json --negatives-only --reader llm --out eval-results/rgb-negatives-llm
+	$(RAG) eval-table $(addprefix eval-results/,seeds seeds-llm scifact squad-retrieval squad-gold squad-gold-llm \
+	  squad-open squad-open-llm rgb rgb-negatives rgb-negatives-llm) | tee eval-results/TABLE.md
 
 clean:
 	rm -rf $(VENV) eval-results bench-results

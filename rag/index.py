@@ -55,7 +55,7 @@ class UpdateReport:
         return bool(self.added or self.replaced or self.removed)
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -143,7 +143,7 @@ class Index:
             path = gen_dir / name
             if not path.is_file():
                 raise IndexCorruptError(f"index file {path} is missing", hint=hint)
-            if path.stat().st_size != expected["bytes"] or _sha256(path) != expected["sha256"]:
+            if path.stat().st_size != expected["bytes"] or file_sha256(path) != expected["sha256"]:
                 raise IndexCorruptError(f"index file {path} is truncated or corrupted (checksum mismatch)", hint=hint)
         index = cls(
             folder,
@@ -364,7 +364,7 @@ class Index:
         self.lexical_docs.save(gen_dir / "lexical-docs")
         files = {}
         for path in sorted(p for p in gen_dir.rglob("*") if p.is_file()):
-            files[str(path.relative_to(gen_dir))] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+            files[str(path.relative_to(gen_dir))] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
         manifest = {
             "format_version": FORMAT_VERSION,
             "embedder": {"id": self.embedder_id, "dimension": self.dimension},

@@ -6,7 +6,6 @@ into the user cache and checked against a pinned sha256 before use. Any GGUF fil
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import os
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from rag.errors import ModelNotFoundError, RagError
+from rag.index import file_sha256
 
 PACKAGED_GGUF = {
     "qwen2.5-coder-0.5b-instruct": {
@@ -26,14 +26,6 @@ PACKAGED_GGUF = {
     },
 }
 DEFAULT_LLM = "qwen2.5-coder-0.5b-instruct"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def resolve_gguf(name: str | None, cache: Path) -> Path:
@@ -64,7 +56,7 @@ def resolve_gguf(name: str | None, cache: Path) -> Path:
         for part in parts:
             with open(part, "rb") as src:
                 shutil.copyfileobj(src, out, 1 << 22)
-    if _sha256(partial) != spec["sha256"]:
+    if file_sha256(partial) != spec["sha256"]:
         partial.unlink(missing_ok=True)
         raise ModelNotFoundError(
             f"the joined model '{name}' does not match its pinned sha256", hint=f"reinstall the parts: {spec['pip']}"
