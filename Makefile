@@ -26,7 +26,7 @@ browser-deps:
 	fi
 
 run: install
-	$(VENV)/bin/rag serve
+	$(VENV)/bin/rag serve --reader llm
 
 test: install browser-deps
 	$(PYTEST) -q
