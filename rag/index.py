@@ -97,6 +97,8 @@ class Index:
         self._lexical = None
         self._lexical_docs = None
         self._centroids = None
+        self._doc_order: list[str] | None = None
+        self._chunk_doc_ids: list[str] | None = None
         self._by_id: dict[str, Document] | None = None
         self.generation: str | None = None
 
@@ -210,7 +212,16 @@ class Index:
     @property
     def doc_order(self) -> list[str]:
         """Document ids in the order of the document-level indexes (BM25 over whole documents, centroids)."""
-        return [doc.doc_id for doc in self.documents.values()]
+        if self._doc_order is None:
+            self._doc_order = [doc.doc_id for doc in self.documents.values()]
+        return self._doc_order
+
+    @property
+    def chunk_doc_ids(self) -> list[str]:
+        """The document id of each row."""
+        if self._chunk_doc_ids is None:
+            self._chunk_doc_ids = [chunk.doc_id for chunk in self.chunks]
+        return self._chunk_doc_ids
 
     @property
     def lexical_docs(self):
@@ -267,6 +278,8 @@ class Index:
         self._lexical = None
         self._lexical_docs = None
         self._centroids = None
+        self._doc_order = None
+        self._chunk_doc_ids = None
 
     def remove(self, source: str) -> Document:
         """Remove one document by its source path (or a unique file name)."""
@@ -341,6 +354,8 @@ class Index:
             self._lexical = None
         self._lexical_docs = None
         self._centroids = None
+        self._doc_order = None
+        self._chunk_doc_ids = None
         report.chunks_embedded = len(new_chunks)
         return report
 

@@ -139,7 +139,7 @@ class Retriever:
         started = time.perf_counter()
         results = []
         order = self.index.doc_order if mode == "hybrid" else []
-        doc_of = [chunk.doc_id for chunk in self.index.chunks] if mode == "hybrid" else None
+        doc_of = self.index.chunk_doc_ids if mode == "hybrid" else None
         for dense, lexical, by_doc_dense, by_doc_lexical in zip(dense_lists, lexical_lists, doc_dense, doc_lexical):
             if mode == "dense":
                 fused = dense
