@@ -203,7 +203,10 @@ class Assistant:
                 from rag.readers.llm import LLMReader
 
                 explain = name == "llm-explain" or self.settings.explain
-                self._readers[key] = LLMReader(self.embedder, model=self.settings.llm_model, explain=explain, **overrides)
+                self._readers[key] = LLMReader(
+                    self.embedder, model=self.settings.llm_model, explain=explain,
+                    extractive=self.reader("extractive"), **overrides,
+                )
             elif name == "qa-model":
                 from rag.readers.qa_model import QAModelReader
 
@@ -221,36 +224,30 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None) -> Answer:
         """Answer a question from the index, with citations read from the documents."""
+        for event, value in self.ask_stream(question, history, k=k, reader=reader):
+            if event == "answer":
+                return value
+        raise RuntimeError("the reader produced no answer")  # every reader ends with one; never expected
+
+    def ask_stream(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None):
+        """Yields ("partial", text so far) while a streaming reader writes, then ("answer", Answer)."""
         started = time.perf_counter()
         question = clean_question(question)
+        chosen = self.reader(reader)
         index = self.index  # one index for the whole question, even if an update lands meanwhile
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
         hits = self.retriever(index).search(retrieval_query(question, history), k or self.settings.k, timings)
         read_started = time.perf_counter()
-        reading = self.reader(reader).read(question, hits, index.document)
-        timings["reader_ms"] = (time.perf_counter() - read_started) * 1000
-        timings["total_ms"] = (time.perf_counter() - started) * 1000
-        return self._answer(question, reading, hits, timings)
-
-    def ask_stream(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None):
-        """Yields ("partial", text so far) while a streaming reader writes, then ("answer", Answer)."""
-        chosen = self.reader(reader)
-        if not hasattr(chosen, "stream"):
-            yield "answer", self.ask(question, history, k=k, reader=reader)
-            return
-        started = time.perf_counter()
-        question = clean_question(question)
-        index = self.index
-        timings: dict[str, float] = {}
-        hits = self.retriever(index).search(retrieval_query(question, history), k or self.settings.k, timings)
-        read_started = time.perf_counter()
-        reading = None
-        for event, value in chosen.stream(question, hits, index.document):
-            if event == "partial":
-                yield "partial", value
-            else:
-                reading = value
+        if hasattr(chosen, "stream"):
+            reading = None
+            for event, value in chosen.stream(question, hits, index.document):
+                if event == "partial":
+                    yield "partial", value
+                else:
+                    reading = value
+        else:
+            reading = chosen.read(question, hits, index.document)
         timings["reader_ms"] = (time.perf_counter() - read_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         yield "answer", self._answer(question, reading, hits, timings)

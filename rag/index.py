@@ -274,19 +274,24 @@ class Index:
             return
         self.chunks = [self.chunks[i] for i in keep]
         self._vectors = self._vectors[keep] if len(keep) else np.zeros((0, self.dimension), dtype=np.float32)
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        """Forget everything derived from the chunks and documents; each is rebuilt on first use."""
         self._faiss = None
         self._lexical = None
         self._lexical_docs = None
         self._centroids = None
         self._doc_order = None
         self._chunk_doc_ids = None
+        self._by_id = None
 
     def remove(self, source: str) -> Document:
         """Remove one document by its source path (or a unique file name)."""
         key = self.find_source(source)
         doc = self.documents.pop(key)
-        self._by_id = None
         self._drop_doc_ids({doc.doc_id})
+        self._invalidate()
         return doc
 
     def find_source(self, source: str) -> str:
@@ -340,7 +345,6 @@ class Index:
         self._drop_doc_ids(replaced_ids)
         for doc in todo:
             self.documents[doc.source] = doc
-        self._by_id = None
         if new_chunks:
             stacked = np.vstack(vectors).astype(np.float32)
             if stacked.shape[1] != self.dimension:
@@ -350,12 +354,7 @@ class Index:
                 )
             self.chunks.extend(new_chunks)
             self._vectors = np.vstack([self._vectors, stacked])
-            self._faiss = None
-            self._lexical = None
-        self._lexical_docs = None
-        self._centroids = None
-        self._doc_order = None
-        self._chunk_doc_ids = None
+        self._invalidate()
         report.chunks_embedded = len(new_chunks)
         return report
 

@@ -50,7 +50,7 @@ def index_for(eval_set: EvalSet, assistant_factory: Callable, cache_root: Path, 
     return assistant
 
 
-def retrieval_metrics(eval_set: EvalSet, questions: list[EvalQuestion], rankings: list[list[Hit]], lookup) -> dict:
+def retrieval_metrics(eval_set: EvalSet, questions: list[EvalQuestion], rankings: list[list[Hit]]) -> dict:
     flags_all = []
     out: dict[str, float] = {}
     for question, hits in zip(questions, rankings):
@@ -113,7 +113,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
             for start in range(0, len(texts), 64):
                 rankings.extend(retriever.search_many(texts[start : start + 64], depth))
                 _tick(progress, min(start + 64, len(texts)), len(texts), f"retrieving ({mode})")
-            by_mode[mode] = retrieval_metrics(eval_set, questions, rankings, index.document)
+            by_mode[mode] = retrieval_metrics(eval_set, questions, rankings)
             if mode == config.mode:
                 default_rankings = rankings
         lookup_for = lambda q: index.document  # noqa: E731

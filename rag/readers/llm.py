@@ -81,13 +81,14 @@ class LLMReader:
     name = "llm"
 
     def __init__(self, embedder: EmbedderLike, *, model: str | None = None, llm=None, explain: bool = False,
-                 settings: LLMSettings = LLMSettings()):
+                 settings: LLMSettings = LLMSettings(), extractive: ExtractiveReader | None = None):
         self.embedder = embedder
         self.model = model
         self._llm = llm
         self.explain = explain
         self.settings = settings
-        self.extractive = ExtractiveReader(embedder)
+        # Scores sentences and answers when the model's phrase is not in the source; shared to reuse its cache.
+        self.extractive = extractive or ExtractiveReader(embedder)
 
     @property
     def llm(self):
