@@ -16,6 +16,7 @@ from typing import Callable, Literal, Sequence
 
 from rag.chunking import Chunker, ChunkSettings
 from rag.errors import IndexNotFoundError, QuestionError, RagError
+from rag.embedding import DEFAULT_BACKEND, Backend
 from rag.models import DEFAULT_EMBEDDER
 from rag.retrieval import RetrievalSettings
 from rag.types import Answer, Document
@@ -45,6 +46,7 @@ def default_index_dir() -> Path:
 class Settings:
     index_dir: Path = field(default_factory=default_index_dir)
     embedder: str = DEFAULT_EMBEDDER
+    embedder_backend: Backend = DEFAULT_BACKEND  # for new indexes; an existing one keeps the backend that built it
     k: int = 5
     reader: ReaderName = "extractive"
     retrieval: RetrievalSettings = RetrievalSettings()
@@ -92,7 +94,7 @@ class Assistant:
         if embedder is None:
             from rag.embedding import Embedder
 
-            embedder = Embedder(settings.embedder)
+            embedder = Embedder(settings.embedder, backend=settings.embedder_backend)
         self.embedder = embedder
         self._index = None
         self._readers: dict[tuple, object] = {}
@@ -105,10 +107,25 @@ class Assistant:
         if self._index is None:
             from rag.index import Index
 
+            self._follow_index()
             index = Index.load(self.settings.index_dir)
             index.check_embedder(self.embedder.model_id)
             self._index = index
         return self._index
+
+    def _follow_index(self) -> None:
+        """Search and update an existing index with the backend that built it: int8 and fp32 vectors differ a little,
+        so mixing them would cost quality; the model itself must match (check_embedder says so otherwise)."""
+        from rag.embedding import Embedder, split_embedder_id
+        from rag.index import Index
+
+        built_with = Index.built_with(self.settings.index_dir)
+        if built_with is None or built_with == self.embedder.model_id:
+            return
+        name, backend = split_embedder_id(built_with)
+        if name == getattr(self.embedder, "name", None):
+            self.embedder = Embedder(name, backend=backend)
+            self._readers.clear()
 
     def has_index(self) -> bool:
         from rag.index import Index
@@ -143,6 +160,8 @@ class Assistant:
             self._index = index
             return report
         with self._write_lock, locked(self.settings.index_dir):
+            if not rebuild:
+                self._follow_index()
             index = open_or_create(
                 self.settings.index_dir,
                 embedder_id=self.embedder.model_id,

@@ -21,6 +21,8 @@ def _settings(args: argparse.Namespace, **extra):
         values["index_dir"] = Path(args.index).expanduser()
     if getattr(args, "embedder", None):
         values["embedder"] = args.embedder
+    if getattr(args, "embedder_backend", None):
+        values["embedder_backend"] = args.embedder_backend
     if getattr(args, "k", None):
         values["k"] = args.k
     if getattr(args, "reader", None) and args.reader != "none":
@@ -221,7 +223,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     base = _settings(args)
     from rag.embedding import Embedder
 
-    embedder = Embedder(base.embedder)
+    embedder = Embedder(base.embedder, backend=base.embedder_backend)
     scratch = Path(args.out) / ".scratch"
 
     def factory(folder):
@@ -246,8 +248,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         mode=args.retrieval or base.retrieval.mode,
         gold_context=args.gold_context,
         limit=args.limit,
+        embedder=embedder.model_id,
     )
-    summary = run(eval_set, factory, config, Path(args.out), cache_root=cache_dir() / "eval-indexes", gold_docs=gold, progress=progress)
+    summary = run(eval_set, factory, config, Path(args.out), cache_root=cache_dir() / "eval-indexes" / embedder.model_id.replace("/", "--").replace(":", "-"), gold_docs=gold, progress=progress)
     bar.close()
     keys = ["questions", "answerable", "hit@1", "hit@5", "hit@10", "mrr", "ndcg@10", "recall@100", "mrr@10", "em", "f1",
             "f1_answerable", "citation_support", "abstention_precision", "abstention_recall", "latency_ms_p50", "latency_ms_p95"]
@@ -283,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     def index_option(p):
         p.add_argument("--index", metavar="DIR", help="index folder (default: the seed corpus's, in your user cache)")
         p.add_argument("--embedder", metavar="NAME", help="embedding model path or Hugging Face id (found offline)")
+        backend_option(p)
+
+    def backend_option(p):
+        p.add_argument("--embedder-backend", choices=["onnx-int8", "onnx", "torch"],
+                       help="how the embedder runs (default onnx-int8; an existing index keeps the one that built it)")
 
     p = command("index", cmd_index, "index files or folders")
     p.add_argument("paths", nargs="+", metavar="PATH")
@@ -327,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, metavar="N", help="passages given to the reader (default 5)")
     p.add_argument("--limit", type=int, metavar="N", help="a seeded random sample of N questions")
     p.add_argument("--embedder", metavar="NAME")
+    backend_option(p)
     p.add_argument("--out", required=True, metavar="DIR")
 
     p = command("eval-table", cmd_eval_table, "summarise eval runs as one Markdown table")

@@ -108,6 +108,16 @@ class Index:
     def exists(folder: str | Path) -> bool:
         return (Path(folder) / CURRENT).is_file()
 
+    @staticmethod
+    def built_with(folder: str | Path) -> str | None:
+        """The embedder id in the live manifest, or None when there is no readable one (load() says why)."""
+        try:
+            generation = (Path(folder) / CURRENT).read_text(encoding="utf-8").strip()
+            manifest = json.loads((Path(folder) / generation / "manifest.json").read_text(encoding="utf-8"))
+            return str(manifest["embedder"]["id"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     @classmethod
     def load(cls, folder: str | Path) -> "Index":
         """The live generation. A save that lands while we read (and removes what we were reading) is retried."""

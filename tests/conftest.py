@@ -59,10 +59,18 @@ def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
 
 
+@pytest.fixture(scope="session")
+def _shared_model_exports(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("onnx-exports")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Never touch the user's real cache from a test."""
-    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def _isolated_cache(tmp_path_factory, monkeypatch, _shared_model_exports):
+    """Never touch the user's real cache from a test. Indexes are per test; the embedder's ONNX export (derived
+    from the packaged weights only) is made once per session and shared."""
+    cache = tmp_path_factory.mktemp("cache")
+    (cache / "onnx").symlink_to(_shared_model_exports, target_is_directory=True)
+    monkeypatch.setenv("RAG_CACHE_DIR", str(cache))
 
 
 CORPUS = {

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.assistant import MAX_QUESTION_CHARS, Settings, answer_to_dict, clean_question, retrieval_query
+from rag.assistant import MAX_QUESTION_CHARS, Assistant, Settings, answer_to_dict, clean_question, retrieval_query
 from rag.errors import QuestionError, RagError
 
 
@@ -59,3 +59,29 @@ def test_updates_are_seen_by_the_next_question(assistant, tmp_path):
     assert "Baikal" in assistant.ask("Which lake is the deepest on Earth?").text
     assistant.remove(str(extra))
     assert all("Baikal" not in h.chunk.text for h in assistant.ask("Which lake is the deepest on Earth?").hits)
+
+
+def test_an_existing_index_is_searched_and_updated_with_the_backend_that_built_it(tmp_path, corpus_dir, monkeypatch):
+    import rag.embedding
+    from tests.conftest import FakeEmbedder
+
+    class Named(FakeEmbedder):
+        name = "some/model"
+
+        def __init__(self, backend):
+            super().__init__()
+            self.backend = backend
+            self.model_id = rag.embedding.embedder_id(self.name, backend)
+
+    monkeypatch.setattr(rag.embedding, "Embedder", lambda name, backend: Named(backend))
+    Assistant(Settings(index_dir=tmp_path / "idx"), embedder=Named("torch")).index_paths([corpus_dir])
+
+    later = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=Named("onnx-int8"))
+    assert later.ask("Where is Mount Etna?").citations
+    assert later.embedder.model_id == "some/model" and later.embedder.backend == "onnx"
+    later.index_paths([corpus_dir])  # an update keeps the index's backend too
+    assert later.index.embedder_id == "some/model"
+
+    rebuilt = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=Named("onnx-int8"))
+    rebuilt.index_paths([corpus_dir], rebuild=True)
+    assert rebuilt.index.embedder_id == "some/model:int8"

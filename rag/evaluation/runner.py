@@ -29,6 +29,7 @@ class EvalConfig:
     gold_context: bool = False
     limit: int | None = None
     seed: int = 13
+    embedder: str = ""  # the embedder id, recorded in the summary
 
 
 def _relevant(question: EvalQuestion, hit: Hit, text: str) -> bool:
@@ -216,6 +217,7 @@ def _summary(eval_set, questions, rows, by_mode, config, latencies) -> dict:
     summary["settings"] = {
         "reader": config.reader if not eval_set.retrieval_only else None,
         "k": config.k, "mode": config.mode, "gold_context": config.gold_context, "limit": config.limit,
+        "embedder": config.embedder,
     }
     summary["machine"] = {"platform": platform.platform(), "python": platform.python_version(), "cpus": _cpus()}
     return summary
