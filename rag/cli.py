@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+SEED_QUESTIONS = Path(__file__).resolve().parent.parent / "seeds" / "questions.jsonl"
 
 
 def _settings(args: argparse.Namespace, **extra):
@@ -270,6 +271,49 @@ def cmd_eval_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Measure speed and memory; print Markdown and write JSON + Markdown into --out.
+
+    pipeline (default): indexing throughput, query latency per stage (p50/p95), cold start of `rag ask` and peak
+      memory on a corpus (default: BEIR SciFact in ../shared/data, a seeded sample of --docs documents), against a
+      naive pipeline built from the same libraries, with our/naive ratios.
+    faiss: exact vs HNSW vs IVF search on synthetic vectors (recall against exact search, latency, build time).
+    load: the chat server under --clients concurrent API clients for --seconds, on loopback.
+
+    Example: rag bench --docs 300 --queries 100 --out bench-results
+    """
+    from rag import bench
+
+    out = Path(args.out)
+    log = lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True)  # noqa: E731
+    if args.kind == "faiss":
+        sizes = [int(s) for s in args.sizes.split(",")]
+        result = bench.bench_faiss(sizes, queries=args.queries or 200, log=log)
+        markdown, name = bench.faiss_markdown(result), "faiss"
+    elif args.kind == "load":
+        from rag.evaluation.datasets import load_jsonl
+
+        questions = [q.question for q in load_jsonl(args.questions or SEED_QUESTIONS).questions]
+        result = bench.bench_load(questions, clients=args.clients, seconds=args.seconds, reader=args.reader,
+                                  index=Path(args.index) if args.index else None, log=log)
+        markdown, name = bench.load_markdown(result), f"load-{args.reader}"
+    else:
+        corpus = Path(args.corpus) if args.corpus else bench.DEFAULT_CORPUS
+        if not corpus.exists():
+            from rag.errors import RagError
+
+            raise RagError(f"benchmark corpus {corpus} does not exist", hint="pass --corpus DIR (a BEIR folder, or documents with --questions)")
+        result = bench.bench_pipeline(
+            corpus, out, questions=Path(args.questions) if args.questions else None, docs=args.docs,
+            queries=args.queries or 100, backend=args.embedder_backend or "onnx-int8", naive=not args.no_naive, log=log,
+        )
+        markdown, name = bench.pipeline_markdown(result), f"pipeline-{result['backend']}"
+    bench.write(result, markdown, out, name)
+    print(markdown)
+    print(f"Wrote {out / name}.json and {out / name}.md", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag",
@@ -340,6 +384,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("eval-table", cmd_eval_table, "summarise eval runs as one Markdown table")
     p.add_argument("folders", nargs="+", metavar="DIR")
+
+    p = command("bench", cmd_bench, "measure speed and memory (pipeline, faiss, load)")
+    p.add_argument("kind", nargs="?", choices=["pipeline", "faiss", "load"], default="pipeline")
+    p.add_argument("--corpus", metavar="DIR", help="pipeline: a BEIR folder or documents (default: ../shared/data/scifact)")
+    p.add_argument("--questions", metavar="FILE.jsonl", help="questions for a non-BEIR corpus; load: questions to ask")
+    p.add_argument("--docs", type=int, default=300, metavar="N", help="pipeline: seeded sample of N documents (0: all)")
+    p.add_argument("--queries", type=int, metavar="N", help="questions timed (pipeline 100, faiss 200)")
+    p.add_argument("--embedder-backend", choices=["onnx-int8", "onnx", "torch"], help="pipeline: embedder backend")
+    p.add_argument("--no-naive", action="store_true", help="pipeline: skip the naive baseline")
+    p.add_argument("--sizes", default="10000,30000,100000", metavar="N,N", help="faiss: vector counts")
+    p.add_argument("--clients", type=int, default=20, metavar="N", help="load: concurrent clients")
+    p.add_argument("--seconds", type=float, default=60, metavar="S", help="load: duration")
+    p.add_argument("--reader", choices=["extractive", "llm"], default="extractive", help="load: reader")
+    p.add_argument("--index", metavar="DIR", help="load: index to serve (default: the seed corpus's)")
+    p.add_argument("--out", default="bench-results", metavar="DIR")
 
     p = command("serve", cmd_serve, "start the chat window")
     index_option(p)

@@ -63,8 +63,9 @@ class Embedder:
         self.name = canonical_name(model)
         self.backend = backend
         self.model_id = embedder_id(model, backend)
-        # torch runs best on large batches; ONNX Runtime on 2-4 cores is fastest around 16 (measured by `rag bench`).
-        self.batch_size = batch_size or (64 if backend == "torch" else 16)
+        # On CPU small batches win (large ones spill the caches): measured on 2 cores, torch peaks at 8-16 texts a
+        # batch and ONNX Runtime int8 at 1-8 (README, performance).
+        self.batch_size = batch_size or (16 if backend == "torch" else 8)
         self.device = device
         self._model = None
         self._lock = threading.Lock()

@@ -38,6 +38,9 @@ from rag.types import Chunk, Document
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 LOCK_WAIT_SECONDS = 30.0
+# Exact search below this many chunks, HNSW from here on; chosen from `rag bench faiss` (README, performance).
+ANN_THRESHOLD = 100_000
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
 REBUILD_HINT = "rebuild it with `rag index --rebuild PATH... --index {folder}`"
 
 
@@ -199,16 +202,17 @@ class Index:
         if self._faiss is None:
             import faiss
 
-            self._faiss = faiss.IndexFlatIP(self.dimension)
-            if len(self._vectors):
-                self._faiss.add(self._vectors)
+            self._faiss = build_vector_index(self._vectors) if len(self._vectors) else faiss.IndexFlatIP(self.dimension)
         return self._faiss
 
     def search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         """For each query vector, up to k (row, inner product) pairs, best first."""
         if not self.chunks or k <= 0:
             return [[] for _ in range(len(query_vectors))]
-        scores, rows = self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), min(k, len(self.chunks)))
+        index, depth = self.faiss_index, min(k, len(self.chunks))
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = max(HNSW_EF_SEARCH, 2 * depth)  # recall of the deepest neighbours needs room
+        scores, rows = index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), depth)
         return [[(int(r), float(s)) for r, s in zip(rr, ss) if r >= 0] for rr, ss in zip(rows, scores)]
 
     @property
@@ -446,6 +450,30 @@ def locked(folder: str | Path, *, wait_seconds: float = LOCK_WAIT_SECONDS) -> It
         yield
     finally:
         lock.release()
+
+
+def build_vector_index(vectors: np.ndarray, kind: str | None = None):
+    """A FAISS inner-product index over `vectors`: exact below ANN_THRESHOLD rows, HNSW above (or `kind`)."""
+    import faiss
+
+    count, dimension = vectors.shape
+    kind = kind or ("hnsw" if count >= ANN_THRESHOLD else "flat")
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dimension)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    elif kind == "ivf":
+        lists = max(1, int(4 * count**0.5))
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dimension), dimension, lists, faiss.METRIC_INNER_PRODUCT)
+        sample = np.random.default_rng(0).choice(count, size=min(count, 64 * lists), replace=False)
+        index.train(vectors[sample])
+        index.nprobe = 16
+    else:
+        raise ValueError(f"unknown vector index kind {kind!r}")
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
 
 
 def open_or_create(folder: str | Path, *, embedder_id: str, dimension: int, chunking: ChunkSettings, rebuild: bool = False) -> Index:

@@ -157,7 +157,7 @@ def _export(model_dir: Path, out: Path, *, quantized: bool) -> None:
 class OnnxEncoder:
     """Tokenize, run the graph, pool, normalise: what SentenceTransformer.encode does, on ONNX Runtime."""
 
-    def __init__(self, folder: Path, spec: ModelSpec, *, batch_size: int = 16, threads: int | None = None):
+    def __init__(self, folder: Path, spec: ModelSpec, *, batch_size: int = 8, threads: int | None = None):
         import onnxruntime
         from tokenizers import Tokenizer
 

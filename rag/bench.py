@@ -1,0 +1,433 @@
+"""`rag bench`: speed and memory, measured the same way every time, with a naive baseline in the same run.
+
+Three benchmarks, each written as JSON (stable keys) and Markdown into the output folder:
+
+- pipeline: indexing throughput and peak memory (a `rag index` process), query latency per stage (one question
+  at a time, as a person asks), cold start of `rag ask` (process start to printed answer), and the same work done
+  the naive way with the same libraries (SentenceTransformer.encode one text at a time, IndexFlatL2, no batching,
+  no caching), reported as our/naive ratios so the comparison holds on a noisy machine.
+- faiss: exact vs HNSW vs IVF search on synthetic clustered vectors: recall against exact search, latency, build
+  time; the data behind `rag.index.ANN_THRESHOLD`.
+- load: the chat server under N concurrent API clients for S seconds on loopback: failures, latency, memory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rag.errors import RagError
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "scifact"
+STAGES = ("embed_ms", "dense_ms", "lexical_ms", "fusion_ms", "reader_ms", "total_ms")
+
+
+def machine() -> dict:
+    import psutil
+
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def stats(values: Sequence[float]) -> dict:
+    from rag.evaluation.metrics import percentile
+
+    return {"p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2), "n": len(values)}
+
+
+def _run_measured(command: list[str], env: dict | None = None) -> tuple[float, float, subprocess.CompletedProcess]:
+    """(wall seconds, peak RSS in MiB of that process, result) for one child process."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(command, stdout=out, stderr=err, env=env)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        out.seek(0), err.seek(0)
+        code = os.waitstatus_to_exitcode(status)
+        result = subprocess.CompletedProcess(command, code, out.read().decode(errors="replace"), err.read().decode(errors="replace"))
+    child.returncode = code
+    if code != 0:
+        raise RagError(f"benchmark step failed: {' '.join(command)} exited {code}: {result.stderr.strip()[-500:]}",
+                       hint="run that command by hand to see the whole error")
+    return wall, usage.ru_maxrss / 1024, result
+
+
+def _rag() -> list[str]:
+    return [sys.executable, "-m", "rag.cli"]
+
+
+# ----- pipeline ------------------------------------------------------------------------------------------------
+
+def load_corpus(corpus: Path, questions: Path | None, docs: int, queries: int, seed: int):
+    """(documents, question texts) sampled with a fixed seed: a BEIR folder brings its own queries."""
+    from rag.evaluation import datasets
+
+    if (corpus / "corpus.jsonl").is_file():
+        split = "test" if (corpus / "qrels" / "test.tsv").is_file() else "train"
+        eval_set = datasets.load_beir(corpus, split)
+        documents, texts = eval_set.documents, [q.question for q in eval_set.questions]
+    else:
+        from rag.loaders import load_paths
+
+        if questions is None:
+            raise RagError(f"{corpus} is not a BEIR folder, so the benchmark needs questions",
+                           hint="pass --questions FILE.jsonl (one {\"question\": ...} per line)")
+        documents = load_paths([corpus]).documents
+        texts = [q.question for q in datasets.load_jsonl(questions).questions]
+    if not documents or not texts:
+        raise RagError(f"no documents or no questions found for {corpus}", hint="check --corpus and --questions")
+    rng = random.Random(seed)
+    if docs and docs < len(documents):
+        documents = rng.sample(documents, docs)
+    if queries and queries < len(texts):
+        texts = rng.sample(texts, queries)
+    return documents, texts
+
+
+def bench_pipeline(corpus: Path, out: Path, *, questions: Path | None = None, docs: int = 300, queries: int = 100,
+                   backend: str = "onnx-int8", cold_runs: int = 3, naive: bool = True, naive_chunks: int = 1000,
+                   seed: int = 13, log: Callable[[str], None] = print) -> dict:
+    from rag.assistant import Assistant, Settings
+
+    documents, texts = load_corpus(corpus, questions, docs, queries, seed)
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    try:
+        folder = work / "docs"
+        folder.mkdir()
+        for number, doc in enumerate(documents):
+            (folder / f"{number:06d}.txt").write_text(doc.text, encoding="utf-8")
+        index_dir = work / "index"
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+
+        # The backend's model export (first use only) is not indexing: make sure it exists before timing.
+        log(f"preparing the {backend} embedder")
+        _run_measured([*_rag(), "index", str(folder / "000000.txt"), "--index", str(work / "warm"),
+                       "--embedder-backend", backend], env)
+        log(f"indexing {len(documents)} documents")
+        wall, rss, _ = _run_measured([*_rag(), "index", str(folder), "--index", str(index_dir),
+                                      "--embedder-backend", backend], env)
+        assistant = Assistant(Settings(index_dir=index_dir, embedder_backend=backend))
+        chunks = len(assistant.index.chunks)
+        indexing = {"documents": len(documents), "chunks": chunks, "seconds": round(wall, 2),
+                    "chunks_per_s": round(chunks / wall, 2), "peak_rss_mib": round(rss, 1)}
+
+        log(f"asking {len(texts)} questions one at a time")
+        assistant.ask(texts[0])  # load models and index once: a running assistant has them
+        by_stage: dict[str, list[float]] = {stage: [] for stage in STAGES}
+        retrieval_ms = []
+        for text in texts:
+            answer = assistant.ask(text)
+            for stage in STAGES:
+                by_stage[stage].append(answer.timings.get(stage, 0.0))
+            retrieval_ms.append(sum(answer.timings.get(s, 0.0) for s in ("embed_ms", "dense_ms", "lexical_ms", "fusion_ms")))
+        query = {stage: stats(values) for stage, values in by_stage.items()}
+        query["retrieval_ms"] = stats(retrieval_ms)
+        query_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+        log(f"cold start of rag ask x{cold_runs}")
+        cold = []
+        for run in range(cold_runs):
+            wall_ask, rss_ask, _ = _run_measured([*_rag(), "ask", texts[run % len(texts)], "--index", str(index_dir)], env)
+            cold.append((wall_ask, rss_ask))
+        cold_start = {"seconds": stats([c[0] for c in cold]), "peak_rss_mib": round(max(c[1] for c in cold), 1)}
+
+        result = {
+            "benchmark": "pipeline",
+            "machine": machine(),
+            "corpus": {"path": str(corpus), "documents": len(documents), "questions": len(texts), "seed": seed},
+            "embedder": assistant.embedder.model_id,
+            "backend": backend,
+            "indexing": indexing,
+            "query_ms": query,
+            "query_process_peak_rss_mib": round(query_rss, 1),
+            "cold_start": cold_start,
+        }
+        if naive:
+            chunk_texts = [c.text for c in assistant.index.chunks][:naive_chunks]
+            log(f"naive baseline: {len(chunk_texts)} chunks and {len(texts)} questions, one at a time")
+            result["naive"] = naive_pipeline(chunk_texts, texts, k=assistant.settings.k)
+            result["ratios"] = {
+                "indexing_throughput_ours_over_naive": round(indexing["chunks_per_s"] / result["naive"]["chunks_per_s"], 2),
+                "retrieval_p50_naive_over_ours": round(result["naive"]["query_ms"]["p50"] / query["retrieval_ms"]["p50"], 2),
+            }
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def naive_pipeline(chunk_texts: list[str], questions: list[str], *, k: int) -> dict:
+    """The textbook loop with the same model and libraries: one text per encode call, exact L2 search."""
+    import faiss
+    from sentence_transformers import SentenceTransformer
+
+    from rag.models import DEFAULT_EMBEDDER, resolve_embedder
+
+    started = time.perf_counter()
+    model = SentenceTransformer(str(resolve_embedder(DEFAULT_EMBEDDER)), device="cpu")
+    load_s = time.perf_counter() - started
+    started = time.perf_counter()
+    index = faiss.IndexFlatL2(model.get_embedding_dimension())
+    for text in chunk_texts:
+        index.add(model.encode([text], convert_to_numpy=True).astype(np.float32))
+    wall = time.perf_counter() - started
+    latencies = []
+    for question in questions:
+        started = time.perf_counter()
+        index.search(model.encode([question], convert_to_numpy=True).astype(np.float32), k)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return {"chunks": len(chunk_texts), "seconds": round(wall, 2), "chunks_per_s": round(len(chunk_texts) / wall, 2),
+            "model_load_s": round(load_s, 2), "query_ms": stats(latencies)}
+
+
+def pipeline_markdown(r: dict) -> str:
+    m, i, q, c = r["machine"], r["indexing"], r["query_ms"], r["cold_start"]
+    lines = [
+        f"# rag bench: pipeline ({r['backend']})",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}.",
+        f"Corpus: {r['corpus']['path']} — {i['documents']} documents ({i['chunks']} chunks), "
+        f"{r['corpus']['questions']} questions, seed {r['corpus']['seed']}. Embedder: {r['embedder']}.",
+        "",
+        "| measure | ours | naive | ratio |",
+        "|---|---|---|---|",
+    ]
+    naive, ratios = r.get("naive"), r.get("ratios", {})
+    lines.append(f"| indexing throughput (chunks/s, whole `rag index` run) | {i['chunks_per_s']} | "
+                 f"{naive['chunks_per_s'] if naive else '—'} (encode + add only) | "
+                 f"{ratios.get('indexing_throughput_ours_over_naive', '—')}× |")
+    lines.append(f"| retrieval latency p50 / p95 (ms) | {q['retrieval_ms']['p50']} / {q['retrieval_ms']['p95']} (hybrid) | "
+                 f"{naive['query_ms']['p50']} / {naive['query_ms']['p95']} (dense only) | "
+                 f"{ratios.get('retrieval_p50_naive_over_ours', '—')}× faster |" if naive else
+                 f"| retrieval latency p50 / p95 (ms) | {q['retrieval_ms']['p50']} / {q['retrieval_ms']['p95']} | — | — |")
+    for stage in STAGES:
+        lines.append(f"| {stage.removesuffix('_ms')} p50 / p95 (ms) | {q[stage]['p50']} / {q[stage]['p95']} | | |")
+    lines += [
+        f"| cold start of `rag ask` (s, median of {c['seconds']['n']}) | {c['seconds']['p50']} | | |",
+        f"| peak memory: indexing process (MiB) | {i['peak_rss_mib']} | | |",
+        f"| peak memory: `rag ask` process (MiB) | {c['peak_rss_mib']} | | |",
+        f"| peak memory: process answering {q['total_ms']['n']} questions (MiB) | {r['query_process_peak_rss_mib']} | | |",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+# ----- faiss ---------------------------------------------------------------------------------------------------
+
+def synthetic_vectors(n: int, dim: int, seed: int, clusters: int = 2000) -> np.ndarray:
+    """Unit vectors around random topic centres: embedding-like structure rather than uniform noise."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((clusters, dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, clusters, n)] + 0.8 * rng.standard_normal((n, dim)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def bench_faiss(sizes: Sequence[int] = (10_000, 30_000, 100_000), *, dim: int = 384, queries: int = 200, seed: int = 13,
+                log: Callable[[str], None] = print) -> dict:
+    import faiss
+
+    from rag.index import build_vector_index
+
+    rows = []
+    for n in sizes:
+        data = synthetic_vectors(n + queries, dim, seed)
+        base, probes = data[:n], data[n:]
+        exact = faiss.IndexFlatIP(dim)
+        exact.add(base)
+        _, truth = exact.search(probes, 100)
+        candidates = [("flat", {})]
+        candidates += [("hnsw", {"efSearch": ef}) for ef in (128, 256, 512)]
+        candidates += [("ivf", {"nprobe": p}) for p in (16, 32, 64)]
+        built: dict[str, tuple[object, float]] = {}
+        for kind, params in candidates:
+            if kind not in built:
+                log(f"building {kind} over {n:,} vectors")
+                started = time.perf_counter()
+                built[kind] = (build_vector_index(base, kind=kind), time.perf_counter() - started)
+            index, build_s = built[kind]
+            for name, value in params.items():
+                setattr(index.hnsw if kind == "hnsw" else index, name, value)
+            latencies, found = [], []
+            for row in range(len(probes)):
+                started = time.perf_counter()
+                _, ids = index.search(probes[row : row + 1], 100)
+                latencies.append((time.perf_counter() - started) * 1000)
+                found.append(ids[0])
+            recall10 = float(np.mean([len(set(f[:10]) & set(t[:10])) / 10 for f, t in zip(found, truth)]))
+            recall100 = float(np.mean([len(set(f) & set(t)) / 100 for f, t in zip(found, truth)]))
+            rows.append({"vectors": n, "index": kind, "params": params, "build_s": round(build_s, 2),
+                         "search_ms": stats(latencies), "recall@10": round(recall10, 4), "recall@100": round(recall100, 4)})
+    return {"benchmark": "faiss", "machine": machine(), "dimension": dim, "queries": queries, "seed": seed, "rows": rows}
+
+
+def faiss_markdown(r: dict) -> str:
+    m = r["machine"]
+    lines = [
+        "# rag bench: FAISS index types",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores. {r['dimension']}-d synthetic clustered unit vectors, "
+        f"{r['queries']} queries one at a time, 100 neighbours each (the hybrid search's candidate depth).",
+        "",
+        "| vectors | index | setting | build (s) | search p50 / p95 (ms) | recall@10 | recall@100 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in r["rows"]:
+        setting = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "exact"
+        lines.append(f"| {row['vectors']:,} | {row['index']} | {setting} | {row['build_s']} | "
+                     f"{row['search_ms']['p50']} / {row['search_ms']['p95']} | {row['recall@10']} | {row['recall@100']} |")
+    return "\n".join(lines) + "\n"
+
+
+# ----- load ----------------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for(url: str, server: subprocess.Popen, seconds: float = 180) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RagError(f"the server exited with code {server.returncode} before answering", hint="run `rag serve` by hand")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise RagError(f"the server at {url} did not answer within {seconds:.0f} s", hint="run `rag serve` by hand")
+
+
+def bench_load(questions: Sequence[str], *, clients: int = 20, seconds: float = 60, reader: str = "extractive",
+               index: Path | None = None, log: Callable[[str], None] = print) -> dict:
+    """`clients` threads, each its own gradio_client, asking in a loop for `seconds` against a server on loopback."""
+    import threading
+
+    import psutil
+    from gradio_client import Client
+
+    port = _free_port()
+    command = [*_rag(), "serve", "--host", "127.0.0.1", "--port", str(port), "--reader", reader]
+    if index is not None:
+        command += ["--index", str(index)]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
+    log(f"starting the server on 127.0.0.1:{port}")
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_for(url, server)
+        process = psutil.Process(server.pid)
+        Client(url, verbose=False).predict(questions[0], 5, reader, api_name="/ask")  # models loaded, as in use
+        rss = [process.memory_info().rss / 2**20]
+        latencies: list[float] = []
+        failures: list[str] = []
+        lock = threading.Lock()
+        stop_at = time.monotonic() + seconds
+
+        def client_loop(number: int) -> None:
+            try:
+                client = Client(url, verbose=False)
+            except Exception as exc:  # counted as a failed request; the run goes on
+                with lock:
+                    failures.append(f"client {number} could not connect: {exc!r}")
+                return
+            turn = number
+            while time.monotonic() < stop_at:
+                question = questions[turn % len(questions)]
+                turn += clients
+                started = time.perf_counter()
+                try:
+                    data = client.predict(question, 5, reader, api_name="/ask")
+                    ok = isinstance(data, dict) and data.get("question")
+                    error = "" if ok else f"unexpected reply {str(data)[:200]}"
+                except Exception as exc:  # every failure is counted and reported, none stops the others
+                    error = repr(exc)[:300]
+                with lock:
+                    if error:
+                        failures.append(error)
+                    else:
+                        latencies.append((time.perf_counter() - started) * 1000)
+
+        log(f"{clients} clients for {seconds:.0f} s")
+        threads = [threading.Thread(target=client_loop, args=(n,), daemon=True) for n in range(clients)]
+        started = time.monotonic()
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            time.sleep(1)
+            rss.append(process.memory_info().rss / 2**20)
+            if time.monotonic() - started > seconds + 300:
+                failures.append("clients still waiting 300 s after the end: stopped")
+                break
+        elapsed = time.monotonic() - started
+        return {
+            "benchmark": "load",
+            "machine": machine(),
+            "clients": clients,
+            "seconds": round(elapsed, 1),
+            "reader": reader,
+            "requests": len(latencies) + len(failures),
+            "failed": len(failures),
+            "failures": failures[:20],
+            "throughput_per_s": round(len(latencies) / elapsed, 2),
+            "latency_ms": stats(latencies),
+            "server_rss_mib": {"start": round(rss[0], 1), "end": round(rss[-1], 1), "max": round(max(rss), 1)},
+        }
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def load_markdown(r: dict) -> str:
+    m, lat, mem = r["machine"], r["latency_ms"], r["server_rss_mib"]
+    return "\n".join([
+        "# rag bench: chat server under load",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores. {r['clients']} concurrent API clients (gradio_client, /ask) on "
+        f"loopback for {r['seconds']} s, {r['reader']} reader, the server's queue answering 2 questions at once.",
+        "",
+        "| requests | failed | answers/s | latency p50 / p95 (ms) | server memory start / end / max (MiB) |",
+        "|---|---|---|---|---|",
+        f"| {r['requests']} | {r['failed']} | {r['throughput_per_s']} | {lat['p50']} / {lat['p95']} | "
+        f"{mem['start']} / {mem['end']} / {mem['max']} |",
+        "",
+    ])
+
+
+def write(result: dict, markdown: str, out: Path, name: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    (out / f"{name}.md").write_text(markdown, encoding="utf-8")
