@@ -6,7 +6,7 @@ PYTEST    ?= $(VENV)/bin/pytest
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast browser-deps eval clean
+.PHONY: install run test test-fast browser-deps eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -52,6 +52,13 @@ eval: install
 	$(RAG) eval --rgb $(DATA)/rgb-en-fact/en_fact.json --negatives-only --reader llm --out eval-results/rgb-negatives-llm
 	$(RAG) eval-table $(addprefix eval-results/,seeds seeds-llm scifact squad-retrieval squad-gold squad-gold-llm \
 	  squad-open squad-open-llm rgb rgb-negatives rgb-negatives-llm) | tee eval-results/TABLE.md
+
+# The README's performance tables: before/after for the embedder backend, FAISS index types, the server under load.
+bench: install
+	$(RAG) bench --corpus $(DATA)/scifact --embedder-backend torch --out bench-results
+	$(RAG) bench --corpus $(DATA)/scifact --out bench-results
+	$(RAG) bench faiss --out bench-results
+	$(RAG) bench load --clients 20 --seconds 60 --out bench-results
 
 clean:
 	rm -rf $(VENV) eval-results bench-results

@@ -100,3 +100,23 @@ def test_odd_questions_answer_or_explain(assistant, question):
         assert answer.text
         for citation in answer.citations:
             assert citation.quote == assistant.index.document(citation.doc_id).text[citation.start : citation.end]
+
+
+def test_a_single_50_mb_line_loads_whole(tmp_path):
+    path = tmp_path / "one-line.txt"
+    words = "lava " * 10_000_000
+    path.write_text(words + "end", encoding="utf-8")
+    document = load_file(path)
+    assert len(document.text) == len(words) + 3 and "\n" not in document.text
+    assert document.text.endswith("lava end")
+
+
+def test_a_long_line_without_spaces_is_chunked_within_the_token_limit(fake_embedder):
+    from rag.chunking import Chunker, ChunkSettings
+    from rag.types import Document
+
+    text = "x" * 200_000 + " tail"
+    chunker = Chunker(lambda s: len(s) // 4 + 1, ChunkSettings(chunk_tokens=160, overlap_tokens=32))
+    chunks = chunker.chunk(Document("d", "one-line.txt", "one-line.txt", text))
+    assert chunks and chunks[-1].text.endswith("tail")
+    assert all(len(c.text) // 4 + 1 <= 160 and c.text == text[c.start : c.end] for c in chunks)
