@@ -40,7 +40,7 @@ CURRENT = "CURRENT"
 LOCK_WAIT_SECONDS = 30.0
 # Exact search below this many chunks, HNSW from here on; chosen from `rag bench faiss` (README, performance).
 ANN_THRESHOLD = 100_000
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 512
 REBUILD_HINT = "rebuild it with `rag index --rebuild PATH... --index {folder}`"
 
 

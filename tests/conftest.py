@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -13,6 +14,15 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# Never the user's real cache, not even for fixtures wider than one test. The embedder's ONNX export (derived from
+# the packaged weights only) is made once per session and shared by every test's cache.
+_TEST_ROOT = Path(tempfile.mkdtemp(prefix="rag-tests-"))
+_EXPORTS = _TEST_ROOT / "onnx-exports"
+_EXPORTS.mkdir()
+(_TEST_ROOT / "session-cache").mkdir()
+(_TEST_ROOT / "session-cache" / "onnx").symlink_to(_EXPORTS, target_is_directory=True)
+os.environ["RAG_CACHE_DIR"] = str(_TEST_ROOT / "session-cache")
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -59,17 +69,11 @@ def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
 
 
-@pytest.fixture(scope="session")
-def _shared_model_exports(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("onnx-exports")
-
-
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory, monkeypatch, _shared_model_exports):
-    """Never touch the user's real cache from a test. Indexes are per test; the embedder's ONNX export (derived
-    from the packaged weights only) is made once per session and shared."""
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Each test gets a cache of its own (indexes, joined models), sharing the session's ONNX export."""
     cache = tmp_path_factory.mktemp("cache")
-    (cache / "onnx").symlink_to(_shared_model_exports, target_is_directory=True)
+    (cache / "onnx").symlink_to(_EXPORTS, target_is_directory=True)
     monkeypatch.setenv("RAG_CACHE_DIR", str(cache))
 
 
@@ -102,3 +106,9 @@ def assistant(tmp_path, corpus_dir, fake_embedder):
     instance = Assistant(Settings(index_dir=tmp_path / "index"), embedder=fake_embedder)
     instance.index_paths([corpus_dir])
     return instance
+
+
+def pytest_sessionfinish(session, exitstatus):
+    import shutil
+
+    shutil.rmtree(_TEST_ROOT, ignore_errors=True)
