@@ -97,7 +97,6 @@ class Assistant:
             embedder = Embedder(settings.embedder, backend=settings.embedder_backend)
         self.embedder = embedder
         self._index = None
-        self._reading_embedder = None
         self._readers: dict[tuple, object] = {}
         self._write_lock = threading.Lock()
 
@@ -126,7 +125,6 @@ class Assistant:
         name, backend = split_embedder_id(built_with)
         if name == getattr(self.embedder, "name", None):
             self.embedder = Embedder(name, backend=backend)
-            self._reading_embedder = None
             self._readers.clear()
 
     def has_index(self) -> bool:
@@ -219,13 +217,13 @@ class Assistant:
             if name == "extractive":
                 from rag.readers.extractive import ExtractiveReader
 
-                self._readers[key] = ExtractiveReader(self.reading_embedder())
+                self._readers[key] = ExtractiveReader(self.embedder)
             elif name in ("llm", "llm-explain"):
                 from rag.readers.llm import LLMReader
 
                 explain = name == "llm-explain" or self.settings.explain
                 self._readers[key] = LLMReader(
-                    self.reading_embedder(), model=self.settings.llm_model, explain=explain,
+                    self.embedder, model=self.settings.llm_model, explain=explain,
                     extractive=self.reader("extractive"), **overrides,
                 )
             elif name == "qa-model":
@@ -237,19 +235,6 @@ class Assistant:
             else:
                 raise RagError(f"unknown reader '{name}'", hint=f"choose one of {', '.join(READERS)}")
         return self._readers[key]
-
-    def reading_embedder(self):
-        """The embedder that scores sentences for the readers: the fp32 twin of an int8 index embedder.
-
-        Sentences are embedded per question, a handful at a time, so speed matters little there, and int8's small
-        errors cost citations: on the seed questions, citation support 0.872 with int8 against 0.915 with fp32."""
-        if getattr(self.embedder, "backend", None) != "onnx-int8":
-            return self.embedder
-        if self._reading_embedder is None:
-            from rag.embedding import Embedder
-
-            self._reading_embedder = Embedder(self.embedder.name, backend="onnx")
-        return self._reading_embedder
 
     def retriever(self, index=None):
         from rag.retrieval import Retriever
