@@ -87,3 +87,26 @@ def test_load_benchmark_serves_concurrent_clients_without_failures(tmp_path):
     result = json.loads((tmp_path / "load-extractive.json").read_text())
     assert result["failed"] == 0 and result["requests"] >= 3
     assert result["server_rss_mib"]["max"] >= result["server_rss_mib"]["start"] > 0
+
+
+def test_adding_documents_to_an_hnsw_index_grows_the_graph_instead_of_rebuilding_it(tmp_path, monkeypatch, fake_embedder, corpus_dir):
+    import rag.index
+    from rag.assistant import Assistant, Settings
+
+    monkeypatch.setattr(rag.index, "ANN_THRESHOLD", 2)
+    built = []
+    original = rag.index.build_vector_index
+    monkeypatch.setattr(rag.index, "build_vector_index", lambda *a, **k: built.append(1) or original(*a, **k))
+    assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder)
+    assistant.index_paths([corpus_dir])
+    assert len(built) == 1
+    (tmp_path / "more.txt").write_text("The Okavango delta floods every winter in Botswana.")
+    assistant.index_paths([tmp_path / "more.txt"])
+    assert len(built) == 1, "an addition must not rebuild the graph"
+    reloaded = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder)
+    assert reloaded.index.faiss_index.ntotal == len(reloaded.index.chunks)
+    assert "Okavango" in reloaded.ask("Where does the Okavango delta flood?").hits[0].chunk.text
+    # A replaced document shifts rows, so the graph is rebuilt.
+    (tmp_path / "more.txt").write_text("The Okavango delta floods every winter in northern Botswana.")
+    assistant.index_paths([tmp_path / "more.txt"])
+    assert len(built) == 2
