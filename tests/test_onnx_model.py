@@ -75,3 +75,21 @@ def test_the_export_is_made_once_and_reused(tmp_path):
     assert exported_model(folder, tmp_path, quantized=True) == first
     assert (first / "model.onnx").stat().st_mtime_ns == stamp
     assert not list(tmp_path.glob(".export-*")), "no half-made export is left behind"
+
+
+@pytest.mark.integration
+def test_answering_from_an_int8_index_never_imports_torch(tmp_path, corpus_dir):
+    import subprocess
+    import sys
+
+    from rag.assistant import Assistant, Settings
+
+    Assistant(Settings(index_dir=tmp_path / "idx")).index_paths([corpus_dir])  # exports the model if needed
+    script = (
+        "import sys; from rag import cli; "
+        f"code = cli.main(['ask', 'Which volcano erupted in 1669?', '--index', {str(tmp_path / 'idx')!r}]); "
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', code)"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert "erupted violently in 1669" in done.stdout and "volcanoes.md" in done.stdout
+    assert done.stdout.strip().endswith("NO-TORCH 0"), done.stdout + done.stderr
