@@ -14,7 +14,7 @@ from typing import Literal, Protocol, Sequence
 
 import numpy as np
 
-from rag.errors import RagError
+from rag.errors import ModelNotFoundError, RagError
 from rag.models import DEFAULT_EMBEDDER, canonical_name, resolve_embedder
 
 Backend = Literal["onnx-int8", "onnx", "torch"]
@@ -89,8 +89,22 @@ class Embedder:
         from rag.onnx_model import OnnxEncoder, exported_model, read_spec
 
         spec = read_spec(Path(folder))
-        exported = exported_model(Path(folder), cache_dir() / "onnx", quantized=self.backend == "onnx-int8")
-        return OnnxEncoder(exported, spec, batch_size=self.batch_size)
+        quantized = self.backend == "onnx-int8"
+        exported = exported_model(Path(folder), cache_dir() / "onnx", quantized=quantized)
+        try:
+            return OnnxEncoder(exported, spec, batch_size=self.batch_size)
+        except Exception:  # a damaged export (disk trouble, a hand edit): it is derived data, so make it again
+            import shutil
+
+            shutil.rmtree(exported, ignore_errors=True)
+            exported = exported_model(Path(folder), cache_dir() / "onnx", quantized=quantized)
+            try:
+                return OnnxEncoder(exported, spec, batch_size=self.batch_size)
+            except Exception as exc:
+                raise ModelNotFoundError(
+                    f"the ONNX export of {self.name} in {exported} cannot be loaded ({exc})",
+                    hint="use --embedder-backend torch, and report this",
+                ) from exc
 
     @property
     def dimension(self) -> int:

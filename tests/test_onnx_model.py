@@ -93,3 +93,16 @@ def test_answering_from_an_int8_index_never_imports_torch(tmp_path, corpus_dir):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert "erupted violently in 1669" in done.stdout and "volcanoes.md" in done.stdout
     assert done.stdout.strip().endswith("NO-TORCH 0"), done.stdout + done.stderr
+
+
+@pytest.mark.integration
+def test_a_damaged_export_is_made_again(tmp_path, monkeypatch):
+    from rag.embedding import Embedder
+
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path))
+    first = Embedder(backend="onnx-int8")
+    expected = first.embed_queries(["lava lake"])
+    (exported,) = [p for p in (tmp_path / "onnx").iterdir() if p.is_dir()]
+    (exported / "model.onnx").write_bytes(b"not a model")
+    again = Embedder(backend="onnx-int8")
+    assert np.allclose(again.embed_queries(["lava lake"]), expected, atol=1e-5)
