@@ -61,21 +61,21 @@ def stats(values: Sequence[float]) -> dict:
     return {"p50": round(percentile(values, 50), 2), "p95": round(percentile(values, 95), 2), "n": len(values)}
 
 
-def _run_measured(command: list[str], env: dict | None = None) -> tuple[float, float, subprocess.CompletedProcess]:
-    """(wall seconds, peak RSS in MiB of that process, result) for one child process."""
+def _run_measured(command: list[str], env: dict | None = None) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MiB) of one child process, which must succeed."""
     started = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(child.pid, 0)
+    with tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        _, status, usage = os.wait4(child.pid, 0)  # wait4: the rusage of this child alone
         wall = time.perf_counter() - started
-        out.seek(0), err.seek(0)
         code = os.waitstatus_to_exitcode(status)
-        result = subprocess.CompletedProcess(command, code, out.read().decode(errors="replace"), err.read().decode(errors="replace"))
-    child.returncode = code
-    if code != 0:
-        raise RagError(f"benchmark step failed: {' '.join(command)} exited {code}: {result.stderr.strip()[-500:]}",
-                       hint="run that command by hand to see the whole error")
-    return wall, usage.ru_maxrss / 1024, result
+        child.returncode = code
+        if code != 0:
+            err.seek(0)
+            message = err.read().decode(errors="replace").strip()[-500:]
+            raise RagError(f"benchmark step failed: {' '.join(command)} exited {code}: {message}",
+                           hint="run that command by hand to see the whole error")
+    return wall, usage.ru_maxrss / 1024
 
 
 def _rag() -> list[str]:
@@ -110,7 +110,7 @@ def load_corpus(corpus: Path, questions: Path | None, docs: int, queries: int, s
     return documents, texts
 
 
-def bench_pipeline(corpus: Path, out: Path, *, questions: Path | None = None, docs: int = 300, queries: int = 100,
+def bench_pipeline(corpus: Path, *, questions: Path | None = None, docs: int = 300, queries: int = 100,
                    backend: str = "onnx-int8", cold_runs: int = 3, naive: bool = True, naive_chunks: int = 1000,
                    seed: int = 13, log: Callable[[str], None] = print) -> dict:
     from rag.assistant import Assistant, Settings
@@ -130,7 +130,7 @@ def bench_pipeline(corpus: Path, out: Path, *, questions: Path | None = None, do
         _run_measured([*_rag(), "index", str(folder / "000000.txt"), "--index", str(work / "warm"),
                        "--embedder-backend", backend], env)
         log(f"indexing {len(documents)} documents")
-        wall, rss, _ = _run_measured([*_rag(), "index", str(folder), "--index", str(index_dir),
+        wall, rss = _run_measured([*_rag(), "index", str(folder), "--index", str(index_dir),
                                       "--embedder-backend", backend], env)
         assistant = Assistant(Settings(index_dir=index_dir, embedder_backend=backend))
         chunks = len(assistant.index.chunks)
@@ -153,7 +153,7 @@ def bench_pipeline(corpus: Path, out: Path, *, questions: Path | None = None, do
         log(f"cold start of rag ask x{cold_runs}")
         cold = []
         for run in range(cold_runs):
-            wall_ask, rss_ask, _ = _run_measured([*_rag(), "ask", texts[run % len(texts)], "--index", str(index_dir),
+            wall_ask, rss_ask = _run_measured([*_rag(), "ask", texts[run % len(texts)], "--index", str(index_dir),
                                                   "--embedder-backend", backend], env)
             cold.append((wall_ask, rss_ask))
         cold_start = {"seconds": stats([c[0] for c in cold]), "peak_rss_mib": round(max(c[1] for c in cold), 1)}

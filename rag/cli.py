@@ -304,7 +304,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
             raise RagError(f"benchmark corpus {corpus} does not exist", hint="pass --corpus DIR (a BEIR folder, or documents with --questions)")
         result = bench.bench_pipeline(
-            corpus, out, questions=Path(args.questions) if args.questions else None, docs=args.docs,
+            corpus, questions=Path(args.questions) if args.questions else None, docs=args.docs,
             queries=args.queries or 100, backend=args.embedder_backend or "onnx-int8", naive=not args.no_naive, log=log,
         )
         markdown, name = bench.pipeline_markdown(result), f"pipeline-{result['backend']}"
@@ -391,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--questions", metavar="FILE.jsonl", help="questions for a non-BEIR corpus; load: questions to ask")
     p.add_argument("--docs", type=int, default=300, metavar="N", help="pipeline: seeded sample of N documents (0: all)")
     p.add_argument("--queries", type=int, metavar="N", help="questions timed (pipeline 100, faiss 200)")
-    p.add_argument("--embedder-backend", choices=["onnx-int8", "onnx", "torch"], help="pipeline: embedder backend")
+    backend_option(p)
     p.add_argument("--no-naive", action="store_true", help="pipeline: skip the naive baseline")
     p.add_argument("--sizes", default="10000,30000,100000", metavar="N,N", help="faiss: vector counts")
     p.add_argument("--clients", type=int, default=20, metavar="N", help="load: concurrent clients")

@@ -14,7 +14,7 @@ from typing import Literal, Protocol, Sequence
 
 import numpy as np
 
-from rag.errors import ModelNotFoundError, RagError
+from rag.errors import RagError
 from rag.models import DEFAULT_EMBEDDER, canonical_name, resolve_embedder
 
 Backend = Literal["onnx-int8", "onnx", "torch"]
@@ -72,7 +72,7 @@ class Embedder:
 
     @property
     def model(self):
-        """The loaded model: a SentenceTransformer (torch) or an OnnxEncoder."""
+        """The loaded encoder (`TorchEncoder` or `rag.onnx_model.OnnxEncoder`): both count tokens and encode."""
         if self._model is None:
             with self._lock:
                 if self._model is None:
@@ -80,65 +80,52 @@ class Embedder:
         return self._model
 
     def _load(self):
-        folder = resolve_embedder(self.name)
+        folder = Path(resolve_embedder(self.name))
         if self.backend == "torch":
-            from sentence_transformers import SentenceTransformer
-
-            return SentenceTransformer(str(folder), device=self.device)
+            return TorchEncoder(folder, batch_size=self.batch_size, device=self.device)
         from rag.assistant import cache_dir
-        from rag.onnx_model import OnnxEncoder, exported_model, read_spec
+        from rag.onnx_model import load_encoder
 
-        spec = read_spec(Path(folder))
-        quantized = self.backend == "onnx-int8"
-        exported = exported_model(Path(folder), cache_dir() / "onnx", quantized=quantized)
-        try:
-            return OnnxEncoder(exported, spec, batch_size=self.batch_size)
-        except Exception:  # a damaged export (disk trouble, a hand edit): it is derived data, so make it again
-            import shutil
-
-            shutil.rmtree(exported, ignore_errors=True)
-            exported = exported_model(Path(folder), cache_dir() / "onnx", quantized=quantized)
-            try:
-                return OnnxEncoder(exported, spec, batch_size=self.batch_size)
-            except Exception as exc:
-                raise ModelNotFoundError(
-                    f"the ONNX export of {self.name} in {exported} cannot be loaded ({exc})",
-                    hint="use --embedder-backend torch, and report this",
-                ) from exc
+        return load_encoder(folder, cache_dir() / "onnx", quantized=self.backend == "onnx-int8", batch_size=self.batch_size)
 
     @property
     def dimension(self) -> int:
-        if self.backend == "torch":
-            return int(self.model.get_embedding_dimension())
-        return self.model.spec.dimension
+        return self.model.dimension
 
     @property
     def max_tokens(self) -> int:
         """Word pieces that fit in the model's window, leaving room for [CLS] and [SEP]."""
-        length = self.model.max_seq_length if self.backend == "torch" else self.model.spec.max_seq_length
-        return int(length) - 2
+        return self.model.max_seq_length - 2
 
     def count_tokens(self, text: str) -> int:
-        if self.backend == "torch":
-            return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
         return self.model.count_tokens(text)
 
-    def _encode(self, texts: Sequence[str], show_progress: bool) -> np.ndarray:
+    def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self.backend != "torch":
-            return np.ascontiguousarray(self.model.encode(list(texts)), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return np.ascontiguousarray(self.model.encode(list(texts)), dtype=np.float32)
 
-    def embed_documents(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, show_progress)
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode(texts)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts, False)
+        return self._encode(texts)
+
+
+class TorchEncoder:
+    """sentence-transformers itself, behind the same members as OnnxEncoder."""
+
+    def __init__(self, folder: Path, *, batch_size: int, device: str = "cpu"):
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(folder), device=device)
+        self.batch_size = batch_size
+        self.dimension = int(self.model.get_embedding_dimension())
+        self.max_seq_length = int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                 convert_to_numpy=True, show_progress_bar=False)

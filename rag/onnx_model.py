@@ -154,6 +154,25 @@ def _export(model_dir: Path, out: Path, *, quantized: bool) -> None:
     (out / "inputs.json").write_text(json.dumps(names))
 
 
+def load_encoder(model_dir: Path, cache: Path, *, quantized: bool, batch_size: int) -> "OnnxEncoder":
+    """The encoder for `model_dir`, exported into `cache` if needed. A damaged export (disk trouble, a hand edit) is
+    derived data, so it is made again once before giving up."""
+    spec = read_spec(model_dir)
+    folder = exported_model(model_dir, cache, quantized=quantized)
+    try:
+        return OnnxEncoder(folder, spec, batch_size=batch_size)
+    except Exception:  # onnxruntime and tokenizers raise their own types for an unreadable file
+        shutil.rmtree(folder, ignore_errors=True)
+        folder = exported_model(model_dir, cache, quantized=quantized)
+        try:
+            return OnnxEncoder(folder, spec, batch_size=batch_size)
+        except Exception as exc:
+            raise ModelNotFoundError(
+                f"the ONNX export of {model_dir.name} in {folder} cannot be loaded ({exc})",
+                hint="use --embedder-backend torch, and report this",
+            ) from exc
+
+
 class OnnxEncoder:
     """Tokenize, run the graph, pool, normalise: what SentenceTransformer.encode does, on ONNX Runtime."""
 
@@ -173,6 +192,8 @@ class OnnxEncoder:
         self.tokenizer.enable_truncation(spec.max_seq_length)
         self.tokenizer.enable_padding()
         self.spec = spec
+        self.dimension = spec.dimension
+        self.max_seq_length = spec.max_seq_length
         self.batch_size = batch_size
         self._lock = threading.Lock()  # one tokenizer, many server threads: encode one batch at a time
 
