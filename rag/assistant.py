@@ -6,7 +6,6 @@ loaded index is swapped atomically after each update, so concurrent questions se
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -18,28 +17,14 @@ from rag.chunking import Chunker, ChunkSettings
 from rag.errors import IndexNotFoundError, QuestionError, RagError
 from rag.embedding import DEFAULT_BACKEND, Backend
 from rag.models import DEFAULT_EMBEDDER
+from rag.paths import SEED_CORPUS, default_index_dir
 from rag.retrieval import RetrievalSettings
 from rag.types import Answer, Document
 
 MAX_QUESTION_CHARS = 1000
 ReaderName = Literal["extractive", "llm", "qa-model"]
 READERS: tuple[str, ...] = ("extractive", "llm", "llm-explain", "qa-model")
-SEED_CORPUS = Path(__file__).resolve().parent.parent / "seeds"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def cache_dir() -> Path:
-    """Per-user cache (index of the seed corpus, joined model files); RAG_CACHE_DIR overrides it."""
-    override = os.environ.get("RAG_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("rag"))
-
-
-def default_index_dir() -> Path:
-    return cache_dir() / "seed-index"
 
 
 @dataclass(frozen=True)
@@ -89,13 +74,14 @@ def retrieval_query(question: str, history: Sequence[str]) -> str:
 
 
 class Assistant:
-    def __init__(self, settings: Settings = Settings(), *, embedder=None):
+    def __init__(self, settings: Settings = Settings(), *, embedder=None, reranker=None):
         self.settings = settings
         if embedder is None:
             from rag.embedding import Embedder
 
             embedder = Embedder(settings.embedder, backend=settings.embedder_backend)
         self.embedder = embedder
+        self._reranker = reranker
         self._index = None
         self._readers: dict[tuple, object] = {}
         self._write_lock = threading.Lock()
@@ -210,6 +196,17 @@ class Assistant:
 
     # ----- asking ----------------------------------------------------------------------------------------------
 
+    @property
+    def reranker(self):
+        """The cross-encoder of the second stage (loaded on first use and shared), or None when it is off."""
+        if not self.settings.retrieval.rerank:
+            return None
+        if self._reranker is None:
+            from rag.rerank import shared_reranker
+
+            self._reranker = shared_reranker()
+        return self._reranker
+
     def reader(self, name: str | None = None, **overrides):
         name = name or self.settings.reader
         key = (name, tuple(sorted(overrides.items())))
@@ -217,14 +214,14 @@ class Assistant:
             if name == "extractive":
                 from rag.readers.extractive import ExtractiveReader
 
-                self._readers[key] = ExtractiveReader(self.embedder)
+                self._readers[key] = ExtractiveReader(self.embedder, reranker=self.reranker, **overrides)
             elif name in ("llm", "llm-explain"):
                 from rag.readers.llm import LLMReader
 
                 explain = name == "llm-explain" or self.settings.explain
                 self._readers[key] = LLMReader(
                     self.embedder, model=self.settings.llm_model, explain=explain,
-                    extractive=self.reader("extractive"), **overrides,
+                    extractive=self.reader("extractive", **overrides), **overrides,
                 )
             elif name == "qa-model":
                 from rag.readers.qa_model import QAModelReader
@@ -239,7 +236,7 @@ class Assistant:
     def retriever(self, index=None):
         from rag.retrieval import Retriever
 
-        return Retriever(index or self.index, self.embedder, self.settings.retrieval)
+        return Retriever(index or self.index, self.embedder, self.settings.retrieval, reranker=self.reranker)
 
     def ask(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None) -> Answer:
         """Answer a question from the index, with citations read from the documents."""
@@ -281,11 +278,13 @@ class Assistant:
             timings={k: round(v, 2) for k, v in timings.items()},
             confidence=round(reading.confidence, 4),
             partly_unsupported=reading.partly_unsupported,
+            answer_span=reading.answer_span,
+            signals={k: round(float(v), 4) for k, v in reading.signals.items()},
         )
 
     def with_settings(self, **changes) -> "Assistant":
         """A sibling assistant sharing this one's loaded embedder (settings differ, models do not reload)."""
-        other = Assistant(replace(self.settings, **changes), embedder=self.embedder)
+        other = Assistant(replace(self.settings, **changes), embedder=self.embedder, reranker=self._reranker)
         if other.settings.index_dir == self.settings.index_dir:
             other._index = self._index
         return other

@@ -34,8 +34,9 @@ def _settings(args: argparse.Namespace, **extra):
         values["qa_model"] = args.qa_model
     if getattr(args, "explain", False):
         values["explain"] = True
-    if getattr(args, "retrieval", None):
-        values["retrieval"] = RetrievalSettings(mode=args.retrieval)
+    rerank = getattr(args, "rerank", None)
+    if getattr(args, "retrieval", None) or rerank is not None:
+        values["retrieval"] = RetrievalSettings(mode=args.retrieval or "hybrid", rerank=True if rerank is None else rerank)
     if getattr(args, "chunk_tokens", None) or getattr(args, "overlap_tokens", None) is not None:
         from rag.chunking import ChunkSettings
 
@@ -189,7 +190,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
       rag eval --beir ../shared/data/scifact --split test --out eval-results/scifact
       rag eval --rgb ../shared/data/rgb-en-fact/en_fact.json --negatives-only --out eval-results/rgb-negatives
     """
-    from rag.assistant import Assistant, cache_dir
+    from rag.assistant import Assistant
+    from rag.paths import cache_dir
     from rag.errors import RagError
     from rag.evaluation import datasets
     from rag.evaluation.runner import EvalConfig, run
@@ -208,12 +210,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 print(f"warning: skipped {item.path}: {item.reason}", file=sys.stderr)
             eval_set.documents = loaded.documents
         elif not args.index:
-            from rag.assistant import SEED_CORPUS
+            from rag.paths import SEED_CORPUS
             from rag.loaders import load_paths
 
             eval_set.documents = load_paths([SEED_CORPUS]).documents
     elif args.squad:
-        eval_set, gold = datasets.load_squad(args.squad)
+        eval_set, gold = datasets.load_squad(args.squad, fold=args.fold)
     elif args.beir:
         eval_set = datasets.load_beir(args.beir, args.split)
     else:
@@ -250,6 +252,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         gold_context=args.gold_context,
         limit=args.limit,
         embedder=embedder.model_id,
+        rerank=base.retrieval.rerank,
+        abstain=not args.no_abstain,
     )
     summary = run(eval_set, factory, config, Path(args.out), cache_root=cache_dir() / "eval-indexes" / embedder.model_id.replace("/", "--").replace(":", "-"), gold_docs=gold, progress=progress)
     bar.close()
@@ -332,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--embedder", metavar="NAME", help="embedding model path or Hugging Face id (found offline)")
         backend_option(p)
 
+    def rerank_option(p):
+        p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
+                       help="the cross-encoder second stage over passages and sentences (default: on)")
+
     def backend_option(p):
         p.add_argument("--embedder-backend", choices=["onnx-int8", "onnx", "torch"],
                        help="how the embedder runs (default onnx-int8; an existing index keeps the one that built it)")
@@ -350,8 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reader", choices=["extractive", "llm", "qa-model"], help="how answers are read from passages")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)")
     p.add_argument("--explain", action="store_true", help="llm reader: one to three sentences with [n] markers")
-    p.add_argument("--llm-model", metavar="PATH", help="a GGUF file for the llm reader (default: the packaged Qwen2.5 0.5B)")
+    p.add_argument("--llm-model", metavar="PATH", help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
     p.add_argument("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder (--reader qa-model)")
+    rerank_option(p)
     p.add_argument("--json", action="store_true", help="print one JSON object (stable keys, for scripts)")
 
     p = command("remove", cmd_remove, "remove a document from the index")
@@ -377,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--llm-model", metavar="PATH", help="a GGUF model file for the llm reader")
     p.add_argument("--retrieval", choices=["hybrid", "dense", "lexical"], help="mode the reader uses (all are measured)")
     p.add_argument("-k", type=int, metavar="N", help="passages given to the reader (default 5)")
+    rerank_option(p)
+    p.add_argument("--fold", choices=["tune", "test"],
+                   help="SQuAD: the articles in even (tune) or odd (test) places, to choose settings on one half and report on the other")
+    p.add_argument("--no-abstain", action="store_true", help="the reader always answers (its confidence is still recorded)")
     p.add_argument("--limit", type=int, metavar="N", help="a seeded random sample of N questions")
     p.add_argument("--embedder", metavar="NAME")
     backend_option(p)
@@ -407,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, metavar="N", help="passages per question (default 5)")
     p.add_argument("--reader", choices=["extractive", "llm", "llm-explain"])
     p.add_argument("--llm-model", metavar="PATH", help="a GGUF file for the llm reader")
+    rerank_option(p)
     return parser
 
 

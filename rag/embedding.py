@@ -15,7 +15,7 @@ from typing import Literal, Protocol, Sequence
 import numpy as np
 
 from rag.errors import RagError
-from rag.models import DEFAULT_EMBEDDER, canonical_name, resolve_embedder
+from rag.models import DEFAULT_EMBEDDER, PACKAGED_ONNX_EMBEDDERS, canonical_name, resolve_embedder, resolve_onnx_embedder
 
 Backend = Literal["onnx-int8", "onnx", "torch"]
 BACKENDS: tuple[str, ...] = ("onnx-int8", "onnx", "torch")
@@ -60,6 +60,8 @@ class Embedder:
                  device: str = "cpu"):
         if backend not in BACKENDS:
             raise RagError(f"unknown embedder backend '{backend}'", hint=f"choose one of {', '.join(BACKENDS)}")
+        if canonical_name(model) in PACKAGED_ONNX_EMBEDDERS and backend != "onnx-int8":
+            raise RagError(f"{model} ships as an int8 ONNX model only", hint="use --embedder-backend onnx-int8")
         self.name = canonical_name(model)
         self.backend = backend
         self.model_id = embedder_id(model, backend)
@@ -80,10 +82,17 @@ class Embedder:
         return self._model
 
     def _load(self):
+        shipped = resolve_onnx_embedder(self.name)
+        if shipped is not None:
+            from rag.onnx_model import ModelSpec, OnnxEncoder
+
+            folder, packaged = shipped
+            spec = ModelSpec(packaged.pooling, packaged.max_seq_length, packaged.dimension, packaged.query_prefix)
+            return OnnxEncoder(folder, spec, batch_size=self.batch_size)
         folder = Path(resolve_embedder(self.name))
         if self.backend == "torch":
             return TorchEncoder(folder, batch_size=self.batch_size, device=self.device)
-        from rag.assistant import cache_dir
+        from rag.paths import cache_dir
         from rag.onnx_model import load_encoder
 
         return load_encoder(folder, cache_dir() / "onnx", quantized=self.backend == "onnx-int8", batch_size=self.batch_size)
@@ -109,7 +118,8 @@ class Embedder:
         return self._encode(texts)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(texts)
+        prefix = self.model.query_prefix
+        return self._encode([prefix + text for text in texts] if prefix else texts)
 
 
 class TorchEncoder:
@@ -122,6 +132,7 @@ class TorchEncoder:
         self.batch_size = batch_size
         self.dimension = int(self.model.get_embedding_dimension())
         self.max_seq_length = int(self.model.max_seq_length)
+        self.query_prefix = ""
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])

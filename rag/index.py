@@ -14,7 +14,6 @@ chunks.jsonl.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -33,6 +32,7 @@ from rag.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
+from rag.hashing import file_sha256
 from rag.types import Chunk, Document
 
 FORMAT_VERSION = 1
@@ -56,14 +56,6 @@ class UpdateReport:
     @property
     def changed(self) -> bool:
         return bool(self.added or self.replaced or self.removed)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:

@@ -10,7 +10,6 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -87,76 +86,68 @@ def decode_bytes(data: bytes, name: str) -> str:
     return str(best)
 
 
-class _VisibleText(HTMLParser):
-    """Collects the text a browser would show: no tags, scripts, styles; blocks become line breaks."""
+def _html_tree(html: str):
+    import lxml.etree
+    import lxml.html
 
-    _HIDDEN = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
-    _BLOCKS = {
-        "p", "div", "br", "li", "ul", "ol", "tr", "table", "section", "article", "header", "footer", "h1", "h2",
-        "h3", "h4", "h5", "h6", "blockquote", "pre", "hr", "dd", "dt", "dl", "figure", "figcaption", "main",
-        "nav", "aside", "address", "form", "fieldset", "td", "th",
-    }
+    try:
+        return lxml.html.document_fromstring(html)
+    except ValueError:  # a str that still carries an XML encoding declaration: parse its UTF-8 bytes instead
+        parser = lxml.html.HTMLParser(encoding="utf-8")
+        return lxml.html.document_fromstring(html.encode("utf-8"), parser=parser)
+    except lxml.etree.ParserError:  # nothing an HTML parser can use (empty, only comments)
+        return None
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title_parts: list[str] = []
-        self._hidden_depth = 0
-        self._in_title = False
-        self._pre_depth = 0
 
-    def handle_starttag(self, tag: str, attrs) -> None:
-        if tag == "pre":
-            self._pre_depth += 1
-        if tag == "title":
-            self._in_title = True
-        elif tag in self._HIDDEN:
-            self._hidden_depth += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n" if tag not in {"br", "td", "th", "li"} else "\n")
-
-    def handle_startendtag(self, tag: str, attrs) -> None:
-        if tag in self._BLOCKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "pre":
-            self._pre_depth = max(0, self._pre_depth - 1)
-        if tag == "title":
-            self._in_title = False
-        elif tag in self._HIDDEN:
-            self._hidden_depth = max(0, self._hidden_depth - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n" if tag not in {"td", "th", "li"} else "\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title_parts.append(data)
-        elif not self._hidden_depth:
-            # Inside a block, HTML collapses runs of whitespace (newlines included) to one space.
-            self.parts.append(data if self._pre_depth else re.sub(r"\s+", " ", data))
+_HTML_DATE_META = ("date", "dc.date", "dcterms.date", "article:published_time", "pubdate", "publish-date",
+                   "og:published_time", "dc.date.issued", "citation_publication_date")
 
 
 def html_to_text(html: str) -> tuple[str, str]:
     """(visible text, title) of an HTML page."""
-    parser = _VisibleText()
-    parser.feed(html)
-    parser.close()
-    text = "".join(parser.parts)
+    text, properties = html_to_text_and_properties(html)
+    return text, properties.get("title", "")
+
+
+def html_to_text_and_properties(html: str) -> tuple[str, dict[str, str]]:
+    """The text a browser shows (inscriptis lays out blocks, lists and tables; scripts, styles and the head are
+    left out), and the page's title, author and date from its head."""
+    from inscriptis import Inscriptis
+    from inscriptis.model.config import ParserConfig
+
+    tree = _html_tree(html)
+    if tree is None:
+        return "", {}
+    properties: dict[str, str] = {}
+    title = " ".join((tree.findtext(".//title") or "").split())
+    if title:
+        properties["title"] = title
+    for meta in tree.iter("meta"):
+        key = (meta.get("name") or meta.get("property") or "").strip().lower()
+        value = " ".join((meta.get("content") or "").split())
+        if not value:
+            continue
+        if key in ("author", "dc.creator", "article:author", "citation_author") and "author" not in properties:
+            properties["author"] = value
+        elif key in _HTML_DATE_META and "date" not in properties:
+            properties["date"] = value
+    for bad in tree.xpath("//script|//style|//noscript|//template|//svg|//iframe|//object"):
+        bad.drop_tree()
+    text = Inscriptis(tree, ParserConfig(display_links=False, display_anchors=False)).get_text()
     lines = [re.sub(r"[ \t\f\v\u00a0]+", " ", line).strip() for line in text.split("\n")]
-    return "\n".join(lines), " ".join("".join(parser.title_parts).split())
+    return "\n".join(lines), properties
 
 
-def _read_text(path: Path) -> tuple[str, str, dict]:
-    return decode_bytes(path.read_bytes(), path.name), "", {}
+def _read_text(path: Path) -> tuple[str, dict[str, str], dict]:
+    return decode_bytes(path.read_bytes(), path.name), {}, {}
 
 
-def _read_html(path: Path) -> tuple[str, str, dict]:
-    text, title = html_to_text(decode_bytes(path.read_bytes(), path.name))
-    return text, title, {}
+def _read_html(path: Path) -> tuple[str, dict[str, str], dict]:
+    text, properties = html_to_text_and_properties(decode_bytes(path.read_bytes(), path.name))
+    return text, properties, {}
 
 
-def _read_pdf(path: Path) -> tuple[str, str, dict]:
+def _read_pdf(path: Path) -> tuple[str, dict[str, str], dict]:
     """Text per page; the page spans in the cleaned text are kept in meta['pages'] so citations can name pages."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
@@ -166,7 +157,9 @@ def _read_pdf(path: Path) -> tuple[str, str, dict]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise LoadError(f"{path.name} is an encrypted PDF", hint="remove its password and index it again")
         pages = [clean_text(page.extract_text() or "") for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        info = reader.metadata or {}
+        # No date from the file's properties: they say when the file was made, not when the text was written.
+        properties = {"title": str(info.get("/Title") or ""), "author": str(info.get("/Author") or "")}
     except LoadError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
@@ -179,10 +172,10 @@ def _read_pdf(path: Path) -> tuple[str, str, dict]:
         text += page
     if not text.strip():
         raise LoadError(f"{path.name} has no extractable text (a scanned PDF?)", hint="run OCR on it first")
-    return text, title, {"pages": spans}
+    return text, properties, {"pages": spans}
 
 
-def _read_docx(path: Path) -> tuple[str, str, dict]:
+def _read_docx(path: Path) -> tuple[str, dict[str, str], dict]:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
@@ -196,7 +189,9 @@ def _read_docx(path: Path) -> tuple[str, str, dict]:
     for table in document.tables:
         for row in table.rows:
             blocks.append("\t".join(cell.text for cell in row.cells))
-    return "\n\n".join(b for b in blocks if b.strip()), document.core_properties.title or "", {}
+    core = document.core_properties
+    properties = {"title": core.title or "", "author": core.author or ""}
+    return "\n\n".join(b for b in blocks if b.strip()), properties, {}
 
 
 _READERS: dict[str, Callable[[Path], tuple[str, str, dict]]] = {
@@ -223,7 +218,7 @@ def load_file(path: str | Path, *, source: str | None = None) -> Document:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise LoadError(f"{path.name} is {size // 2**20} MB, over the {MAX_FILE_BYTES // 2**20} MB limit", hint="split it")
-        raw, title, meta = reader(path)
+        raw, properties, meta = reader(path)
     except PermissionError as exc:
         raise LoadError(f"{path.name} cannot be read: permission denied", hint="check the file's permissions") from exc
     except IsADirectoryError as exc:
@@ -234,14 +229,116 @@ def load_file(path: str | Path, *, source: str | None = None) -> Document:
     text = raw if suffix == ".pdf" else clean_text(raw)
     if not text:
         raise LoadError(f"{path.name} is empty", hint="add text to it or leave it out")
+    text, fields, shift = with_fields(text, properties)
+    if shift and meta.get("pages"):
+        meta["pages"] = [(start + shift, end + shift) for start, end in meta["pages"]]
+    title = text[fields["title"][0] : fields["title"][1]] if "title" in fields else ""
     resolved = source or str(path.resolve())
     return Document(
         doc_id=content_id(text),
         source=resolved,
         title=title or path.name,
         text=text,
-        meta={**meta, "size_bytes": size, "name": path.name},
+        meta={**meta, "size_bytes": size, "name": path.name, **({"fields": fields} if fields else {})},
     )
+
+
+# ----- a document's own title, author and date --------------------------------------------------------------------
+
+_MONTHS = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+           r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
+_DATE = (rf"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?"
+         rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS},?\s+\d{{4}}|{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+         rf"|\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}[/.]\d{{1,2}}[/.]\d{{2,4}})")
+_DATE_LINE = re.compile(rf"(?:(?:published|updated|posted|dated?)\s*:?\s*)?(?P<value>{_DATE})(?:[,\s]+\d{{1,2}}:\d{{2}}.*)?", re.I)
+_KEY_LINE = re.compile(r"(?P<key>title|author|authors|by|written by|date|published|posted)\s*:\s*(?P<value>\S.*)", re.I)
+_BY_LINE = re.compile(r"(?i:by)\s+(?P<value>[A-Z][\w.’'\-]+(?:\s+[A-Z][\w.’'\-]+){0,3}(?:\s+and\s+[A-Z][\w.’'\-]+(?:\s+[A-Z][\w.’'\-]+){0,3})?)\s*$")
+_NAME_LINE = re.compile(r"(?P<value>[A-Z][a-zà-ÿ’'\-]+\.?(?:\s+[A-Z][\wà-ÿ’'\-]*\.?){1,3})")
+_KEYS = {"title": "title", "author": "author", "authors": "author", "by": "author", "written by": "author",
+         "date": "date", "published": "date", "posted": "date"}
+HEAD_LINES = 8  # lines at the top of a document searched for its title, byline and date
+
+
+def head_fields(text: str) -> dict[str, list[int]]:
+    """Title, author and date lines at the top of a text, as [start, end] spans of their values.
+
+    The head is the run of short lines before the first line that reads like body text: "key: value" lines
+    (title, author, by, date), a "By Name" byline, a line that is only a date, a line that is only a name
+    (two to four capitalised words) after the title, and the first other short line as the title."""
+    fields: dict[str, list[int]] = {}
+    seen = 0
+    for match in re.finditer(r"[^\n]+", text):
+        line = match.group().strip()
+        offset = match.start() + (len(match.group()) - len(match.group().lstrip()))
+        if seen >= HEAD_LINES or len(line) > 150 or len(line.split()) > 20:
+            break
+        if line in ("---", "+++"):  # a front-matter fence
+            continue
+        seen += 1
+        for pattern, key in ((_KEY_LINE, None), (_BY_LINE, "author"), (_DATE_LINE, "date")):
+            found = pattern.fullmatch(line)
+            if found:
+                field = key or _KEYS[found.group("key").lower()]
+                value = found.group("value").strip().strip("\"'")
+                start = offset + line.index(value)
+                fields.setdefault(field, [start, start + len(value)])
+                break
+        else:
+            heading = re.fullmatch(r"#{1,6}\s+(?P<value>.+)|(?P<plain>.+)", line)
+            value = (heading.group("value") or heading.group("plain")).strip()
+            first = seen == 1 or heading.group("value") is not None  # a title opens the text (or is a heading)
+            if "title" not in fields and first and not value.endswith((".", "!", "?", ":", ";", ",")):
+                start = offset + line.index(value)
+                fields["title"] = [start, start + len(value)]
+            elif "author" not in fields and _NAME_LINE.fullmatch(value) and not re.search(r"\d", value):
+                start = offset + line.index(value)
+                fields["author"] = [start, start + len(value)]
+    return fields
+
+
+# Authors that word processors and PDF libraries write when nobody set one.
+_TOOL_AUTHORS = {"python-docx", "unknown", "author", "admin", "administrator", "user", "owner", "microsoft office user"}
+
+
+def _usable_property(key: str, value: str) -> bool:
+    """File properties are often tool defaults ("Untitled", "Microsoft Word - draft.docx"): those say nothing."""
+    value = value.strip()
+    if not value or len(value) > 300:
+        return False
+    if key == "title" and (re.search(r"\.(docx?|pdf|txt|html?|odt|rtf)$", value, re.I) or value.lower() in ("untitled", "title")):
+        return False
+    if key == "author" and value.lower() in _TOOL_AUTHORS:
+        return False
+    return True
+
+
+def with_fields(text: str, properties: dict[str, str]) -> tuple[str, dict[str, list[int]], int]:
+    """(text, field spans, shift). Fields the file states (HTML head, PDF and DOCX properties) are found in the text's
+    head; those it does not show are put in a header of "Key: value" lines at the top of the text, so they can be
+    searched and cited like any other span (every other offset then moves by `shift`). Fields a plain text states
+    in its first lines are found there."""
+    fields = head_fields(text)
+    header: list[tuple[str, str]] = []
+    for key in ("title", "author", "date"):
+        value = " ".join((properties.get(key) or "").split())
+        if not _usable_property(key, value):
+            continue
+        at = text.find(value, 0, 3000)
+        if at >= 0:
+            fields[key] = [at, at + len(value)]
+        else:
+            header.append((key, value))
+    if not header:
+        return text, fields, 0
+    block = "".join(f"{key.capitalize()}: {value}\n" for key, value in header) + "\n"
+    shift = len(block)
+    fields = {key: [start + shift, end + shift] for key, (start, end) in fields.items()}
+    position = 0
+    for key, value in header:
+        start = position + len(key) + 2
+        fields[key] = [start, start + len(value)]
+        position = start + len(value) + 1
+    return block + text, fields, shift
 
 
 def iter_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:

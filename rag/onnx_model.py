@@ -36,6 +36,7 @@ class ModelSpec:
     pooling: str
     max_seq_length: int
     dimension: int
+    query_prefix: str = ""  # prepended to questions, for models trained with a query instruction
 
 
 def read_spec(model_dir: Path) -> ModelSpec:
@@ -151,7 +152,6 @@ def _export(model_dir: Path, out: Path, *, quantized: bool) -> None:
             root.handlers[:], root.level = handlers, level
         fp32.unlink()
     shutil.copy(model_dir / "tokenizer.json", out / "tokenizer.json")
-    (out / "inputs.json").write_text(json.dumps(names))
 
 
 def load_encoder(model_dir: Path, cache: Path, *, quantized: bool, batch_size: int) -> "OnnxEncoder":
@@ -184,7 +184,7 @@ class OnnxEncoder:
         if threads:
             options.intra_op_num_threads = threads
         self.session = onnxruntime.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
-        self.inputs = json.loads((folder / "inputs.json").read_text())
+        self.inputs = [node.name for node in self.session.get_inputs()]
         self.counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.counter.no_truncation()
         self.counter.no_padding()
@@ -194,6 +194,7 @@ class OnnxEncoder:
         self.spec = spec
         self.dimension = spec.dimension
         self.max_seq_length = spec.max_seq_length
+        self.query_prefix = spec.query_prefix
         self.batch_size = batch_size
         self._lock = threading.Lock()  # one tokenizer, many server threads: encode one batch at a time
 

@@ -6,12 +6,18 @@ passage from a document that is about the question ranks above an equally close 
 Candidates are the chunks found by the two chunk-level searches. `minmax` fusion rescales each list's scores to
 [0, 1] and takes a weighted sum (missing from a list = 0); `rrf` sums weight / (60 + rank). The default weights
 were chosen on BEIR SciFact and SQuAD (see the README's evaluation section).
+
+A second stage (on by default, `rerank`) reads the question with each of the first `rerank_depth` chunks in a
+cross-encoder (`rag.rerank`) and orders them by its score; chunks below that depth keep the first stage's order.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Sequence
+import math
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol, Sequence
+
+import numpy as np
 
 from rag.embedding import EmbedderLike
 from rag.errors import RagError
@@ -34,6 +40,8 @@ class RetrievalSettings:
     doc_lexical_weight: float = 0.35
     doc_dense_weight: float = 0.15
     candidates: int = 100
+    rerank: bool = True
+    rerank_depth: int = 10  # chunks the cross-encoder re-reads: measured on SQuAD and SciFact (README, evaluation)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -43,6 +51,8 @@ class RetrievalSettings:
         for name in ("dense_weight", "lexical_weight", "doc_lexical_weight", "doc_dense_weight"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise RagError(f"{name} {getattr(self, name)} is outside [0, 1]", hint="pick a weight between 0 and 1")
+        if not 1 <= self.rerank_depth <= 1000:
+            raise RagError(f"rerank depth {self.rerank_depth} is out of range", hint="use a number from 1 to 1000")
 
     @property
     def weights(self) -> dict[str, float]:
@@ -102,11 +112,20 @@ def fuse_signals(
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
+class PassageScorer(Protocol):
+    """What the second stage needs: one relevance score per passage for a question (rag.rerank.CrossEncoder)."""
+
+    def score(self, question: str, passages: Sequence[str]) -> np.ndarray: ...
+
+
 class Retriever:
-    def __init__(self, index: Index, embedder: EmbedderLike, settings: RetrievalSettings = RetrievalSettings()):
+    def __init__(self, index: Index, embedder: EmbedderLike, settings: RetrievalSettings = RetrievalSettings(),
+                 reranker: PassageScorer | None = None):
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        # The second stage runs when the settings ask for it and a scorer is given.
+        self.reranker = reranker if settings.rerank else None
 
     def search(self, query: str, k: int, timings: dict[str, float] | None = None) -> list[Hit]:
         return self.search_many([query], k, timings)[0]
@@ -116,6 +135,9 @@ class Retriever:
 
         timings = timings if timings is not None else {}
         mode = self.settings.mode
+        wanted = k
+        if self.reranker is not None:
+            k = max(k, self.settings.rerank_depth)
         depth = max(k, self.settings.candidates) if mode == "hybrid" else k
         dense_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
         lexical_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
@@ -167,4 +189,29 @@ class Retriever:
                 hits.append(Hit(self.index.chunks[row], float(score), rank, by))
             results.append(hits)
         timings["fusion_ms"] = (time.perf_counter() - started) * 1000
-        return results
+        if self.reranker is not None:
+            started = time.perf_counter()
+            results = [self.rerank(query, hits) for query, hits in zip(queries, results)]
+            timings["rerank_ms"] = (time.perf_counter() - started) * 1000
+        return [hits[:wanted] for hits in results]
+
+    def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
+        """The first `rerank_depth` hits ordered by the cross-encoder; the rest after them, in their order.
+
+        A reranked hit's score is the cross-encoder's logit squashed to (0, 1); every signal stays in
+        scores_by_retriever ("fused" is the first stage's score)."""
+        head, tail = hits[: self.settings.rerank_depth], hits[self.settings.rerank_depth :]
+        if not head:
+            return hits
+        logits = self.reranker.score(query, [h.chunk.text for h in head])
+        order = sorted(range(len(head)), key=lambda i: (-float(logits[i]), i))
+        reranked = [
+            replace(head[i], score=_sigmoid(float(logits[i])),
+                    scores_by_retriever={**head[i].scores_by_retriever, "fused": head[i].score, "rerank": float(logits[i])})
+            for i in order
+        ]
+        return [replace(hit, rank=rank) for rank, hit in enumerate(reranked + tail)]
+
+
+def _sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, value))))

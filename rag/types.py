@@ -77,3 +77,6 @@ class Answer:
     timings: Mapping[str, float] = field(default_factory=dict)
     confidence: float = 0.0
     partly_unsupported: bool = False
+    # Document offsets of the short answer inside the first citation, when the answer is part of the quote.
+    answer_span: tuple[int, int] | None = None
+    signals: Mapping[str, float] = field(default_factory=dict)  # what the confidence was computed from

@@ -69,6 +69,27 @@ def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
 
 
+class FakeReranker:
+    """A cross-encoder stand-in: the share of the question's content words a passage holds, on a logit-like scale
+    (-5 for none, +5 for all), so the calibrated confidence sees values in the real model's range."""
+
+    def __init__(self):
+        self.scored = 0
+
+    def score(self, question: str, passages: Sequence[str]) -> np.ndarray:
+        from rag.text import content_terms
+
+        self.scored += len(passages)
+        wanted = set(content_terms(question))
+        shares = [len(wanted & set(content_terms(p))) / len(wanted) if wanted else 0.0 for p in passages]
+        return np.array([10.0 * share - 5.0 for share in shares], dtype=np.float32)
+
+
+@pytest.fixture
+def fake_reranker() -> FakeReranker:
+    return FakeReranker()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Each test gets a cache of its own (indexes, joined models), sharing the session's ONNX export."""
@@ -100,10 +121,10 @@ def corpus_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def assistant(tmp_path, corpus_dir, fake_embedder):
+def assistant(tmp_path, corpus_dir, fake_embedder, fake_reranker):
     from rag.assistant import Assistant, Settings
 
-    instance = Assistant(Settings(index_dir=tmp_path / "index"), embedder=fake_embedder)
+    instance = Assistant(Settings(index_dir=tmp_path / "index"), embedder=fake_embedder, reranker=fake_reranker)
     instance.index_paths([corpus_dir])
     return instance
 

@@ -5,6 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from tests.conftest import FakeReranker
+
 from rag import bench, cli
 from rag.index import build_vector_index
 
@@ -32,10 +34,10 @@ def test_large_indexes_switch_to_hnsw_and_still_search_and_reload(tmp_path, monk
     folder.mkdir()
     for name, text in CORPUS.items():
         (folder / name).write_text(text)
-    assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder)
+    assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
     assistant.index_paths([folder])
     assert hasattr(assistant.index.faiss_index, "hnsw")
-    reloaded = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder)
+    reloaded = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
     answer = reloaded.ask("Which volcano erupted in 1669?")
     assert hasattr(reloaded.index.faiss_index, "hnsw")
     assert "Etna" in answer.hits[0].chunk.text
@@ -63,7 +65,7 @@ def test_a_document_folder_without_questions_says_what_is_missing(tmp_path, corp
 
 @pytest.mark.integration
 def test_pipeline_benchmark_runs_on_the_seed_corpus_with_the_naive_baseline(tmp_path):
-    from rag.assistant import SEED_CORPUS
+    from rag.paths import SEED_CORPUS
 
     code = cli.main(["bench", "--corpus", str(SEED_CORPUS), "--questions", str(SEED_CORPUS / "questions.jsonl"),
                      "--docs", "0", "--queries", "4", "--out", str(tmp_path)])
@@ -79,7 +81,7 @@ def test_pipeline_benchmark_runs_on_the_seed_corpus_with_the_naive_baseline(tmp_
 
 @pytest.mark.integration
 def test_load_benchmark_serves_concurrent_clients_without_failures(tmp_path):
-    from rag.assistant import SEED_CORPUS
+    from rag.paths import SEED_CORPUS
 
     code = cli.main(["bench", "load", "--clients", "3", "--seconds", "5", "--out", str(tmp_path),
                      "--questions", str(SEED_CORPUS / "questions.jsonl")])
@@ -97,13 +99,13 @@ def test_adding_documents_to_an_hnsw_index_grows_the_graph_instead_of_rebuilding
     built = []
     original = rag.index.build_vector_index
     monkeypatch.setattr(rag.index, "build_vector_index", lambda *a, **k: built.append(1) or original(*a, **k))
-    assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder)
+    assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
     assistant.index_paths([corpus_dir])
     assert len(built) == 1
     (tmp_path / "more.txt").write_text("The Okavango delta floods every winter in Botswana.")
     assistant.index_paths([tmp_path / "more.txt"])
     assert len(built) == 1, "an addition must not rebuild the graph"
-    reloaded = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder)
+    reloaded = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
     assert reloaded.index.faiss_index.ntotal == len(reloaded.index.chunks)
     assert "Okavango" in reloaded.ask("Where does the Okavango delta flood?").hits[0].chunk.text
     # A replaced document shifts rows, so the graph is rebuilt.

@@ -26,7 +26,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from rag.assistant import SEED_CORPUS, Assistant, Settings
+    from rag.assistant import Assistant, Settings
+    from rag.paths import SEED_CORPUS
     from ui.app import serve
 
     index_dir = tmp_path_factory.mktemp("ui") / "index"

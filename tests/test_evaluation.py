@@ -3,6 +3,8 @@ import math
 
 import pytest
 
+from tests.conftest import FakeReranker
+
 from rag.errors import EvaluationError
 from rag.evaluation import metrics
 from rag.evaluation.datasets import load_beir, load_jsonl, load_rgb, load_squad
@@ -109,7 +111,7 @@ def test_eval_run_writes_every_report(tmp_path, fake_embedder, corpus_dir):
         EvalQuestion("1", "When was the lava lake of Kilauea drained?", ("2018",)),
         EvalQuestion("2", "What is the boiling point of mercury?", ()),
     ], load_paths([corpus_dir]).documents)
-    factory = lambda folder: Assistant(Settings(index_dir=folder or tmp_path / "scratch"), embedder=fake_embedder)  # noqa: E731
+    factory = lambda folder: Assistant(Settings(index_dir=folder or tmp_path / "scratch"), embedder=fake_embedder, reranker=FakeReranker())  # noqa: E731
     summary = run(eval_set, factory, EvalConfig(), tmp_path / "out", cache_root=tmp_path / "cache")
     for name in ("summary.json", "results.jsonl", "report.md", "hit_at_k.png", "latency.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
@@ -117,6 +119,6 @@ def test_eval_run_writes_every_report(tmp_path, fake_embedder, corpus_dir):
     assert summary["hit@1"] == 1.0 and summary["citation_support"] == 1.0
     assert summary["abstention_recall"] == 1.0 and summary["abstention_precision"] == 1.0
     assert summary["em"] == 1.0 and summary["f1"] == 1.0
-    assert set(summary["by_retrieval"]) == {"dense", "lexical", "hybrid"}
+    assert set(summary["by_retrieval"]) == {"dense", "lexical", "hybrid", "hybrid+rerank"}
     rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert rows[0]["citations"][0]["quote"] == "Its lava lake was drained in 2018."

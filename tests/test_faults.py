@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FakeReranker
+
 from rag.index import Index
 
 INDEXER = textwrap.dedent(
@@ -43,7 +45,7 @@ def test_sigkill_during_indexing_leaves_the_previous_index(tmp_path, fake_embedd
     from rag.assistant import Assistant, Settings
 
     index_dir = tmp_path / "idx"
-    first = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder)
+    first = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker())
     first.index_paths([_corpus(tmp_path / "old", 2, "old")])
     before = Index.load(index_dir)
     script = tmp_path / "indexer.py"
@@ -55,10 +57,10 @@ def test_sigkill_during_indexing_leaves_the_previous_index(tmp_path, fake_embedd
     process.wait(timeout=30)
     after = Index.load(index_dir)  # loads, whatever the moment of the kill
     assert after.chunks == before.chunks or len(after.documents) == 42
-    answer = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder).ask("old document 1 word1x5")
+    answer = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker()).ask("old document 1 word1x5")
     assert answer.hits
     # A new writer is not blocked by the dead one's lock and finishes the job.
-    report, _ = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder).index_paths([tmp_path / "new"])
+    report, _ = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker()).index_paths([tmp_path / "new"])
     assert len(Index.load(index_dir).documents) == 42
 
 
@@ -66,7 +68,7 @@ def test_corrupted_chunk_store_names_the_file(tmp_path, corpus_dir, fake_embedde
     from rag.assistant import Assistant, Settings
     from rag.errors import IndexCorruptError
 
-    assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder)
+    assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
     assistant.index_paths([corpus_dir])
     generation = (tmp_path / "idx" / "CURRENT").read_text()
     chunks = tmp_path / "idx" / generation / "chunks.jsonl"
@@ -74,9 +76,9 @@ def test_corrupted_chunk_store_names_the_file(tmp_path, corpus_dir, fake_embedde
     data[10] ^= 0xFF
     chunks.write_bytes(bytes(data))
     with pytest.raises(IndexCorruptError, match=r"chunks\.jsonl is truncated or corrupted.*rag index --rebuild"):
-        Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder).ask("Danube?")
+        Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker()).ask("Danube?")
     # --rebuild starts over and works.
-    rebuilt = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder)
+    rebuilt = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
     rebuilt.index_paths([corpus_dir], rebuild=True)
     assert "Danube" in rebuilt.ask("Which river flows through ten countries?").text + rebuilt.ask("Which river flows through ten countries?").citations[0].quote
 
@@ -97,7 +99,7 @@ def test_searches_during_reindexing_see_old_or_new_never_a_mix(tmp_path, fake_em
     from rag.assistant import Assistant, Settings
 
     index_dir = tmp_path / "idx"
-    writer = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder)
+    writer = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker())
     writer.index_paths([_corpus(tmp_path / "v1", 5, "old")])
     stop = threading.Event()
     seen: list[tuple[int, int]] = []

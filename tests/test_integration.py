@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from rag import cli
-from rag.assistant import SEED_CORPUS, Assistant, Settings
+from rag.assistant import Assistant, Settings
+from rag.paths import SEED_CORPUS
 from rag.loaders import load_file, load_paths
 
 pytestmark = pytest.mark.integration

@@ -1,24 +1,40 @@
+import time
+
 import pytest
 
-from rag.readers.llm import LLMReader, align
+from rag.llm import Completion, LocalLLM, Token
+from rag.readers.llm import LLMReader, LLMSettings, align, none_probability
+from rag.readers.signals import Calibration
+
+QUESTION = "When was the lava lake of Kilauea drained?"
+# Declines when the model said NONE or copied nothing it could be held to; answers otherwise.
+TRUST_THE_MODEL = Calibration(("model_declined",), (-8.0,), 4.0, 0.5)
 
 
 class FakeLLM:
-    """Replies with canned text; records prompts."""
+    """Replies with canned text (one reply per request); records prompts."""
 
     def __init__(self, *replies):
         self.replies = list(replies)
         self.prompts = []
 
-    def text(self, messages, **_):
+    def complete(self, messages, **_):
         self.prompts.append(messages[-1]["content"])
-        return self.replies.pop(0)
+        reply = self.replies.pop(0)
+        first = reply.split()[0] if reply.split() else ""
+        top = (("NONE", -0.05), ("1", -3.0)) if reply == "NONE" else ((first, -0.1), ("NONE", -2.5))
+        return Completion(reply, (Token(first, top[0][1], top),))
 
     def stream(self, messages, **_):
         self.prompts.append(messages[-1]["content"])
         reply = self.replies.pop(0)
         for word in reply.split(" "):
             yield word + " "
+
+
+def reader_for(assistant, llm, **kwargs):
+    return LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"),
+                     calibrated=TRUST_THE_MODEL, **kwargs)
 
 
 def test_align_exact_loose_fuzzy_and_refused():
@@ -33,36 +49,56 @@ def test_align_exact_loose_fuzzy_and_refused():
 
 
 def test_short_answer_is_the_source_characters(assistant):
-    llm = FakeLLM("[1] 2018")
-    reader = LLMReader(assistant.embedder, llm=llm)
-    hits = assistant.retriever().search("When was the lava lake of Kilauea drained?", 5)
-    reading = reader.read("When was the lava lake of Kilauea drained?", hits, assistant.index.document)
+    llm = FakeLLM("2018")
+    reading = reader_for(assistant, llm).read(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.index.document)
     assert reading.text == "2018" and not reading.abstained
     citation = reading.citations[0]
     assert citation.quote == assistant.index.document(citation.doc_id).text[citation.start : citation.end]
     assert "2018" in citation.quote
+    document = assistant.index.document(citation.doc_id)
+    assert document.text[reading.answer_span[0] : reading.answer_span[1]] == "2018"
     assert "Question: When was the lava lake of Kilauea drained?" in llm.prompts[0]
+    assert "Its lava lake was drained in 2018." in llm.prompts[0]  # the best sentence, alone
 
 
 def test_words_not_in_the_source_are_never_shown(assistant):
-    reader = LLMReader(assistant.embedder, llm=FakeLLM("[1] in the spring of nineteen eighteen, sadly"))
-    question = "When was the lava lake of Kilauea drained?"
-    reading = reader.read(question, assistant.retriever().search(question, 5), assistant.index.document)
+    llm = FakeLLM("in the spring of nineteen eighteen, sadly", "NONE", "NONE")
+    reading = reader_for(assistant, llm).read(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.index.document)
     assert "sadly" not in reading.text
-    assert reading.text == "2018"  # the extractive reader's span instead
 
 
-def test_none_declines_unless_the_passages_clearly_answer(assistant):
+def test_a_none_on_the_best_sentence_asks_the_next_one(assistant):
+    question = "Which volcano erupted violently in 1669?"
+    hits = assistant.retriever().search(question, 5)
+    ranked = assistant.reader("extractive").ranked(question, hits, assistant.index.document)
+    second = ranked[1].text
+    answer = second.split()[-1].strip(".")  # any words of the second sentence
+    llm = FakeLLM("NONE", answer)
+    reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0))
+    reading = reader.read(question, hits, assistant.index.document)
+    assert len(llm.prompts) == 2 and second.split()[0] in llm.prompts[1]
+    assert reading.text == answer and reading.signals["sentence_rank"] == 1.0
+    assert reading.citations[0].quote == second
+
+
+def test_the_model_saying_none_everywhere_declines(assistant):
     question = "What is the boiling point of mercury?"
-    reader = LLMReader(assistant.embedder, llm=FakeLLM("NONE"))
-    assert reader.read(question, assistant.retriever().search(question, 5), assistant.index.document).abstained
+    llm = FakeLLM("NONE", "NONE", "NONE")
+    reading = reader_for(assistant, llm).read(question, assistant.retriever().search(question, 5), assistant.index.document)
+    assert reading.abstained and reading.signals["model_declined"] == 1.0
+    assert reading.signals["none_probability"] > 0.9
+
+
+def test_none_probability_reads_the_first_token():
+    assert none_probability(Completion("NONE", (Token("NONE", -0.1, (("NONE", -0.1), ("No", -3.0))),))) > 0.95
+    assert none_probability(Completion("2018", (Token("201", -0.01, (("201", -0.01), ("None", -5.0))),))) < 0.01
+    assert none_probability(Completion("NONE")) == 1.0  # no log-probabilities given: the reply decides
 
 
 def test_explained_answer_keeps_valid_markers_only(assistant):
     llm = FakeLLM("Kilauea's lava lake was drained in 2018 [1]. It is in Hawaii [9].")
-    reader = LLMReader(assistant.embedder, llm=llm, explain=True)
-    question = "When was the lava lake of Kilauea drained?"
-    events = list(reader.stream(question, assistant.retriever().search(question, 5), assistant.index.document))
+    reader = reader_for(assistant, llm, explain=True)
+    events = list(reader.stream(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.index.document))
     assert [e for e, _ in events[:-1]] == ["partial"] * (len(events) - 1)
     reading = events[-1][1]
     assert reading.text == "Kilauea's lava lake was drained in 2018 [1]. It is in Hawaii."
@@ -70,9 +106,37 @@ def test_explained_answer_keeps_valid_markers_only(assistant):
     assert len(reading.citations) == 1 and "2018" in reading.citations[0].quote
 
 
+class EndlessServer:
+    """Stands in for llama.cpp: streams tokens until the callback asks it to stop (returns True)."""
+
+    def __init__(self):
+        self.sent = 0
+
+    def handle_chat_completions(self, request, callback):
+        while self.sent < 10_000:
+            self.sent += 1
+            if callback({"choices": [{"delta": {"content": "word "}}]}):
+                return
+            time.sleep(0.001)
+
+
+def test_closing_a_stream_stops_the_generation():
+    llm = LocalLLM("unused.gguf")
+    llm._server = EndlessServer()
+    pieces = llm.stream([{"role": "user", "content": "go on"}])
+    assert next(pieces) == "word " and next(pieces) == "word "
+    pieces.close()  # the client went away
+    deadline = time.time() + 2
+    while llm._lock.locked() and time.time() < deadline:
+        time.sleep(0.01)
+    assert not llm._lock.locked()  # the model is free for the next question
+    assert llm._server.sent < 100
+
+
 @pytest.mark.integration
 def test_packaged_model_gives_crisp_cited_answers(tmp_path_factory):
-    from rag.assistant import SEED_CORPUS, Assistant, Settings
+    from rag.assistant import Assistant, Settings
+    from rag.paths import SEED_CORPUS
 
     assistant = Assistant(Settings(index_dir=tmp_path_factory.mktemp("llm") / "idx", reader="llm"))
     assistant.index_paths([SEED_CORPUS])
@@ -87,3 +151,25 @@ def test_packaged_model_gives_crisp_cited_answers(tmp_path_factory):
         citation = answer.citations[0]
         assert answer.text in citation.quote
         assert assistant.index.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+    # The streamed explanation with the real model: markers that point at the cited passages.
+    explained = list(assistant.ask_stream("Why did the deal with Shell matter?", reader="llm-explain"))
+    assert explained[0][0] == "partial"
+    final = explained[-1][1]
+    assert final.abstained or (final.citations and "[1]" in final.text)
+
+
+@pytest.mark.integration
+def test_a_client_that_leaves_mid_stream_frees_the_model(tmp_path_factory):
+    from rag.llm import resolve_gguf, shared_llm
+    from rag.paths import cache_dir
+
+    llm = shared_llm(resolve_gguf(None, cache_dir()))
+    pieces = llm.stream([{"role": "user", "content": "Write a long story about a lighthouse keeper."}], max_tokens=400)
+    next(pieces)
+    pieces.close()
+    started = time.perf_counter()
+    while llm._lock.locked() and time.perf_counter() - started < 30:
+        time.sleep(0.01)
+    # The next question can start within a second, not after 400 more tokens (about 13 s on 2 cores).
+    assert time.perf_counter() - started < 1.0
+    assert llm.complete([{"role": "user", "content": "Say OK."}], max_tokens=2).text

@@ -12,7 +12,7 @@ def test_text_is_cleaned_once_crlf_bom_controls_and_escapes(tmp_path):
     doc = load_file(path)
     assert doc.text == "First line\nPrice: $500 total\n\nLast"
     assert doc.source == str(path.resolve())
-    assert doc.title == "a.txt"
+    assert doc.title == "First line"  # a short first line is the title
 
 
 def test_doc_id_is_a_content_hash(tmp_path):
@@ -38,7 +38,10 @@ def test_html_keeps_visible_text_only(tmp_path):
     )
     doc = load_file(path)
     assert doc.title == "The Title"
-    assert doc.text == "Heading\n\nFirst & bold paragraph.\n\nSecond\nline"
+    # The page's title is not shown in its body, so it heads the text, where it can be found and cited.
+    assert doc.text == "Title: The Title\n\nHeading\n\nFirst & bold paragraph.\n\nSecond\nline"
+    title = doc.meta["fields"]["title"]
+    assert doc.text[title[0] : title[1]] == "The Title"
     assert "alert" not in doc.text and "color" not in doc.text and "hidden" not in doc.text
 
 

@@ -38,7 +38,7 @@ def safe_upload_name(original: str, data_hash: str) -> str:
 
 
 def example_questions(limit: int = 6) -> list[str]:
-    from rag.assistant import SEED_CORPUS
+    from rag.paths import SEED_CORPUS
 
     path = SEED_CORPUS / "questions.jsonl"
     if not path.is_file():

@@ -38,6 +38,7 @@ class EvalSet:
     doc_level: bool = False  # rank documents rather than chunks (BEIR)
     retrieval_only: bool = False
     own_corpus_per_question: bool = False
+    corpus_name: str = ""  # names the shared corpus's cached index (a fold asks part of a corpus indexed once)
 
 
 def make_document(source: str, title: str, text: str) -> Document:
@@ -72,10 +73,11 @@ def load_jsonl(path: str | Path) -> EvalSet:
     return EvalSet(path.stem, questions)
 
 
-def load_squad(path: str | Path) -> tuple[EvalSet, dict[str, str]]:
+def load_squad(path: str | Path, fold: str | None = None) -> tuple[EvalSet, dict[str, str]]:
     """SQuAD 2.0 JSON: corpus = all paragraphs; each question's relevant passage is its own paragraph.
 
-    Also returns question id -> gold paragraph doc_id, for reading with the gold context.
+    Also returns question id -> gold paragraph doc_id, for reading with the gold context. With a fold, only the
+    questions of the articles in even ("tune") or odd ("test") places are asked; the corpus stays whole.
     """
     path = Path(path)
     try:
@@ -85,16 +87,20 @@ def load_squad(path: str | Path) -> tuple[EvalSet, dict[str, str]]:
     documents: dict[str, Document] = {}
     questions: list[EvalQuestion] = []
     gold: dict[str, str] = {}
-    for article in data:
+    if fold not in (None, "tune", "test"):
+        raise EvaluationError(f"unknown fold '{fold}'", hint="use tune or test")
+    for place, article in enumerate(data):
+        asked = fold is None or (place % 2 == 0) == (fold == "tune")
         for number, paragraph in enumerate(article["paragraphs"]):
             doc = make_document(f"squad:{article['title']}/{number}", article["title"], paragraph["context"])
             documents.setdefault(doc.doc_id, doc)
-            for qa in paragraph["qas"]:
+            for qa in paragraph["qas"] if asked else ():
                 answers = () if qa.get("is_impossible") else tuple(dict.fromkeys(a["text"] for a in qa["answers"]))
                 relevant = {doc.doc_id: 1} if answers else None
                 questions.append(EvalQuestion(qa["id"], qa["question"], answers, relevant))
                 gold[qa["id"]] = doc.doc_id
-    return EvalSet(path.stem, questions, list(documents.values())), gold
+    name = path.stem + (f"-{fold}" if fold else "")
+    return EvalSet(name, questions, list(documents.values()), corpus_name=path.stem), gold
 
 
 def load_beir(folder: str | Path, split: str = "test") -> EvalSet:

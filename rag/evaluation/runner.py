@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rag.evaluation import metrics
+from rag.evaluation.errors import declining_curve, error_counts, examples_markdown, roc_auc
 from rag.evaluation.datasets import EvalQuestion, EvalSet
 from rag.retrieval import MODES, RetrievalSettings, Retriever
 from rag.types import Hit
@@ -30,6 +31,8 @@ class EvalConfig:
     limit: int | None = None
     seed: int = 13
     embedder: str = ""  # the embedder id, recorded in the summary
+    rerank: bool = True  # the second stage, for the reader's retrieval (side by side, it is measured both ways)
+    abstain: bool = True  # False: the reader always answers; its confidence is still recorded and plotted
 
 
 def _relevant(question: EvalQuestion, hit: Hit, text: str) -> bool:
@@ -46,7 +49,7 @@ def _documents_ranking(hits: Sequence[Hit]) -> list[str]:
 def index_for(eval_set: EvalSet, assistant_factory: Callable, cache_root: Path, on_progress=None):
     """An assistant over the set's corpus, cached by content so a second run embeds nothing."""
     ids = hashlib.sha256("".join(sorted(d.doc_id for d in eval_set.documents)).encode()).hexdigest()[:12]
-    assistant = assistant_factory(cache_root / f"{eval_set.name}-{ids}")
+    assistant = assistant_factory(cache_root / f"{eval_set.corpus_name or eval_set.name}-{ids}")
     assistant.add_documents(eval_set.documents, on_progress=on_progress)
     return assistant
 
@@ -91,6 +94,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
     rows: list[dict] = [{"id": q.id, "question": q.question, "gold": list(q.answers), "scores": {}, "timings_ms": {}} for q in questions]
     by_mode: dict[str, dict] = {}
     default_rankings: list[list[Hit]] = []
+    default_name = config.mode
     if eval_set.own_corpus_per_question:
         assistant = None
         rankings = []
@@ -108,15 +112,21 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
         assistant = index_for(eval_set, assistant_factory, cache_root, on_progress=lambda d, t: _tick(progress, d, t, "embedding corpus")) if eval_set.documents else assistant_factory(None)
         index = assistant.index
         texts = [q.question for q in questions]
-        for mode in MODES:
-            retriever = Retriever(index, assistant.embedder, RetrievalSettings(mode=mode))
+        reranker = assistant.reranker if config.rerank else None
+        variants = [(mode, mode, None) for mode in MODES]
+        if reranker is not None:
+            variants.append((f"{config.mode}+rerank", config.mode, reranker))
+        for name, mode, second_stage in variants:
+            retriever = Retriever(index, assistant.embedder, RetrievalSettings(mode=mode, rerank=second_stage is not None),
+                                  reranker=second_stage)
             rankings = []
             for start in range(0, len(texts), 64):
                 rankings.extend(retriever.search_many(texts[start : start + 64], depth))
-                _tick(progress, min(start + 64, len(texts)), len(texts), f"retrieving ({mode})")
-            by_mode[mode] = retrieval_metrics(eval_set, questions, rankings)
-            if mode == config.mode:
+                _tick(progress, min(start + 64, len(texts)), len(texts), f"retrieving ({name})")
+            by_mode[name] = retrieval_metrics(eval_set, questions, rankings)
+            if mode == config.mode and (second_stage is not None) == (reranker is not None):
                 default_rankings = rankings
+                default_name = name
         lookup_for = lambda q: index.document  # noqa: E731
 
     # Per-question latency of the default pipeline, one question at a time as a person would ask.
@@ -124,7 +134,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
     reader = None
     if config.reader and not eval_set.retrieval_only:
         reader_owner = assistant or assistant_factory(None)
-        reader = reader_owner.reader(config.reader)
+        reader = reader_owner.reader(config.reader, abstain=config.abstain)
     for number, (question, row) in enumerate(zip(questions, rows)):
         lookup = lookup_for(question)
         timings: dict[str, float] = {}
@@ -136,7 +146,8 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
                 timings["retrieval_ms"] = own_retrieval_ms[number]
                 started -= own_retrieval_ms[number] / 1000
         else:
-            hits = Retriever(assistant.index, assistant.embedder, RetrievalSettings(mode=config.mode)).search(question.question, depth, timings)
+            hits = Retriever(assistant.index, assistant.embedder, RetrievalSettings(mode=config.mode, rerank=config.rerank),
+                             reranker=assistant.reranker if config.rerank else None).search(question.question, depth, timings)
         retrieval_done = time.perf_counter()
         row["hits"] = [
             {"source": lookup(h.chunk.doc_id).source, "start": h.chunk.start, "end": h.chunk.end,
@@ -156,6 +167,10 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
                 "answer": prediction,
                 "abstained": reading.abstained,
                 "confidence": round(reading.confidence, 4),
+                "signals": {k: round(float(v), 4) for k, v in reading.signals.items()},
+                "passages_hold_answer": any(
+                    metrics.contains_answer(lookup(h.chunk.doc_id).text[h.chunk.start : h.chunk.end], question.answers)
+                    for h in passages) if question.answers else None,
                 "citations": [{"source": c.source, "start": c.start, "end": c.end, "quote": c.quote} for c in reading.citations],
             })
             row["scores"].update({
@@ -172,7 +187,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
             latencies.append(timings["total_ms"])
         _tick(progress, number + 1, len(questions), "answering" if reader else "timing")
 
-    summary = _summary(eval_set, questions, rows, by_mode, config, latencies)
+    summary = _summary(eval_set, questions, rows, by_mode, config, latencies, default_name)
     _write(out_dir, summary, rows)
     return summary
 
@@ -187,11 +202,11 @@ def _tick(progress, done, total, label) -> None:
         progress(done, total, label)
 
 
-def _summary(eval_set, questions, rows, by_mode, config, latencies) -> dict:
+def _summary(eval_set, questions, rows, by_mode, config, latencies, default_name) -> dict:
     answerable = [q.answerable for q in questions]
     summary: dict = {"dataset": eval_set.name, "questions": len(questions), "answerable": sum(answerable)}
     if by_mode:
-        summary.update({k: v for k, v in by_mode[config.mode].items()})
+        summary.update({k: v for k, v in by_mode[default_name].items()})
     else:
         flags = [[h["relevant"] for h in r["hits"]] for r, a in zip(rows, answerable) if a]
         for k in HIT_KS:
@@ -211,13 +226,17 @@ def _summary(eval_set, questions, rows, by_mode, config, latencies) -> dict:
         summary["abstention_precision"] = round(precision, 4)
         summary["abstention_recall"] = round(recall, 4)
         summary["abstained"] = sum(r["abstained"] for r in rows)
+        summary["errors"] = error_counts(rows, answerable)
+        confidences = [r["confidence"] for r in rows]
+        summary["confidence_auc"] = round(roc_auc([c for c, a in zip(confidences, answerable) if a],
+                                                  [c for c, a in zip(confidences, answerable) if not a]), 4)
     summary["latency_ms_p50"] = round(metrics.percentile(latencies, 50), 2)
     summary["latency_ms_p95"] = round(metrics.percentile(latencies, 95), 2)
     summary["by_retrieval"] = by_mode
     summary["settings"] = {
         "reader": config.reader if not eval_set.retrieval_only else None,
-        "k": config.k, "mode": config.mode, "gold_context": config.gold_context, "limit": config.limit,
-        "embedder": config.embedder,
+        "k": config.k, "mode": config.mode, "rerank": config.rerank, "abstain": config.abstain,
+        "gold_context": config.gold_context, "limit": config.limit, "embedder": config.embedder,
     }
     summary["machine"] = {"platform": platform.platform(), "python": platform.python_version(), "cpus": _cpus()}
     return summary
@@ -235,11 +254,14 @@ def _write(out_dir: Path, summary: dict, rows: list[dict]) -> None:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     _plots(out_dir, summary, rows)
-    (out_dir / "report.md").write_text(report_markdown(summary), encoding="utf-8")
+    report = report_markdown(summary)
+    if "errors" in summary:
+        report += "\n".join(examples_markdown(rows)) + "\n"
+    (out_dir / "report.md").write_text(report, encoding="utf-8")
 
 
 def report_markdown(summary: dict) -> str:
-    skip = {"by_retrieval", "settings", "machine", "dataset"}
+    skip = {"by_retrieval", "settings", "machine", "dataset", "errors"}
     lines = [f"# Evaluation: {summary['dataset']}", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary.items() if k not in skip]
     if summary.get("by_retrieval"):
@@ -247,8 +269,12 @@ def report_markdown(summary: dict) -> str:
         keys = list(next(iter(summary["by_retrieval"].values())))
         lines += ["", "## Retrieval side by side", "", "| metric | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
         lines += [f"| {k} | " + " | ".join(str(summary["by_retrieval"][m][k]) for m in modes) + " |" for k in keys]
+    if summary.get("errors"):
+        lines += ["", "## Errors", "", "| cause | questions |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in summary["errors"].items()]
+    plots = "hit_at_k.png, latency.png" + (", declining.png" if "errors" in summary else "")
     lines += ["", f"Settings: `{json.dumps(summary['settings'])}`", f"Machine: `{json.dumps(summary['machine'])}`",
-              "", "Plots: hit_at_k.png, latency.png"]
+              "", f"Plots: {plots}"]
     return "\n".join(lines) + "\n"
 
 
@@ -273,6 +299,9 @@ def _plots(out_dir: Path, summary: dict, rows: list[dict]) -> None:
     fig.savefig(out_dir / "hit_at_k.png", dpi=100)
     plt.close(fig)
 
+    if "errors" in summary:
+        _declining_plot(plt, out_dir, summary, rows)
+
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.hist([r["timings_ms"].get("total_ms", 0) for r in rows], bins=30, color="#4c72b0")
     ax.axvline(summary["latency_ms_p50"], color="k", linestyle="--", label=f"p50 {summary['latency_ms_p50']:.0f} ms")
@@ -283,4 +312,27 @@ def _plots(out_dir: Path, summary: dict, rows: list[dict]) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(out_dir / "latency.png", dpi=100)
+    plt.close(fig)
+
+
+def _declining_plot(plt, out_dir: Path, summary: dict, rows: list[dict]) -> None:
+    """Precision and recall of declining as the confidence threshold moves; the run's own point marked."""
+    unanswerable = [not r["gold"] for r in rows]
+    points = declining_curve([r["confidence"] for r in rows], unanswerable)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if points and any(unanswerable):
+        ax.plot([p[2] for p in points], [p[1] for p in points], color="#4c72b0", label="moving the threshold")
+        ax.scatter([summary["abstention_recall"]], [summary["abstention_precision"]], color="#c44e52", zorder=3,
+                   label="this run")
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no unanswerable questions in this set", ha="center", va="center")
+    ax.set_xlabel("recall of declining (unanswerable questions declined)")
+    ax.set_ylabel("precision of declining")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{summary['dataset']}: declining")
+    fig.tight_layout()
+    fig.savefig(out_dir / "declining.png", dpi=100)
     plt.close(fig)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from rag.types import Citation, Document, Hit
 
@@ -18,6 +18,9 @@ class Reading:
     abstained: bool
     confidence: float
     partly_unsupported: bool = False
+    signals: Mapping[str, float] = field(default_factory=dict)  # what the confidence was computed from
+    # Document offsets of a short answer inside the first citation (its own characters), when there is one.
+    answer_span: tuple[int, int] | None = None
 
 
 class Reader(Protocol):
@@ -26,5 +29,11 @@ class Reader(Protocol):
     def read(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Reading: ...
 
 
-def abstention(confidence: float = 0.0) -> Reading:
-    return Reading(ABSTAIN_TEXT, (), True, confidence)
+class StreamingReader(Reader, Protocol):
+    def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
+        """("partial", text so far) while the answer is written, then ("answer", Reading)."""
+        ...
+
+
+def abstention(confidence: float = 0.0, signals: Mapping[str, float] | None = None) -> Reading:
+    return Reading(ABSTAIN_TEXT, (), True, confidence, signals=dict(signals or {}))

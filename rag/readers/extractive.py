@@ -1,8 +1,11 @@
 """The extractive reader: no generative model, answers are spans of the source.
 
-From the retrieved passages it scores every sentence against the question by semantic similarity (the embedder)
-plus the share of the question's content words the sentence holds, and answers with the best sentence, cited at
-its exact offsets. Below `threshold` it abstains; the hits still go back to the caller as the closest passages.
+Every sentence of the retrieved passages is scored against the question: by the cross-encoder (`rag.rerank`) plus
+the share of the question's content words it holds, or, without a cross-encoder, by the embedder's similarity plus
+that share. The best sentence is cited at its exact offsets; for who / when / how-many questions the answer is the
+name, date or number inside it (`rag.readers.spans`). Whether to answer at all is one calibrated confidence over
+the reader's signals (`rag.readers.signals`); below its threshold the reader declines and the hits still go back to
+the caller as the closest passages.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import numpy as np
 
 from rag.embedding import EmbedderLike
 from rag.readers import DocumentLookup, Reading, abstention
+from rag.readers.metadata import metadata_reading
+from rag.readers.signals import Calibration, calibration, missing_share
 from rag.readers.spans import best_typed_span, question_type
+from rag.retrieval import PassageScorer
 from rag.text import content_terms, sentence_spans
 from rag.types import Citation, Hit
-
 
 SENTENCE_CACHE_SIZE = 50_000
 
@@ -33,9 +38,21 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class ScoredSentence:
+    candidate: Candidate
+    text: str
+    score: float  # what orders the sentences
+    relevance: float  # the cross-encoder's logit, or the embedder's cosine without one
+    lexical: float
+
+
+@dataclass(frozen=True)
 class ExtractiveSettings:
+    # Without a cross-encoder: a fixed threshold on the embedder + overlap score (measured before calibration).
     threshold: float = 0.35
     semantic_weight: float = 0.6
+    # With a cross-encoder: its logit plus this many times the question-word share (measured on SQuAD sentences).
+    lexical_weight: float = 2.0
     max_passages: int = 5
     rank_penalty: float = 0.01
     # A who/when/how-many question whose best sentence holds no name/date/number is less likely answered.
@@ -52,9 +69,13 @@ def overlap(question_terms: set[str], sentence: str) -> float:
 class ExtractiveReader:
     name = "extractive"
 
-    def __init__(self, embedder: EmbedderLike, settings: ExtractiveSettings = ExtractiveSettings()):
+    def __init__(self, embedder: EmbedderLike, settings: ExtractiveSettings = ExtractiveSettings(), *,
+                 reranker: PassageScorer | None = None, calibrated: Calibration | None = None, abstain: bool = True):
         self.embedder = embedder
+        self.abstain = abstain  # False: always answer, still recording the confidence (evaluation of declining)
         self.settings = settings
+        self.reranker = reranker
+        self.calibrated = calibrated if calibrated is not None else (calibration("extractive") if reranker else None)
         # Sentence vectors are reused across questions: the same passages come back again and again.
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
@@ -93,33 +114,67 @@ class ExtractiveReader:
                     found.append(Candidate(doc.doc_id, s, e, hit.rank))
         return found
 
-    def score(self, question: str, texts: list[str], ranks: list[int]) -> np.ndarray:
-        s = self.settings
-        q = self.embedder.embed_queries([question])[0]
-        semantic = self.sentence_vectors(texts) @ q
-        terms = set(content_terms(question))
-        lexical = np.array([overlap(terms, t) for t in texts])
-        return s.semantic_weight * semantic + (1 - s.semantic_weight) * lexical - s.rank_penalty * np.array(ranks)
-
-    def read(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Reading:
+    def ranked(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> list[ScoredSentence]:
+        """Every candidate sentence, best first."""
         candidates = self.candidates(hits, lookup)
         if not candidates:
-            return abstention()
+            return []
+        s = self.settings
         texts = [lookup(c.doc_id).text[c.start : c.end] for c in candidates]
-        scores = self.score(question, texts, [c.rank for c in candidates])
-        best = int(np.argmax(scores))
-        confidence = float(scores[best])
-        chosen = candidates[best]
-        document = lookup(chosen.doc_id)
+        terms = set(content_terms(question))
+        lexical = np.array([overlap(terms, t) for t in texts])
+        ranks = np.array([c.rank for c in candidates])
+        if self.reranker is not None:
+            relevance = np.asarray(self.reranker.score(question, texts), dtype=np.float64)
+            scores = relevance + s.lexical_weight * lexical - s.rank_penalty * ranks
+        else:
+            relevance = self.sentence_vectors(texts) @ self.embedder.embed_queries([question])[0]
+            scores = s.semantic_weight * relevance + (1 - s.semantic_weight) * lexical - s.rank_penalty * ranks
+        order = sorted(range(len(candidates)), key=lambda i: (-float(scores[i]), i))
+        return [ScoredSentence(candidates[i], texts[i], float(scores[i]), float(relevance[i]), float(lexical[i])) for i in order]
+
+    def signals(self, question: str, ranked: list[ScoredSentence], lookup: DocumentLookup, *, typed_missing: bool) -> dict[str, float]:
+        """What the calibrated confidence is computed from (recorded with every answer for evaluation)."""
+        best = ranked[0]
+        document = lookup(best.candidate.doc_id).text
+        return {
+            "relevance": best.relevance,
+            "margin": best.relevance - ranked[1].relevance if len(ranked) > 1 else 5.0,
+            "lexical": best.lexical,
+            "missing_sentence": missing_share(question, best.text),
+            "missing_document": missing_share(question, document),
+            "typed_missing": float(typed_missing),
+        }
+
+    def short_answer(self, question: str, best: ScoredSentence, lookup: DocumentLookup):
+        """(citation of the sentence, offsets of the name/date/number inside it or None, whether the question
+        asked for such a type and the sentence holds none)."""
         kind = question_type(question)
-        span = best_typed_span(question, texts[best], kind)
-        if kind is not None and span is None:
-            confidence -= self.settings.missing_type_penalty
-        if confidence < self.settings.threshold:
-            return abstention(confidence)
-        citation = Citation.from_document(document, chosen.start, chosen.end)
-        if span is None:
-            return Reading(citation.quote, (citation,), False, confidence)
+        span = best_typed_span(question, best.text, kind)
+        citation = Citation.from_document(lookup(best.candidate.doc_id), best.candidate.start, best.candidate.end)
+        inside = (best.candidate.start + span.start, best.candidate.start + span.end) if span else None
+        return citation, inside, kind is not None and span is None
+
+    def read(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Reading:
+        found = metadata_reading(question, hits, lookup)
+        if found is not None:
+            return found
+        ranked = self.ranked(question, hits, lookup)
+        if not ranked:
+            return abstention()
+        citation, inside, typed_missing = self.short_answer(question, ranked[0], lookup)
+        signals = self.signals(question, ranked, lookup, typed_missing=typed_missing)
+        confidence = self.confidence(ranked[0], signals)
+        threshold = self.calibrated.threshold if self.calibrated else self.settings.threshold
+        if self.abstain and confidence < threshold:
+            return abstention(confidence, signals)
+        if inside is None:
+            return Reading(citation.quote, (citation,), False, confidence, signals=signals)
         # The short answer is the source's own characters inside the cited sentence.
-        answer = document.text[chosen.start + span.start : chosen.start + span.end]
-        return Reading(answer, (citation,), False, confidence)
+        text = lookup(citation.doc_id).text[inside[0] : inside[1]]
+        return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
+
+    def confidence(self, best: ScoredSentence, signals: dict[str, float]) -> float:
+        if self.calibrated is not None:
+            return self.calibrated.confidence(signals)
+        return best.score - self.settings.missing_type_penalty * signals["typed_missing"]

@@ -1,117 +1,144 @@
 """The `llm` reader: a local model picks the answer; the source's own characters are what is shown and cited.
 
-Short answers: the best sentences of the retrieved passages (scored as the extractive reader scores them) are
-numbered in a small prompt; the model copies the shortest phrase that answers, or says NONE. The phrase is aligned
-to exact offsets in its sentence (exact, then case- and whitespace-insensitive, then fuzzy above a threshold); if it
-cannot be aligned, the extractive reader's answer is used. Explained answers (a setting): one to three sentences
-with [n] markers; markers that point at no given passage are dropped and the answer is marked partly unsupported.
+Short answers: the sentences of the retrieved passages are ranked as the extractive reader ranks them (by the
+cross-encoder when there is one). The model reads the best sentence alone and copies the shortest phrase that
+answers, or says NONE; when it says NONE and the second sentence scored close to the first, it reads that one too
+(one sentence at a time measured better than several at once, and the second catches answers the ranking put just
+below the top). The phrase is aligned to exact offsets in its sentence (exact, then case- and whitespace-
+insensitive, then fuzzy above a threshold); words that are not in the source are never shown. Whether to answer is
+one calibrated confidence over the ranking's signals and the model's own (its NONE probability, the log-probability
+of its answer): `rag.readers.signals`.
+
+Explained answers (a setting): one to three sentences with [n] markers over the best three sentences; markers that
+point at no given passage are dropped and the answer is marked partly unsupported.
 """
 
 from __future__ import annotations
 
-import difflib
+import math
 import re
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
-import numpy as np
-
 from rag.embedding import EmbedderLike
 from rag.readers import DocumentLookup, Reading, abstention
-from rag.readers.extractive import Candidate, ExtractiveReader
+from rag.readers.extractive import ExtractiveReader, ScoredSentence
+from rag.readers.metadata import metadata_reading
+from rag.readers.signals import Calibration, calibration
 from rag.types import Citation, Hit
 
 SHORT_SYSTEM = (
-    "You answer questions using only the numbered passages. Copy the shortest exact phrase from one passage that "
-    "answers the question and reply in the form: [n] phrase. If no passage answers the question, reply: NONE"
+    "You answer a question from one passage. Reply with the shortest phrase copied exactly from the passage that "
+    "answers the question, and nothing else. If the passage does not answer the question, reply: NONE"
 )
 SHORT_EXAMPLES = [
-    ("Passages:\n[1] The bridge opened to traffic in 1932 after six years of work.\n[2] It carries eight lanes.\n\n"
-     "Question: When did the bridge open?", "[1] 1932"),
-    ("Passages:\n[1] The bridge opened to traffic in 1932 after six years of work.\n\n"
-     "Question: Who painted the bridge's first mural?", "NONE"),
+    ("Passage: The bridge opened to traffic in 1932 after six years of work.\nQuestion: When did the bridge open?",
+     "1932"),
+    ("Passage: The bridge opened to traffic in 1932 after six years of work.\nQuestion: Who painted the bridge's "
+     "first mural?", "NONE"),
+    ("Passage: Marta Ruiz, keeper of the lighthouse since 1990, lit the lamp every night.\nQuestion: Who looked "
+     "after the lighthouse?", "Marta Ruiz"),
 ]
 EXPLAIN_SYSTEM = (
     "You answer questions using only the numbered passages. Write one to three short sentences. End each sentence "
     "with the number of the passage that supports it, like [1]. If the passages do not answer the question, reply: NONE"
 )
-_ANSWER = re.compile(r"^\s*\[(\d+)\]\s*(.+?)\s*$", re.S)
 _MARKER = re.compile(r"\[(\d+)\]")
+_NONE = "NONE"
 
 
 @dataclass(frozen=True)
 class LLMSettings:
-    passages: int = 1  # best sentences in a short-answer prompt: 1 measured best for citation support and speed
     explain_passages: int = 3  # an explanation may draw on several sentences
-    fuzzy_threshold: float = 0.85
-    abstain_below: float = 0.2  # extractive confidence under which the answer is declined whatever the model says
-    trust_extractive_above: float = 0.55  # a NONE from the model is overruled above this extractive confidence
+    # A NONE (or a phrase not in the sentence) sends the next sentence to the model, up to `max_sentences`, while
+    # its cross-encoder logit is within `next_sentence_margin` of the best one.
+    max_sentences: int = 3
+    next_sentence_margin: float = 4.0
+    fuzzy_threshold: float = 85.0  # rapidfuzz similarity (0-100) for a phrase the model copied imperfectly
     max_tokens_short: int = 24
     max_tokens_explain: int = 160
+    top_logprobs: int = 5
 
 
-def align(phrase: str, text: str, threshold: float = 0.85) -> tuple[int, int] | None:
-    """Offsets of `phrase` in `text`: exact, then case/whitespace-insensitive, then the best fuzzy window."""
+def align(phrase: str, text: str, threshold: float = 85.0) -> tuple[int, int] | None:
+    """Offsets of `phrase` in `text`: exact, then case/whitespace-insensitive, then the best fuzzy alignment."""
     phrase = phrase.strip().strip("\"'“”‘’").rstrip(".")
     if not phrase:
         return None
     at = text.find(phrase)
     if at >= 0:
         return at, at + len(phrase)
-    words = phrase.split()
-    loose = re.compile(r"\s+".join(re.escape(w) for w in words), re.I)
+    loose = re.compile(r"\s+".join(re.escape(w) for w in phrase.split()), re.I)
     match = loose.search(text)
     if match:
         return match.start(), match.end()
-    starts = [0] + [m.end() for m in re.finditer(r"\s+", text)]
-    ends = [m.start() for m in re.finditer(r"\s+", text)] + [len(text)]
-    best, best_ratio = None, threshold
-    target = phrase.lower()
-    for s in starts:
-        for e in ends:
-            if e <= s or abs((e - s) - len(phrase)) > max(3, len(phrase) // 4):
-                continue
-            ratio = difflib.SequenceMatcher(None, target, text[s:e].lower()).ratio()
-            if ratio >= best_ratio:
-                best, best_ratio = (s, e), ratio
-    return best
+    from rapidfuzz import fuzz
+
+    found = fuzz.partial_ratio_alignment(phrase.lower(), text.lower(), score_cutoff=threshold)
+    if found is None or found.dest_end <= found.dest_start:
+        return None
+    start, end = found.dest_start, found.dest_end
+    # Snap to whole words, so a fuzzy match never shows half a word.
+    while start > 0 and text[start - 1].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum():
+        end += 1
+    return start, end
+
+
+def none_probability(completion) -> float:
+    """Probability the model gave to starting its reply with NONE (its doubt that the passage answers)."""
+    if not completion.tokens:
+        return 1.0 if completion.text.strip().upper().startswith(_NONE) else 0.0
+    first = completion.tokens[0]
+    options = first.top or ((first.text, first.logprob),)
+    return min(1.0, sum(math.exp(lp) for token, lp in options if token.strip() and _NONE.startswith(token.strip().upper())))
+
+
+def answer_logprob(completion) -> float:
+    """Mean log-probability of the reply's tokens: low when the model was unsure of what it copied."""
+    values = [t.logprob for t in completion.tokens if t.text.strip()]
+    return sum(values) / len(values) if values else 0.0
 
 
 class LLMReader:
     name = "llm"
 
     def __init__(self, embedder: EmbedderLike, *, model: str | None = None, llm=None, explain: bool = False,
-                 settings: LLMSettings = LLMSettings(), extractive: ExtractiveReader | None = None):
+                 settings: LLMSettings = LLMSettings(), extractive: ExtractiveReader | None = None,
+                 calibrated: Calibration | None = None, abstain: bool = True):
         self.embedder = embedder
+        self.abstain = abstain  # False: always answer, still recording the confidence (evaluation of declining)
         self.model = model
         self._llm = llm
         self.explain = explain
         self.settings = settings
-        # Scores sentences and answers when the model's phrase is not in the source; shared to reuse its cache.
+        # Ranks sentences, and answers when the model's phrase is not in the source; shared to reuse its cache.
         self.extractive = extractive or ExtractiveReader(embedder)
+        self.calibrated = calibrated if calibrated is not None else (
+            calibration("llm") if self.extractive.reranker is not None else None)
 
     @property
     def llm(self):
         if self._llm is None:
-            from rag.assistant import cache_dir
             from rag.llm import resolve_gguf, shared_llm
+            from rag.paths import cache_dir
 
             self._llm = shared_llm(resolve_gguf(self.model, cache_dir()))
         return self._llm
 
-    def _best_sentences(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup, count: int):
-        candidates = self.extractive.candidates(hits, lookup)
-        if not candidates:
-            return [], [], 0.0
-        texts = [lookup(c.doc_id).text[c.start : c.end] for c in candidates]
-        scores = self.extractive.score(question, texts, [c.rank for c in candidates])
-        order = list(np.argsort(-scores))[:count]
-        return [candidates[i] for i in order], [texts[i] for i in order], float(scores[order[0]])
-
     @staticmethod
-    def _prompt(question: str, texts: list[str]) -> str:
+    def _numbered(question: str, texts: list[str]) -> str:
         numbered = "\n".join(f"[{n}] {' '.join(t.split())}" for n, t in enumerate(texts, start=1))
         return f"Passages:\n{numbered}\n\nQuestion: {question}"
+
+    @staticmethod
+    def short_messages(question: str, sentence: str) -> list[dict]:
+        messages = [{"role": "system", "content": SHORT_SYSTEM}]
+        for user, assistant in SHORT_EXAMPLES:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+        messages.append({"role": "user", "content": f"Passage: {' '.join(sentence.split())}\nQuestion: {question}"})
+        return messages
 
     def read(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Reading:
         reading = None
@@ -121,53 +148,62 @@ class LLMReader:
         return reading
 
     def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
-        count = self.settings.explain_passages if self.explain else self.settings.passages
-        chosen, texts, confidence = self._best_sentences(question, hits, lookup, count)
-        if not chosen or confidence < self.settings.abstain_below:
-            yield "answer", abstention(confidence)
+        found = metadata_reading(question, hits, lookup)
+        if found is not None:
+            yield "answer", found
+            return
+        ranked = self.extractive.ranked(question, hits, lookup)
+        if not ranked:
+            yield "answer", abstention()
             return
         if self.explain:
-            yield from self._explain(question, chosen, texts, confidence, lookup)
+            yield from self._explain(question, ranked[: self.settings.explain_passages], hits, lookup)
             return
-        messages = [{"role": "system", "content": SHORT_SYSTEM}]
-        for user, assistant in SHORT_EXAMPLES:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-        messages.append({"role": "user", "content": self._prompt(question, texts)})
-        reply = self.llm.text(messages, max_tokens=self.settings.max_tokens_short).strip()
-        yield "answer", self._short_reading(question, reply, chosen, texts, confidence, hits, lookup)
+        yield "answer", self._short(question, ranked, hits, lookup)
 
-    def _short_reading(self, question, reply, chosen: list[Candidate], texts, confidence, hits, lookup) -> Reading:
-        if reply.upper().startswith("NONE") or not reply:
-            if confidence >= self.settings.trust_extractive_above:
-                return self.extractive.read(question, hits, lookup)
-            return abstention(confidence)
-        match = _ANSWER.match(reply)
-        number, phrase = (int(match.group(1)), match.group(2)) if match else (1, reply)
-        order = list(range(len(chosen)))
-        if 1 <= number <= len(chosen):
-            order.remove(number - 1)
-            order.insert(0, number - 1)
-        for i in order:
-            span = align(phrase.splitlines()[0], texts[i], self.settings.fuzzy_threshold)
-            if span is None:
-                continue
-            candidate = chosen[i]
-            document = lookup(candidate.doc_id)
-            citation = Citation.from_document(document, candidate.start, candidate.end)
-            answer = document.text[candidate.start + span[0] : candidate.start + span[1]]
-            return Reading(answer, (citation,), False, confidence)
-        # The model's words are not in the passages: never show them; fall back to the extractive span.
-        return self.extractive.read(question, hits, lookup)
+    def _short(self, question: str, ranked: list[ScoredSentence], hits, lookup: DocumentLookup) -> Reading:
+        floor = ranked[0].relevance - self.settings.next_sentence_margin
+        asked = [ranked[0]] + [s for s in ranked[1 : self.settings.max_sentences] if s.relevance >= floor]
+        completion, span, chosen = None, None, asked[0]
+        for sentence in asked:
+            completion = self.llm.complete(self.short_messages(question, sentence.text),
+                                           max_tokens=self.settings.max_tokens_short,
+                                           top_logprobs=self.settings.top_logprobs)
+            reply = completion.text.strip().splitlines()[0].strip() if completion.text.strip() else ""
+            if reply and not reply.upper().startswith(_NONE):
+                span = align(reply, sentence.text, self.settings.fuzzy_threshold)
+                if span is not None:
+                    chosen = sentence
+                    break
+        citation, inside, typed_missing = self.extractive.short_answer(question, chosen, lookup)
+        signals = self.extractive.signals(question, [chosen, *[s for s in ranked if s is not chosen]], lookup,
+                                          typed_missing=typed_missing)
+        signals.update({
+            "none_probability": none_probability(completion),
+            "answer_logprob": answer_logprob(completion) if span is not None else -5.0,
+            "model_declined": float(span is None),
+            "sentence_rank": float(asked.index(chosen)),
+        })
+        confidence = self.calibrated.confidence(signals) if self.calibrated else (0.0 if span is None else 1.0)
+        threshold = self.calibrated.threshold if self.calibrated else 0.5
+        if self.abstain and confidence < threshold:
+            return abstention(confidence, signals)
+        if span is not None:
+            inside = (chosen.candidate.start + span[0], chosen.candidate.start + span[1])
+        # When the model declined or wrote words that are not in the source, the extractive answer stands.
+        text = lookup(citation.doc_id).text[inside[0] : inside[1]] if inside else citation.quote
+        return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
 
-    def _explain(self, question, chosen, texts, confidence, lookup) -> Iterator[tuple[str, object]]:
-        messages = [{"role": "system", "content": EXPLAIN_SYSTEM}, {"role": "user", "content": self._prompt(question, texts)}]
+    def _explain(self, question, chosen: list[ScoredSentence], hits, lookup) -> Iterator[tuple[str, object]]:
+        texts = [s.text for s in chosen]
+        messages = [{"role": "system", "content": EXPLAIN_SYSTEM}, {"role": "user", "content": self._numbered(question, texts)}]
         written = ""
         for piece in self.llm.stream(messages, max_tokens=self.settings.max_tokens_explain):
             written += piece
             yield "partial", written
         written = written.strip()
-        if not written or written.upper().startswith("NONE"):
-            yield "answer", abstention(confidence)
+        if not written or written.upper().startswith(_NONE):
+            yield "answer", abstention()
             return
         cited: dict[int, int] = {}  # passage number -> citation number
         unsupported = False
@@ -186,10 +222,10 @@ class LLMReader:
         if any(not _MARKER.search(s) for s in sentences):
             unsupported = True
         citations = tuple(
-            Citation.from_document(lookup(chosen[n - 1].doc_id), chosen[n - 1].start, chosen[n - 1].end)
+            Citation.from_document(lookup(chosen[n - 1].candidate.doc_id), chosen[n - 1].candidate.start, chosen[n - 1].candidate.end)
             for n, _ in sorted(cited.items(), key=lambda item: item[1])
         )
         if not citations:
-            yield "answer", abstention(confidence)
+            yield "answer", abstention()
             return
-        yield "answer", Reading(text, citations, False, confidence, partly_unsupported=unsupported)
+        yield "answer", Reading(text, citations, False, 1.0, partly_unsupported=unsupported)

@@ -1,0 +1,80 @@
+"""Error analysis: every miss classified, so the next improvement can be chosen from data.
+
+An answerable question is missed when the answer's F1 is below 0.5. Its cause, first that applies:
+`not_retrieved` (no passage given to the reader holds a gold answer), `declined` (the reader said the documents do
+not say), `wrong_sentence` (the cited sentence holds no gold answer), `wrong_span` (the right sentence, the wrong
+words from it). An unanswerable question answered anyway is `answered_unanswerable`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from rag.evaluation import metrics
+
+CATEGORIES = ("not_retrieved", "declined", "wrong_sentence", "wrong_span", "answered_unanswerable")
+MISS_F1 = 0.5
+
+
+def classify(row: dict, answerable: bool) -> str | None:
+    """The row's error category, or None when the reader got it right."""
+    if not answerable:
+        return None if row["abstained"] else "answered_unanswerable"
+    if row["scores"]["f1"] >= MISS_F1:
+        return None
+    if row.get("passages_hold_answer") is False:
+        return "not_retrieved"
+    if row["abstained"]:
+        return "declined"
+    if not row["scores"].get("citation_supported"):
+        return "wrong_sentence"
+    return "wrong_span"
+
+
+def error_counts(rows: Sequence[dict], answerable: Sequence[bool]) -> dict[str, int]:
+    """Counts per category; each row also gets its category under "error"."""
+    counts = dict.fromkeys(CATEGORIES, 0)
+    for row, is_answerable in zip(rows, answerable):
+        row["error"] = classify(row, is_answerable)
+        if row["error"]:
+            counts[row["error"]] += 1
+    return counts
+
+
+def examples_markdown(rows: Sequence[dict], per_category: int = 3) -> list[str]:
+    lines = ["", "## Misses by cause", ""]
+    for category in CATEGORIES:
+        picked = [r for r in rows if r.get("error") == category][:per_category]
+        total = sum(r.get("error") == category for r in rows)
+        lines.append(f"### {category} ({total})")
+        lines.append("")
+        for row in picked:
+            quote = row["citations"][0]["quote"] if row.get("citations") else ""
+            lines.append(f"- **{row['question']}** gold: {row['gold'] or '(none)'}; answer: "
+                         f"{row['answer'] or '(declined)'}" + (f"; cited: “{_short(quote)}”" if quote else ""))
+        lines.append("")
+    return lines
+
+
+def _short(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def declining_curve(confidences: Sequence[float], unanswerable: Sequence[bool]) -> list[tuple[float, float, float]]:
+    """(threshold, precision, recall) of declining below each threshold, unanswerable questions as the positives."""
+    points = []
+    for threshold in sorted(set(confidences)) + [float("inf")]:
+        declined = [c < threshold for c in confidences]
+        precision, recall = metrics.abstention_scores(declined, unanswerable)
+        if any(declined):
+            points.append((threshold, precision, recall))
+    return points
+
+
+def roc_auc(scores_positive: Sequence[float], scores_negative: Sequence[float]) -> float:
+    """Probability that a positive outranks a negative (ties count half)."""
+    if not scores_positive or not scores_negative:
+        return 0.0
+    wins = sum((p > n) + 0.5 * (p == n) for p in scores_positive for n in scores_negative)
+    return wins / (len(scores_positive) * len(scores_negative))
