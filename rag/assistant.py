@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Literal, Sequence
@@ -22,9 +23,17 @@ from rag.retrieval import RetrievalSettings
 from rag.types import Answer, Document
 
 MAX_QUESTION_CHARS = 1000
+MAX_K = 100
 ReaderName = Literal["extractive", "llm", "qa-model"]
 READERS: tuple[str, ...] = ("extractive", "llm", "llm-explain", "qa-model")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def check_k(k) -> int:
+    """The number of passages asked for, checked wherever it comes in (CLI, chat, API)."""
+    if isinstance(k, bool) or not isinstance(k, (int, float)) or int(k) != k or not 1 <= int(k) <= MAX_K:
+        raise QuestionError(f"{k!r} passages cannot be retrieved", hint=f"ask for a whole number from 1 to {MAX_K}")
+    return int(k)
 
 
 @dataclass(frozen=True)
@@ -43,8 +52,7 @@ class Settings:
     def __post_init__(self) -> None:
         if self.reader not in READERS:
             raise RagError(f"unknown reader '{self.reader}'", hint=f"choose one of {', '.join(READERS)}")
-        if not 1 <= self.k <= 100:
-            raise RagError(f"k={self.k} passages is out of range", hint="use a number from 1 to 100")
+        check_k(self.k)
 
 
 def clean_question(question: str) -> str:
@@ -85,19 +93,26 @@ class Assistant:
         self._index = None
         self._readers: dict[tuple, object] = {}
         self._write_lock = threading.Lock()
+        # Gradio answers from worker threads: loading the index, switching the embedder to the one an index was
+        # built with, and making readers happen once, under this lock; questions then use what they got.
+        self._state_lock = threading.RLock()
 
     # ----- index ---------------------------------------------------------------------------------------------
 
     @property
     def index(self):
-        if self._index is None:
-            from rag.index import Index
+        index = self._index
+        if index is not None:
+            return index
+        with self._state_lock:
+            if self._index is None:
+                from rag.index import Index
 
-            self._follow_index()
-            index = Index.load(self.settings.index_dir)
-            index.check_embedder(self.embedder.model_id)
-            self._index = index
-        return self._index
+                self._follow_index()
+                loaded = Index.load(self.settings.index_dir)
+                loaded.check_embedder(self.embedder.model_id)
+                self._index = loaded
+            return self._index
 
     def _follow_index(self) -> None:
         """Search and update an existing index with the backend that built it: int8 and fp32 vectors differ a little,
@@ -109,9 +124,10 @@ class Assistant:
         if built_with is None or built_with == self.embedder.model_id:
             return
         name, backend = split_embedder_id(built_with)
-        if name == getattr(self.embedder, "name", None):
-            self.embedder = Embedder(name, backend=backend)
-            self._readers.clear()
+        with self._state_lock:
+            if name == getattr(self.embedder, "name", None) and self.embedder.model_id != built_with:
+                self.embedder = Embedder(name, backend=backend)
+                self._readers.clear()
 
     def has_index(self) -> bool:
         from rag.index import Index
@@ -210,6 +226,10 @@ class Assistant:
     def reader(self, name: str | None = None, **overrides):
         name = name or self.settings.reader
         key = (name, tuple(sorted(overrides.items())))
+        with self._state_lock:
+            return self._readers.get(key) or self._make_reader(name, key, overrides)
+
+    def _make_reader(self, name: str, key: tuple, overrides: dict):
         if key not in self._readers:
             if name == "extractive":
                 from rag.readers.extractive import ExtractiveReader
@@ -246,29 +266,33 @@ class Assistant:
         raise RuntimeError("the reader produced no answer")  # every reader ends with one; never expected
 
     def ask_stream(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None):
-        """Yields ("partial", text so far) while a streaming reader writes, then ("answer", Answer)."""
+        """Yields ("partial", text so far) while a streaming reader writes, then ("answer", Answer).
+
+        Closing the generator early (the person left) stops a streaming reader's generation too."""
         started = time.perf_counter()
         question = clean_question(question)
+        k = check_k(self.settings.k if k is None else k)
         chosen = self.reader(reader)
         index = self.index  # one index for the whole question, even if an update lands meanwhile
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
-        hits = self.retriever(index).search(retrieval_query(question, history), k or self.settings.k, timings)
+        hits = self.retriever(index).search(retrieval_query(question, history), k, timings)
         read_started = time.perf_counter()
-        if hasattr(chosen, "stream"):
-            reading = None
-            for event, value in chosen.stream(question, hits, index.document):
+        reading = None
+        with closing(chosen.stream(question, hits, index.document)) as events:
+            for event, value in events:
                 if event == "partial":
                     yield "partial", value
                 else:
                     reading = value
-        else:
-            reading = chosen.read(question, hits, index.document)
         timings["reader_ms"] = (time.perf_counter() - read_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        yield "answer", self._answer(question, reading, hits, timings)
+        yield "answer", self._answer(question, reading, hits, timings, index.document)
 
-    def _answer(self, question, reading, hits, timings) -> Answer:
+    def _answer(self, question, reading, hits, timings, lookup) -> Answer:
+        # The answer keeps the documents it cites and retrieved, as they were: an upload or removal that lands
+        # while it is shown changes nothing in it.
+        doc_ids = dict.fromkeys([c.doc_id for c in reading.citations] + [h.chunk.doc_id for h in hits])
         return Answer(
             question=question,
             text=reading.text,
@@ -280,6 +304,7 @@ class Assistant:
             partly_unsupported=reading.partly_unsupported,
             answer_span=reading.answer_span,
             signals={k: round(float(v), 4) for k, v in reading.signals.items()},
+            documents={doc_id: lookup(doc_id) for doc_id in doc_ids},
         )
 
     def with_settings(self, **changes) -> "Assistant":
@@ -290,7 +315,7 @@ class Assistant:
         return other
 
 
-def answer_to_dict(answer: Answer, index=None) -> dict:
+def answer_to_dict(answer: Answer) -> dict:
     """The stable JSON shape of `rag ask --json` (scripts depend on these keys)."""
     return {
         "question": answer.question,
@@ -302,7 +327,7 @@ def answer_to_dict(answer: Answer, index=None) -> dict:
         ],
         "hits": [
             {
-                "source": _source_of(index, h.chunk.doc_id),
+                "source": answer.document(h.chunk.doc_id).source,
                 "start": h.chunk.start,
                 "end": h.chunk.end,
                 "score": round(h.score, 6),
@@ -311,12 +336,3 @@ def answer_to_dict(answer: Answer, index=None) -> dict:
         ],
         "timings_ms": dict(answer.timings),
     }
-
-
-def _source_of(index, doc_id: str) -> str:
-    if index is None:
-        return doc_id
-    try:
-        return index.document(doc_id).source
-    except KeyError:
-        return doc_id

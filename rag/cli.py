@@ -113,17 +113,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
     answer = assistant.ask(args.question)
     if args.json:
-        print(json.dumps(answer_to_dict(answer, assistant.index), ensure_ascii=False, indent=2))
+        print(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2))
         return EXIT_OK
     print(answer.text)
     print()
     if answer.abstained:
         print("Closest passages:")
         for hit in answer.hits[:3]:
-            doc = assistant.index.document(hit.chunk.doc_id)
+            doc = answer.document(hit.chunk.doc_id)
             print(f"  - {Path(doc.source).name} [{hit.chunk.start}:{hit.chunk.end}] {_snippet(hit.chunk.text)}")
     for number, citation in enumerate(answer.citations, start=1):
-        doc = assistant.index.document(citation.doc_id)
+        doc = answer.document(citation.doc_id)
         page = doc.page_at(citation.start)
         where = f"{citation.source} [{citation.start}:{citation.end}]" + (f", page {page}" if page else "")
         print(f"[{number}] {where}\n    \"{citation.quote}\"")
@@ -168,14 +168,17 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the chat window in the browser (Gradio) over an index (default: the seed corpus).
 
-    It listens on 127.0.0.1 unless --host says otherwise; set RAG_AUTH=user:password to require a login.
+    It listens on 127.0.0.1 unless --host says otherwise; set RAG_AUTH=user:password to require a login (required
+    beyond this machine unless --allow-anonymous). --read-only serves questions without uploads or removals.
 
     Example: rag serve --port 7860
     """
-    from ui.app import serve
+    from ui.app import check_exposure, serve
 
+    check_exposure(args.host, os.environ.get("RAG_AUTH"), allow_anonymous=args.allow_anonymous)  # before any model loads
     assistant = _assistant(args)
-    serve(assistant, host=args.host, port=args.port, auth=os.environ.get("RAG_AUTH"))
+    serve(assistant, host=args.host, port=args.port, auth=os.environ.get("RAG_AUTH"), read_only=args.read_only,
+          allow_anonymous=args.allow_anonymous)
     return EXIT_OK
 
 
@@ -261,6 +264,29 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "f1_answerable", "citation_support", "abstention_precision", "abstention_recall", "latency_ms_p50", "latency_ms_p95"]
     print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
     print(f"Wrote {args.out}/summary.json, results.jsonl, report.md, hit_at_k.png, latency.png", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit a reader's confidence on `rag eval --no-abstain` runs and choose the threshold below which it declines.
+
+    Prints what was fitted (AUC, the runs' F1 answering everything and declining below the threshold);
+    --write stores it as the reader's shipped calibration (rag/readers/calibration.json).
+
+    Example: rag calibrate eval-results/cal-llm-gold eval-results/cal-llm-open --reader llm --write
+    """
+    from rag.evaluation import calibrate
+
+    rows = calibrate.load_rows([Path(f) for f in args.folders])
+    fitted = calibrate.fit(rows, args.reader)
+    report = {"reader": args.reader, "rows": fitted.rows, "auc": fitted.auc, "threshold": fitted.calibration.threshold,
+              "declined": fitted.declined, "f1_always_answer": fitted.f1_always_answer,
+              "f1_declining": fitted.f1_declining,
+              "weights": dict(zip(fitted.calibration.features, [round(w, 4) for w in fitted.calibration.weights]))}
+    print(json.dumps(report, indent=2))
+    if args.write:
+        calibrate.write(fitted, args.reader, [str(f) for f in args.folders])
+        print(f"Wrote the {args.reader} calibration to {calibrate.CALIBRATION_FILE}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -395,6 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
     backend_option(p)
     p.add_argument("--out", required=True, metavar="DIR")
 
+    p = command("calibrate", cmd_calibrate, "fit a reader's confidence on eval runs")
+    p.add_argument("folders", nargs="+", metavar="DIR")
+    p.add_argument("--reader", choices=["extractive", "llm"], required=True)
+    p.add_argument("--write", action="store_true", help="store it as the reader's shipped calibration")
+
     p = command("eval-table", cmd_eval_table, "summarise eval runs as one Markdown table")
     p.add_argument("folders", nargs="+", metavar="DIR")
 
@@ -415,7 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("serve", cmd_serve, "start the chat window")
     index_option(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; others need RAG_AUTH)")
+    p.add_argument("--allow-anonymous", action="store_true", help="listen beyond this machine without a login")
+    p.add_argument("--read-only", action="store_true", help="answer questions; no uploads or removals")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("-k", type=int, metavar="N", help="passages per question (default 5)")
     p.add_argument("--reader", choices=["extractive", "llm", "llm-explain"])

@@ -80,3 +80,8 @@ class Answer:
     # Document offsets of the short answer inside the first citation, when the answer is part of the quote.
     answer_span: tuple[int, int] | None = None
     signals: Mapping[str, float] = field(default_factory=dict)  # what the confidence was computed from
+    # The documents the answer cites and retrieved, as they were when it was made (doc_id -> Document).
+    documents: Mapping[str, Document] = field(default_factory=dict)
+
+    def document(self, doc_id: str) -> Document:
+        return self.documents[doc_id]

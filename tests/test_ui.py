@@ -67,7 +67,8 @@ def test_uploads_are_stored_under_the_index_and_bad_ones_reported(app, tmp_path)
     stored = list(app.uploads_dir.iterdir())
     assert [p.name.split("-")[0] for p in stored] == ["lakes"]
     assert f"<td>{stored[0].name}</td>" in table
-    assert "Baikal" in app.ask_api("Which lake is the deepest on Earth?")["answer"] or True
+    data = app.ask_api("Which lake is the deepest on Earth?")
+    assert not data["abstained"] and "Lake Baikal" in data["citations"][0]["quote"]
     message, table, _ = app.remove(str(stored[0]))
     assert "Removed" in message and not stored[0].exists()
 
@@ -91,3 +92,144 @@ def test_ask_api_returns_the_cli_json_shape(app):
 def test_highlight_escapes_every_part():
     text = "a<b>c & d"
     assert render.highlighted(text, 1, 4, 0, len(text)) == "a<mark>&lt;b&gt;</mark>c &amp; d"
+
+
+def test_the_chat_shows_markup_from_documents_as_text(app, tmp_path):
+    evil = tmp_path / "lighthouse.txt"
+    evil.write_text('The lighthouse keeper was <b>Marta Ruiz</b> <img src=x onerror="alert(1)"> who lit the lamp every night. '
+                    "See [the log](http://example.com) for more.")
+    app.upload([str(evil)])
+    history, sources, _ = list(app.respond("Who lit the lamp every night at the lighthouse?", [], 5, "extractive"))[-1]
+    bubble = history[-1]["content"]
+    assert "<b>" not in bubble and "<img" not in bubble
+    assert "&lt;b&gt;" in bubble or "Marta Ruiz" in bubble
+    assert "<img" not in sources and "&lt;img src=x" in sources
+
+
+def test_an_answer_keeps_its_documents_when_one_is_removed_meanwhile(app):
+    assistant = app.assistant
+    real = assistant.ask_stream
+
+    def removing_meanwhile(*args, **kwargs):
+        for event, value in real(*args, **kwargs):
+            if event == "answer":  # an upload or removal lands between answering and rendering
+                assistant.remove(value.citations[0].source)
+            yield event, value
+
+    assistant.ask_stream = removing_meanwhile
+    history, sources, _ = list(app.respond("When was the lava lake of Kilauea drained?", [], 5, "extractive"))[-1]
+    assert history[-1]["content"] == "2018 [1]"
+    assert "Its lava lake was drained in" in sources and "volcanoes.md" in sources
+    assert all("volcanoes" not in row[0] for row in app.documents_table())
+
+
+def test_the_bold_short_answer_is_the_one_the_reader_chose():
+    from rag.types import Answer, Citation, Document
+
+    text = "In 2018 the island was quiet, and its lava lake was drained in 2018."
+    document = Document("d1", "/x/notes.txt", "notes", text, {"name": "notes.txt"})
+    chosen = text.rindex("2018")
+    answer = Answer("When was the lava lake drained?", "2018", (Citation.from_document(document, 0, len(text)),), (),
+                    False, answer_span=(chosen, chosen + 4), documents={"d1": document})
+    panel = render.sources_panel(answer)
+    assert 'drained in <strong class="rag-answer">2018</strong>.' in panel
+    assert panel.count('<strong class="rag-answer">') == 2  # the card and its "open in document" view, both there
+
+
+def test_listening_beyond_this_machine_needs_a_login_or_a_clear_choice():
+    from rag.errors import RagError
+    from ui.app import check_exposure
+
+    with pytest.raises(RagError, match="without a login") as caught:
+        check_exposure("0.0.0.0", None)
+    assert "RAG_AUTH=user:password" in caught.value.hint and "--allow-anonymous" in caught.value.hint
+    assert check_exposure("0.0.0.0", "alice:secret") == ("alice", "secret")
+    assert check_exposure("0.0.0.0", None, allow_anonymous=True) is None
+    assert check_exposure("127.0.0.1", None) is None
+    with pytest.raises(RagError, match="user:password"):
+        check_exposure("127.0.0.1", "alice")
+
+
+def test_read_only_serves_questions_but_refuses_changes(assistant, tmp_path):
+    import gradio as gr
+
+    read_only = ChatApp(assistant, read_only=True)
+    path = tmp_path / "x.txt"
+    path.write_text("Something new.")
+    with pytest.raises(gr.Error, match="read-only"):
+        read_only.upload([str(path)])
+    with pytest.raises(gr.Error, match="read-only"):
+        read_only.remove(assistant.index.documents and next(iter(assistant.index.documents)))
+    assert read_only.ask_api("Where does the Rhine rise?")["citations"]
+
+
+def test_the_documents_api_names_files_never_server_paths(app):
+    rows = app.documents_api()
+    assert rows and all(set(row) == {"name", "size_bytes", "chunks"} for row in rows)
+    assert all("/" not in row["name"] and "\\" not in row["name"] for row in rows)
+
+
+@pytest.mark.parametrize("k", [0, 101, -3, 2.5, "5", True])
+def test_the_number_of_passages_is_checked_at_the_api(app, k):
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="from 1 to 100"):
+        app.ask_api("Where does the Rhine rise?", k=k)
+
+
+def test_closing_the_chat_stream_stops_the_model(app):
+    from rag.llm import LocalLLM
+    from rag.readers.llm import LLMReader
+    from tests.test_llm import EndlessServer
+
+    llm = LocalLLM("unused.gguf")
+    llm._server = EndlessServer()
+    assistant = app.assistant
+    assistant._readers[("llm-explain", ())] = LLMReader(assistant.embedder, llm=llm, explain=True,
+                                                         extractive=assistant.reader("extractive"))
+    steps = app.respond("When was the lava lake of Kilauea drained?", [], 5, "llm-explain")
+    next(steps)  # "Searching your documents…"
+    next(steps)  # the first words of the explanation
+    steps.close()  # the person closed the tab
+    import time
+
+    deadline = time.time() + 2
+    while llm._lock.locked() and time.time() < deadline:
+        time.sleep(0.01)
+    assert not llm._lock.locked() and llm._server.sent < 100
+
+
+def test_questions_and_uploads_from_many_threads_at_once(app, tmp_path):
+    import threading
+
+    errors: list[str] = []
+    checked: list[bool] = []
+
+    def ask(number: int) -> None:
+        try:
+            for _ in range(5):
+                answer = app.assistant.ask("When was the lava lake of Kilauea drained?")
+                for citation in answer.citations:
+                    checked.append(answer.document(citation.doc_id).text[citation.start : citation.end] == citation.quote)
+        except Exception as exc:  # recorded: any error fails the test with its message
+            errors.append(f"ask {number}: {exc!r}")
+
+    def upload(number: int) -> None:
+        try:
+            for turn in range(3):
+                path = tmp_path / f"note-{number}-{turn}.txt"
+                path.write_text(f"Note {number}.{turn}: the glacier number {number} advanced {turn} metres.")
+                status, _, _ = app.upload([str(path)])
+                assert "indexed" in status, status
+        except Exception as exc:  # recorded as above
+            errors.append(f"upload {number}: {exc!r}")
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(4)]
+    threads += [threading.Thread(target=upload, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors
+    assert checked and all(checked)
+    assert len(app.documents_table()) == 2 + 6

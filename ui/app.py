@@ -11,6 +11,7 @@ import html
 import json
 import re
 import shutil
+from contextlib import closing
 from pathlib import Path
 from typing import Iterator
 
@@ -55,8 +56,9 @@ def example_questions(limit: int = 6) -> list[str]:
 
 
 class ChatApp:
-    def __init__(self, assistant: Assistant):
+    def __init__(self, assistant: Assistant, *, read_only: bool = False):
         self.assistant = assistant
+        self.read_only = read_only  # questions only: no uploads, no removals
 
     @property
     def uploads_dir(self) -> Path:
@@ -69,26 +71,32 @@ class ChatApp:
         import gradio as gr
 
         history = list(history or [])
-        previous = [m["content"] for m in history if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        previous = [html.unescape(m["content"]) for m in history
+                    if m.get("role") == "user" and isinstance(m.get("content"), str)]
         try:
             question = self.assistant_question(message)
         except RagError as exc:
             raise gr.Error(str(exc))
-        history = history + [{"role": "user", "content": question}, {"role": "assistant", "content": "Searching your documents…"}]
+        # The chat shows text, never markup: everything put in it is escaped as the Sources panel escapes it.
+        history = history + [{"role": "user", "content": render.escape(question)},
+                             {"role": "assistant", "content": "Searching your documents…"}]
         yield list(history), "", ""
+        answer = None
         try:
-            for event, value in self.assistant.ask_stream(question, previous, k=int(k), reader=reader):
-                if event == "partial":
-                    history[-1] = {"role": "assistant", "content": value}
-                    yield list(history), "", ""
-                else:
-                    answer = value
+            # Closing this generator (the person left) closes the question's stream and stops the model.
+            with closing(self.assistant.ask_stream(question, previous, k=k, reader=reader)) as events:
+                for event, value in events:
+                    if event == "partial":
+                        history[-1] = {"role": "assistant", "content": render.escape(value)}
+                        yield list(history), "", ""
+                    else:
+                        answer = value
         except RagError as exc:
-            history[-1] = {"role": "assistant", "content": f"Sorry: {exc}"}
+            history[-1] = {"role": "assistant", "content": render.escape(f"Sorry: {exc}")}
             yield history, "", ""
             return
-        history[-1] = {"role": "assistant", "content": render.answer_text(answer)}
-        yield history, render.sources_panel(answer, self.assistant.index.document), ""
+        history[-1] = {"role": "assistant", "content": render.escape(render.answer_text(answer))}
+        yield history, render.sources_panel(answer), ""
 
     @staticmethod
     def assistant_question(message) -> str:
@@ -103,10 +111,10 @@ class ChatApp:
         import gradio as gr
 
         try:
-            answer = self.assistant.ask(question, k=int(k), reader=reader)
+            answer = self.assistant.ask(question, k=k, reader=reader)
         except RagError as exc:
             raise gr.Error(str(exc))
-        return answer_to_dict(answer, self.assistant.index)
+        return answer_to_dict(answer)
 
     # ----- documents -----------------------------------------------------------------------------------------
 
@@ -127,11 +135,11 @@ class ChatApp:
         return [(render.display_name(d), d.source) for d in self.assistant.index.documents.values()]
 
     def documents_api(self) -> list[dict]:
-        """The indexed documents: name, source, size in bytes, chunks."""
+        """The indexed documents: file name, size in bytes, chunks (never a path on the server)."""
         index = self.assistant.index
         counts = index.chunk_counts()
         return [
-            {"name": render.display_name(d), "source": d.source, "size_bytes": d.meta.get("size_bytes"), "chunks": counts.get(d.doc_id, 0)}
+            {"name": render.display_name(d), "size_bytes": d.meta.get("size_bytes"), "chunks": counts.get(d.doc_id, 0)}
             for d in index.documents.values()
         ]
 
@@ -158,6 +166,8 @@ class ChatApp:
         """Index uploaded files; each failure is reported on its own line and the others are still indexed."""
         import gradio as gr
 
+        if self.read_only:
+            raise gr.Error("This server is read-only: documents cannot be added here.")
         lines: list[str] = []
         stored: list[tuple[Path, str]] = []
         for item in files or []:
@@ -202,6 +212,8 @@ class ChatApp:
     def remove(self, source: str | None) -> tuple[str, list[list], object]:
         import gradio as gr
 
+        if self.read_only:
+            raise gr.Error("This server is read-only: documents cannot be removed here.")
         if not source:
             raise gr.Error("Choose a document to remove first.")
         try:
@@ -214,10 +226,29 @@ class ChatApp:
         return message, render.documents_table(self.documents_table()), gr.update(choices=self.document_choices(), value=None)
 
 
-def build_app(assistant: Assistant):
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_exposure(host: str, auth: str | None, *, allow_anonymous: bool = False) -> tuple[str, str] | None:
+    """Login credentials from RAG_AUTH, or a refusal to listen beyond this machine without them."""
+    credentials = None
+    if auth:
+        user, _, password = auth.partition(":")
+        if not user or not password:
+            raise RagError("RAG_AUTH must look like user:password", hint="set RAG_AUTH=alice:secret or unset it")
+        credentials = (user, password)
+    if host not in LOOPBACK and credentials is None and not allow_anonymous:
+        raise RagError(
+            f"listening on {host} would let anyone on the network read and change your documents without a login",
+            hint="set RAG_AUTH=user:password to require one, or pass --allow-anonymous if that is what you want",
+        )
+    return credentials
+
+
+def build_app(assistant: Assistant, *, read_only: bool = False):
     import gradio as gr
 
-    app = ChatApp(assistant)
+    app = ChatApp(assistant, read_only=read_only)
     with gr.Blocks(title="Ask your documents") as demo:
         gr.Markdown("## Ask your documents\nAnswers quote your files; every quote links to its exact place in the source.")
         with gr.Tab("Chat"):
@@ -247,32 +278,35 @@ def build_app(assistant: Assistant):
                         concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask", api_visibility="private")
             clear.click(lambda: ([], "", ""), None, [chatbot, sources, box], api_visibility="private")
         with gr.Tab("Documents"):
-            upload = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)}; up to {MAX_UPLOAD_MB} MB each)",
-                             file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="rag-upload")
-            status = gr.Markdown(elem_id="rag-upload-status")
+            if not read_only:
+                upload = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)}; up to {MAX_UPLOAD_MB} MB each)",
+                                 file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="rag-upload")
+                status = gr.Markdown(elem_id="rag-upload-status")
+            else:
+                gr.Markdown("This server is read-only: documents are listed here but cannot be added or removed.",
+                            elem_id="rag-read-only")
             table = gr.HTML(render.documents_table(app.documents_table()), elem_id="rag-documents", js_on_load=None)
-            with gr.Row():
-                choice = gr.Dropdown(choices=app.document_choices(), label="Document", scale=4, elem_id="rag-remove-choice")
-                remove = gr.Button("Remove", variant="stop", scale=1, elem_id="rag-remove")
-            upload.upload(app.upload, [upload], [status, table, choice], concurrency_limit=1,
-                          concurrency_id="write", api_visibility="private")
-            remove.click(app.remove, [choice], [status, table, choice], concurrency_limit=1,
-                         concurrency_id="write", api_visibility="private")
+            if not read_only:
+                with gr.Row():
+                    choice = gr.Dropdown(choices=app.document_choices(), label="Document", scale=4, elem_id="rag-remove-choice")
+                    remove = gr.Button("Remove", variant="stop", scale=1, elem_id="rag-remove")
+                # Named, so scripts (and the load benchmark) can add documents as the tab does.
+                upload.upload(app.upload, [upload], [status, table, choice], concurrency_limit=1,
+                              concurrency_id="write", api_name="upload")
+                remove.click(app.remove, [choice], [status, table, choice], concurrency_limit=1,
+                             concurrency_id="write", api_visibility="private")
         gr.api(app.ask_api, api_name="ask", concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask")
         gr.api(app.documents_api, api_name="documents")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
     return demo
 
 
-def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, block: bool = True):
-    """Launch the app; `auth` is 'user:password' to require a login."""
-    credentials = None
-    if auth:
-        user, _, password = auth.partition(":")
-        if not user or not password:
-            raise RagError("RAG_AUTH must look like user:password", hint="set RAG_AUTH=alice:secret or unset it")
-        credentials = (user, password)
-    demo = build_app(assistant)
+def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, block: bool = True,
+          read_only: bool = False, allow_anonymous: bool = False):
+    """Launch the app; `auth` is 'user:password' to require a login. Beyond loopback a login is required unless
+    `allow_anonymous` says otherwise."""
+    credentials = check_exposure(host, auth, allow_anonymous=allow_anonymous)
+    demo = build_app(assistant, read_only=read_only)
     demo.launch(
         server_name=host,
         server_port=port,

@@ -102,7 +102,9 @@ def answer_text(answer: Answer) -> str:
     return f"{answer.text} {markers}{note}".strip()
 
 
-def sources_panel(answer: Answer, lookup) -> str:
+def sources_panel(answer: Answer) -> str:
+    """Cited passages in context (the answer's own documents, as they were when it was made)."""
+    lookup = answer.document
     parts: list[str] = []
     cited_chunks: set[str] = set()
     if answer.abstained:
@@ -112,9 +114,8 @@ def sources_panel(answer: Answer, lookup) -> str:
             cited_chunks.add(hit.chunk.chunk_id)
     else:
         for number, citation in enumerate(answer.citations, start=1):
-            # The short answer, when it is a part of the quote, is shown in bold inside the highlight.
-            inside = citation.quote.find(answer.text) if answer.text != citation.quote else -1
-            short = (citation.start + inside, citation.start + inside + len(answer.text)) if inside >= 0 else None
+            # The short answer, at the offsets the reader chose, is shown in bold inside the first highlight.
+            short = answer.answer_span if number == 1 else None
             parts.append(source_card(number, lookup(citation.doc_id), citation.start, citation.end, answer=short))
             cited_chunks.update(
                 h.chunk.chunk_id for h in answer.hits

@@ -24,15 +24,22 @@ class Reading:
 
 
 class Reader(Protocol):
+    """Every reader answers at once (`read`) or as it writes (`stream`); the assistant always streams."""
+
     name: str
 
     def read(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Reading: ...
 
-
-class StreamingReader(Reader, Protocol):
     def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
         """("partial", text so far) while the answer is written, then ("answer", Reading)."""
         ...
+
+
+class AnswersAtOnce:
+    """`stream` for readers that write nothing before their answer."""
+
+    def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
+        yield "answer", self.read(question, hits, lookup)
 
 
 def abstention(confidence: float = 0.0, signals: Mapping[str, float] | None = None) -> Reading:

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from rag.embedding import EmbedderLike
-from rag.readers import DocumentLookup, Reading, abstention
+from rag.readers import AnswersAtOnce, DocumentLookup, Reading, abstention
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration, missing_share
 from rag.readers.spans import best_typed_span, question_type
@@ -66,7 +66,7 @@ def overlap(question_terms: set[str], sentence: str) -> float:
     return len(question_terms & set(content_terms(sentence))) / len(question_terms)
 
 
-class ExtractiveReader:
+class ExtractiveReader(AnswersAtOnce):
     name = "extractive"
 
     def __init__(self, embedder: EmbedderLike, settings: ExtractiveSettings = ExtractiveSettings(), *,

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Sequence
 
 from rag.errors import ModelNotFoundError
-from rag.readers import DocumentLookup, Reading, abstention
+from rag.readers import AnswersAtOnce, DocumentLookup, Reading, abstention
 from rag.text import sentence_spans
 from rag.types import Citation, Hit
 
 MAX_ANSWER_TOKENS = 30
 
 
-class QAModelReader:
+class QAModelReader(AnswersAtOnce):
     name = "qa-model"
 
     def __init__(self, model_path: str | Path, *, threshold: float = 0.1, max_passages: int = 5, allow_no_answer: bool = True):

@@ -1,0 +1,101 @@
+"""`rag calibrate`: fit the readers' confidence on evaluation runs and choose where to decline.
+
+Input: folders written by `rag eval --no-abstain` (every question answered, each row with the reader's signals).
+A logistic regression (scikit-learn) learns the probability that the answer is right (an answerable question
+answered with F1 >= 0.5) from the signals, centred and scaled. The threshold is the one that maximises the runs'
+SQuAD 2.0 F1 when every answer below it is declined (declining scores 1 on an unanswerable question and 0 on an
+answerable one). Fit on one part of the data (e.g. `--fold tune`) and check on another: the shipped file records
+which runs it came from.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from rag.errors import EvaluationError
+from rag.evaluation.errors import roc_auc
+from rag.readers.signals import CALIBRATION_FILE, Calibration
+
+FEATURES: dict[str, tuple[str, ...]] = {
+    "extractive": ("relevance", "margin", "lexical", "missing_sentence", "missing_document", "typed_missing"),
+    "llm": ("relevance", "margin", "lexical", "missing_sentence", "missing_document", "typed_missing",
+            "none_probability", "answer_logprob", "model_declined", "sentence_rank"),
+}
+RIGHT_F1 = 0.5
+
+
+@dataclass(frozen=True)
+class Fitted:
+    calibration: Calibration
+    rows: int
+    auc: float  # how well the confidence tells right answers from the rest
+    f1_always_answer: float
+    f1_declining: float
+    declined: int
+
+
+def load_rows(folders: Sequence[Path]) -> list[dict]:
+    rows = []
+    for folder in folders:
+        path = Path(folder) / "results.jsonl"
+        if not path.is_file():
+            raise EvaluationError(f"{path} is missing", hint="pass folders written by `rag eval --no-abstain`")
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row.get("signals") and "f1" in row.get("scores", {}) and not row["signals"].get("metadata"):
+                rows.append(row)
+    if not rows:
+        raise EvaluationError("no answered questions with signals in those runs",
+                              hint="run `rag eval ... --no-abstain` with a reader first")
+    if any(r["abstained"] for r in rows):
+        raise EvaluationError("some runs declined questions", hint="calibrate on runs made with --no-abstain")
+    return rows
+
+
+def fit(rows: Sequence[dict], reader: str, *, regularisation: float = 1.0) -> Fitted:
+    from sklearn.linear_model import LogisticRegression
+
+    names = FEATURES[reader]
+    x = np.array([[float(r["signals"].get(n, 0.0)) for n in names] for r in rows])
+    right = np.array([bool(r["gold"]) and r["scores"]["f1"] >= RIGHT_F1 for r in rows])
+    if right.all() or not right.any():
+        raise EvaluationError("the runs hold only right or only wrong answers", hint="add runs with both")
+    means, scales = x.mean(axis=0), x.std(axis=0)
+    scales[scales == 0] = 1.0
+    model = LogisticRegression(C=regularisation, max_iter=1000).fit((x - means) / scales, right)
+    draft = Calibration(names, tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]), 0.0,
+                        tuple(float(m) for m in means), tuple(float(s) for s in scales))
+    confidences = np.array([draft.confidence(r["signals"]) for r in rows])
+    threshold, best = best_threshold(confidences, rows)
+    calibrated = Calibration(draft.features, draft.weights, draft.bias, threshold, draft.means, draft.scales)
+    return Fitted(
+        calibrated, len(rows),
+        round(roc_auc(list(confidences[right]), list(confidences[~right])), 4),
+        round(f1_declining_below(confidences, rows, 0.0), 4), round(best, 4), int((confidences < threshold).sum()),
+    )
+
+
+def f1_declining_below(confidences: np.ndarray, rows: Sequence[dict], threshold: float) -> float:
+    scores = [(0.0 if r["gold"] else 1.0) if c < threshold else (r["scores"]["f1"] if r["gold"] else 0.0)
+              for c, r in zip(confidences, rows)]
+    return float(np.mean(scores))
+
+
+def best_threshold(confidences: np.ndarray, rows: Sequence[dict]) -> tuple[float, float]:
+    """The threshold with the highest F1 (the lowest such threshold on ties, declining least)."""
+    candidates = [0.0] + sorted(set(np.round(confidences, 4).tolist()))
+    scored = [(f1_declining_below(confidences, rows, t), -t) for t in candidates]
+    best, negative = max(scored)
+    return -negative, best
+
+
+def write(fitted: Fitted, reader: str, sources: Sequence[str], path: Path = CALIBRATION_FILE) -> None:
+    data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data[reader] = {**fitted.calibration.as_dict(), "fitted_on": list(sources), "rows": fitted.rows,
+                    "auc": fitted.auc, "f1_always_answer": fitted.f1_always_answer, "f1_declining": fitted.f1_declining}
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
