@@ -6,7 +6,7 @@ PYTEST    ?= $(VENV)/bin/pytest
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast browser-deps eval bench clean
+.PHONY: install run test test-fast fuzz browser-deps eval bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,10 @@ test: install browser-deps
 
 test-fast: install
 	$(PYTEST) -q -m "not integration and not browser"
+
+# The fuzz properties at 20 times their default examples (about 20,000 in all), with hypothesis's statistics.
+fuzz: install
+	RAG_FUZZ_SCALE=20 $(PYTEST) -q tests/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
 
 # The README's evaluation table, from the public sets in ../shared/data (read in place, never copied).
 DATA ?= ../shared/data

@@ -31,7 +31,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def check_k(k) -> int:
     """The number of passages asked for, checked wherever it comes in (CLI, chat, API)."""
-    if isinstance(k, bool) or not isinstance(k, (int, float)) or int(k) != k or not 1 <= int(k) <= MAX_K:
+    whole = isinstance(k, int) or (isinstance(k, float) and k.is_integer())  # 5.0 from a slider is 5; inf, nan are not
+    if isinstance(k, bool) or not whole or not 1 <= k <= MAX_K:
         raise QuestionError(f"{k!r} passages cannot be retrieved", hint=f"ask for a whole number from 1 to {MAX_K}")
     return int(k)
 
@@ -225,6 +226,8 @@ class Assistant:
 
     def reader(self, name: str | None = None, **overrides):
         name = name or self.settings.reader
+        if not isinstance(name, str) or name not in READERS:
+            raise RagError(f"unknown reader {name!r}", hint=f"choose one of {', '.join(READERS)}")
         key = (name, tuple(sorted(overrides.items())))
         with self._state_lock:
             return self._readers.get(key) or self._make_reader(name, key, overrides)

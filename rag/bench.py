@@ -32,7 +32,7 @@ from rag.errors import RagError
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "scifact"
-STAGES = ("embed_ms", "dense_ms", "lexical_ms", "fusion_ms", "reader_ms", "total_ms")
+STAGES = ("embed_ms", "dense_ms", "lexical_ms", "fusion_ms", "rerank_ms", "reader_ms", "total_ms")
 
 
 def machine() -> dict:
@@ -332,20 +332,34 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float = 180) -> None:
 
 
 def bench_load(questions: Sequence[str], *, clients: int = 20, seconds: float = 60, reader: str = "extractive",
-               index: Path | None = None, log: Callable[[str], None] = print) -> dict:
-    """`clients` threads, each its own gradio_client, asking in a loop for `seconds` against a server on loopback."""
+               index: Path | None = None, uploads_every: float = 0, log: Callable[[str], None] = print) -> dict:
+    """`clients` threads, each its own gradio_client, asking in a loop for `seconds` against a server on loopback;
+    with `uploads_every`, one more client adds a small document through the upload endpoint that often."""
+    import tempfile
     import threading
 
     import psutil
     from gradio_client import Client
 
+    scratch = Path(tempfile.mkdtemp(prefix="rag-bench-load-"))
+    if index is None:  # the uploads must not land in the user's own seed index
+        index = scratch / "index"
+        if uploads_every:
+            from rag.paths import SEED_CORPUS
+
+            subprocess.run([*_rag(), "index", str(SEED_CORPUS), "--index", str(index)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        else:
+            index = None
     port = _free_port()
     command = [*_rag(), "serve", "--host", "127.0.0.1", "--port", str(port), "--reader", reader]
     if index is not None:
         command += ["--index", str(index)]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
     log(f"starting the server on 127.0.0.1:{port}")
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # The server's messages go to a file: a pipe nobody reads would block a chatty server once it filled up.
+    server_log = open(scratch / "server.log", "wb")
+    server = subprocess.Popen(command, env=env, stdout=server_log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for(url, server)
@@ -381,8 +395,34 @@ def bench_load(questions: Sequence[str], *, clients: int = 20, seconds: float = 
                     else:
                         latencies.append((time.perf_counter() - started) * 1000)
 
-        log(f"{clients} clients for {seconds:.0f} s")
+        uploads: list[float] = []
+
+        def upload_loop() -> None:
+            from gradio_client import handle_file
+
+            client = Client(url, verbose=False)
+            turn = 0
+            while time.monotonic() + uploads_every < stop_at:
+                time.sleep(uploads_every)
+                turn += 1
+                path = scratch / f"note-{turn}.txt"
+                path.write_text(f"Field note {turn}. The survey boat counted {turn * 7} herons near pier {turn}.\n")
+                started = time.perf_counter()
+                try:
+                    status = client.predict([handle_file(str(path))], api_name="/upload")[0]
+                    error = "" if "indexed" in status else f"upload said: {status[:200]}"
+                except Exception as exc:  # counted and reported like a failed question
+                    error = f"upload: {exc!r}"[:300]
+                with lock:
+                    if error:
+                        failures.append(error)
+                    else:
+                        uploads.append((time.perf_counter() - started) * 1000)
+
+        log(f"{clients} clients for {seconds:.0f} s" + (f", an upload every {uploads_every:.0f} s" if uploads_every else ""))
         threads = [threading.Thread(target=client_loop, args=(n,), daemon=True) for n in range(clients)]
+        if uploads_every:
+            threads.append(threading.Thread(target=upload_loop, daemon=True))
         started = time.monotonic()
         for thread in threads:
             thread.start()
@@ -399,7 +439,9 @@ def bench_load(questions: Sequence[str], *, clients: int = 20, seconds: float = 
             "clients": clients,
             "seconds": round(elapsed, 1),
             "reader": reader,
-            "requests": len(latencies) + len(failures),
+            "requests": len(latencies) + len(uploads) + len(failures),
+            "uploads": len(uploads),
+            "upload_ms": stats(uploads) if uploads else None,
             "failed": len(failures),
             "failures": failures[:20],
             "throughput_per_s": round(len(latencies) / elapsed, 2),
@@ -413,6 +455,10 @@ def bench_load(questions: Sequence[str], *, clients: int = 20, seconds: float = 
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+        server_log.close()
+        import shutil
+
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def load_markdown(r: dict) -> str:
@@ -421,7 +467,8 @@ def load_markdown(r: dict) -> str:
         "# rag bench: chat server under load",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores. {r['clients']} concurrent API clients (gradio_client, /ask) on "
-        f"loopback for {r['seconds']} s, {r['reader']} reader, the server's queue answering 2 questions at once.",
+        f"loopback for {r['seconds']} s, {r['reader']} reader, the server's queue answering 2 questions at once"
+        + (f"; {r['uploads']} uploads during the run." if r.get("uploads") else "."),
         "",
         "| requests | failed | answers/s | latency p50 / p95 (ms) | server memory start / end / max (MiB) |",
         "|---|---|---|---|---|",

@@ -270,7 +270,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit a reader's confidence on `rag eval --no-abstain` runs and choose the threshold below which it declines.
 
-    Prints what was fitted (AUC, the runs' F1 answering everything and declining below the threshold);
+    Prints what was fitted (AUC, how the runs score answering everything and declining below the threshold);
     --write stores it as the reader's shipped calibration (rag/readers/calibration.json).
 
     Example: rag calibrate eval-results/cal-llm-gold eval-results/cal-llm-open --reader llm --write
@@ -280,8 +280,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     rows = calibrate.load_rows([Path(f) for f in args.folders])
     fitted = calibrate.fit(rows, args.reader)
     report = {"reader": args.reader, "rows": fitted.rows, "auc": fitted.auc, "threshold": fitted.calibration.threshold,
-              "declined": fitted.declined, "f1_always_answer": fitted.f1_always_answer,
-              "f1_declining": fitted.f1_declining,
+              "declined": fitted.declined, "objective": calibrate.OBJECTIVES[args.reader],
+              "score_always_answering": fitted.score_always_answering, "score_declining": fitted.score_declining,
               "weights": dict(zip(fitted.calibration.features, [round(w, 4) for w in fitted.calibration.weights]))}
     print(json.dumps(report, indent=2))
     if args.write:
@@ -325,7 +325,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         questions = [q.question for q in load_jsonl(args.questions or SEED_QUESTIONS).questions]
         result = bench.bench_load(questions, clients=args.clients, seconds=args.seconds, reader=args.reader,
-                                  index=Path(args.index) if args.index else None, log=log)
+                                  index=Path(args.index) if args.index else None, uploads_every=args.uploads_every,
+                                  log=log)
         markdown, name = bench.load_markdown(result), f"load-{args.reader}"
     else:
         corpus = Path(args.corpus) if args.corpus else bench.DEFAULT_CORPUS
@@ -441,6 +442,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clients", type=int, default=20, metavar="N", help="load: concurrent clients")
     p.add_argument("--seconds", type=float, default=60, metavar="S", help="load: duration")
     p.add_argument("--reader", choices=["extractive", "llm"], default="extractive", help="load: reader")
+    p.add_argument("--uploads-every", type=float, default=0, metavar="S",
+                   help="load: also upload a small document every S seconds (into a scratch copy of the index)")
     p.add_argument("--index", metavar="DIR", help="load: index to serve (default: the seed corpus's)")
     p.add_argument("--out", default="bench-results", metavar="DIR")
 

@@ -3,8 +3,8 @@
 The packaged models ship on PyPI split into parts: Qwen2.5-Coder-1.5B-Instruct (Q4_K_M, 22 packages, the default)
 and Qwen2.5-Coder-0.5B-Instruct (6 packages). The parts are found by their files, without running the packages'
 code, joined once into the user cache and checked against a pinned sha256. The check is recorded beside the joined
-file with its size, modification time and inode, so a later start re-hashes the file whenever any of them changed:
-a file of the same size put in its place is hashed again, not trusted. Any GGUF file can be used instead.
+file with its size, modification and change times and inode, so a later start re-hashes the file whenever any of
+them changed: a file of the same size put in its place, or written over, is hashed again, not trusted. Any GGUF file can be used instead.
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ def resolve_gguf(name: str | None, cache: Path) -> Path:
 
 
 def _stamp(path: Path) -> dict:
+    # The change time cannot be set back by hand (as the modification time can): any write to the file moves it.
     stat = path.stat()
-    return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "inode": stat.st_ino}
+    return {"bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns, "inode": stat.st_ino}
 
 
 def _verified(target: Path, spec: PackagedGGUF) -> bool:

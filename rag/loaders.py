@@ -68,7 +68,11 @@ def decode_bytes(data: bytes, name: str) -> str:
     except UnicodeDecodeError:
         pass
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise LoadError(f"{name} starts like UTF-16 text but is cut or damaged ({exc.reason})",
+                            hint="save it again as UTF-8 and index it again") from exc
     if b"\x00" in data[:8192]:
         raise LoadError(f"{name} looks like a binary file, not text", hint="convert it to .txt, .md, .pdf or .docx")
     from charset_normalizer import from_bytes
@@ -320,7 +324,7 @@ def with_fields(text: str, properties: dict[str, str]) -> tuple[str, dict[str, l
     fields = head_fields(text)
     header: list[tuple[str, str]] = []
     for key in ("title", "author", "date"):
-        value = " ".join((properties.get(key) or "").split())
+        value = " ".join(clean_text(properties.get(key) or "").split())
         if not _usable_property(key, value):
             continue
         at = text.find(value, 0, 3000)
@@ -330,7 +334,9 @@ def with_fields(text: str, properties: dict[str, str]) -> tuple[str, dict[str, l
             header.append((key, value))
     if not header:
         return text, fields, 0
-    block = "".join(f"{key.capitalize()}: {value}\n" for key, value in header) + "\n"
+    block = "".join(f"{key.capitalize()}: {value}\n" for key, value in header)
+    # A blank line ends the header, unless cleaning would then read the two as one broken paragraph.
+    block += "" if re.match(r"[a-z]", text) and re.search(r"[a-z,]\n$", block) else "\n"
     shift = len(block)
     fields = {key: [start + shift, end + shift] for key, (start, end) in fields.items()}
     position = 0

@@ -131,3 +131,62 @@ def test_unreadable_file(tmp_path):
     path.chmod(0)
     with pytest.raises(LoadError, match="permission denied"):
         load_file(path)
+
+
+def test_html_without_optional_end_tags_keeps_its_body(tmp_path):
+    path = tmp_path / "rhine.html"
+    path.write_text("<html><head><title>t</title><body><p>The Rhine flows 1,230 km.</body></html>")
+    doc = load_file(path)
+    assert "The Rhine flows 1,230 km." in doc.text
+    omitted = tmp_path / "omitted.html"
+    omitted.write_text("<!doctype html><title>Lists</title><p>First<p>Second<ul><li>one<li>two</ul>")
+    text = load_file(omitted).text
+    assert text.index("First") < text.index("Second") < text.index("one") < text.index("two")
+
+
+def test_html_tables_breaks_and_entities_read_as_text():
+    text, _ = html_to_text(
+        "<table><tr><th>Day<th>Level</tr><tr><td>Monday<td>81</tr></table>"
+        "<p>a&nbsp;b &amp; c &lt;tag&gt; &eacute;t&eacute; &#8364;5<br>next line</p>"
+    )
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert lines[0].split() == ["Day", "Level"] and lines[1].split() == ["Monday", "81"]
+    assert "a b & c <tag> été €5" in lines
+    assert "next line" in lines
+
+
+def test_a_saved_web_page_gives_its_article_and_fields():
+    doc = load_file(Path(__file__).parent / "data" / "saved-article.html")
+    for hidden in ("dataLayer", "schema.org", "svg text", "template text", "promo", "font-family", "tracker"):
+        assert hidden not in doc.text
+    assert "At the Kaub gauge the water stood at 78 cm on Tuesday" in doc.text
+    assert "“We have seen this before, in 2018 and 2022,” said the harbour master, Jens Ott." in doc.text
+    fields = {name: doc.text[start:end] for name, (start, end) in doc.meta["fields"].items()}
+    assert fields == {"title": "Low water on the Rhine slows barges | Example News", "author": "Greta Vogel",
+                      "date": "2026-03-04T07:30:00Z"}
+
+
+def test_a_text_head_gives_title_byline_and_date():
+    from rag.loaders import head_fields
+
+    text = "Rivers of Europe\n\nAnna Berg\n6 March 2026\n\nThe Danube flows through ten countries and many more words follow here."
+    fields = {name: text[start:end] for name, (start, end) in head_fields(text).items()}
+    assert fields == {"title": "Rivers of Europe", "author": "Anna Berg", "date": "6 March 2026"}
+    keyed = "Title: Q3 report\nBy: Jane Doe\nPublished: 2024-05-01\n\nBody."
+    assert {n: keyed[s:e] for n, (s, e) in head_fields(keyed).items()} == {
+        "title": "Q3 report", "author": "Jane Doe", "date": "2024-05-01"}
+    assert head_fields("Just a sentence that ends.\nAnd another one.") == {}
+
+
+def test_file_properties_not_shown_in_the_text_head_it(tmp_path):
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    document.core_properties.author = "Ines Duarte"
+    document.core_properties.title = "Harbour survey"
+    document.add_paragraph("The harbour was dredged twice in one year, a record for the port authority of the city.")
+    path = tmp_path / "survey.docx"
+    document.save(str(path))
+    doc = load_file(path)
+    assert doc.text.startswith("Title: Harbour survey\nAuthor: Ines Duarte\n\nThe harbour was dredged")
+    fields = {name: doc.text[start:end] for name, (start, end) in doc.meta["fields"].items()}
+    assert fields == {"title": "Harbour survey", "author": "Ines Duarte"}

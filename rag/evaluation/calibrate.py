@@ -1,10 +1,12 @@
 """`rag calibrate`: fit the readers' confidence on evaluation runs and choose where to decline.
 
 Input: folders written by `rag eval --no-abstain` (every question answered, each row with the reader's signals).
-A logistic regression (scikit-learn) learns the probability that the answer is right (an answerable question
-answered with F1 >= 0.5) from the signals, centred and scaled. The threshold is the one that maximises the runs'
-SQuAD 2.0 F1 when every answer below it is declined (declining scores 1 on an unanswerable question and 0 on an
-answerable one). Fit on one part of the data (e.g. `--fold tune`) and check on another: the shipped file records
+A logistic regression (scikit-learn) learns the probability that the answer is right from the signals, centred
+and scaled. "Right" depends on what the reader shows: the llm reader's short answer is right at F1 >= 0.5; the
+extractive reader answers with a sentence (or a name, date or number in it), which is right when it holds a gold
+answer. The threshold is the one that scores best when every answer below it is declined: declining scores 1 on an
+unanswerable question and 0 on an answerable one; an answer scores its F1 (llm) or 1 when right (extractive), and 0
+on an unanswerable question. Fit on one part of the data (e.g. `--fold tune`) and check on another: the shipped file records
 which runs it came from.
 """
 
@@ -27,6 +29,8 @@ FEATURES: dict[str, tuple[str, ...]] = {
             "none_probability", "answer_logprob", "model_declined", "sentence_rank"),
 }
 RIGHT_F1 = 0.5
+# What an answer scores: its F1, or whether its cited sentence holds a gold answer.
+OBJECTIVES = {"extractive": "support", "llm": "f1"}
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,8 @@ class Fitted:
     calibration: Calibration
     rows: int
     auc: float  # how well the confidence tells right answers from the rest
-    f1_always_answer: float
-    f1_declining: float
+    score_always_answering: float  # the objective's mean when nothing is declined
+    score_declining: float  # and when answers below the threshold are declined
     declined: int
 
 
@@ -57,12 +61,22 @@ def load_rows(folders: Sequence[Path]) -> list[dict]:
     return rows
 
 
+def answer_score(row: dict, objective: str) -> float:
+    """What answering this row scores (0 for any answer to an unanswerable question)."""
+    if not row["gold"]:
+        return 0.0
+    if objective == "f1":
+        return float(row["scores"]["f1"])
+    return float(bool(row["scores"].get("citation_supported")))
+
+
 def fit(rows: Sequence[dict], reader: str, *, regularisation: float = 1.0) -> Fitted:
     from sklearn.linear_model import LogisticRegression
 
     names = FEATURES[reader]
+    objective = OBJECTIVES[reader]
     x = np.array([[float(r["signals"].get(n, 0.0)) for n in names] for r in rows])
-    right = np.array([bool(r["gold"]) and r["scores"]["f1"] >= RIGHT_F1 for r in rows])
+    right = np.array([answer_score(r, objective) >= RIGHT_F1 for r in rows])
     if right.all() or not right.any():
         raise EvaluationError("the runs hold only right or only wrong answers", hint="add runs with both")
     means, scales = x.mean(axis=0), x.std(axis=0)
@@ -71,25 +85,26 @@ def fit(rows: Sequence[dict], reader: str, *, regularisation: float = 1.0) -> Fi
     draft = Calibration(names, tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]), 0.0,
                         tuple(float(m) for m in means), tuple(float(s) for s in scales))
     confidences = np.array([draft.confidence(r["signals"]) for r in rows])
-    threshold, best = best_threshold(confidences, rows)
+    threshold, best = best_threshold(confidences, rows, objective)
     calibrated = Calibration(draft.features, draft.weights, draft.bias, threshold, draft.means, draft.scales)
     return Fitted(
         calibrated, len(rows),
         round(roc_auc(list(confidences[right]), list(confidences[~right])), 4),
-        round(f1_declining_below(confidences, rows, 0.0), 4), round(best, 4), int((confidences < threshold).sum()),
+        round(score_declining_below(confidences, rows, 0.0, objective), 4), round(best, 4),
+        int((confidences < threshold).sum()),
     )
 
 
-def f1_declining_below(confidences: np.ndarray, rows: Sequence[dict], threshold: float) -> float:
-    scores = [(0.0 if r["gold"] else 1.0) if c < threshold else (r["scores"]["f1"] if r["gold"] else 0.0)
+def score_declining_below(confidences: np.ndarray, rows: Sequence[dict], threshold: float, objective: str) -> float:
+    scores = [(0.0 if r["gold"] else 1.0) if c < threshold else answer_score(r, objective)
               for c, r in zip(confidences, rows)]
     return float(np.mean(scores))
 
 
-def best_threshold(confidences: np.ndarray, rows: Sequence[dict]) -> tuple[float, float]:
-    """The threshold with the highest F1 (the lowest such threshold on ties, declining least)."""
+def best_threshold(confidences: np.ndarray, rows: Sequence[dict], objective: str) -> tuple[float, float]:
+    """The threshold that scores best (the lowest such threshold on ties, declining least)."""
     candidates = [0.0] + sorted(set(np.round(confidences, 4).tolist()))
-    scored = [(f1_declining_below(confidences, rows, t), -t) for t in candidates]
+    scored = [(score_declining_below(confidences, rows, t, objective), -t) for t in candidates]
     best, negative = max(scored)
     return -negative, best
 
@@ -97,5 +112,6 @@ def best_threshold(confidences: np.ndarray, rows: Sequence[dict]) -> tuple[float
 def write(fitted: Fitted, reader: str, sources: Sequence[str], path: Path = CALIBRATION_FILE) -> None:
     data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
     data[reader] = {**fitted.calibration.as_dict(), "fitted_on": list(sources), "rows": fitted.rows,
-                    "auc": fitted.auc, "f1_always_answer": fitted.f1_always_answer, "f1_declining": fitted.f1_declining}
+                    "auc": fitted.auc, "objective": OBJECTIVES[reader],
+                    "score_always_answering": fitted.score_always_answering, "score_declining": fitted.score_declining}
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
