@@ -215,9 +215,7 @@ class Assistant:
 
     @property
     def reranker(self):
-        """The cross-encoder of the second stage (loaded on first use and shared), or None when it is off."""
-        if not self.settings.retrieval.rerank:
-            return None
+        """The cross-encoder of the second stage (loaded on first use and shared)."""
         if self._reranker is None:
             from rag.rerank import shared_reranker
 
@@ -234,17 +232,20 @@ class Assistant:
 
     def _make_reader(self, name: str, key: tuple, overrides: dict):
         if key not in self._readers:
+            # rerank=False: the readers choose sentences without the cross-encoder too (the whole second stage off).
+            second_stage = overrides.pop("rerank", self.settings.retrieval.rerank)
             if name == "extractive":
                 from rag.readers.extractive import ExtractiveReader
 
-                self._readers[key] = ExtractiveReader(self.embedder, reranker=self.reranker, **overrides)
+                self._readers[key] = ExtractiveReader(self.embedder, reranker=self.reranker if second_stage else None,
+                                                      **overrides)
             elif name in ("llm", "llm-explain"):
                 from rag.readers.llm import LLMReader
 
                 explain = name == "llm-explain" or self.settings.explain
                 self._readers[key] = LLMReader(
                     self.embedder, model=self.settings.llm_model, explain=explain,
-                    extractive=self.reader("extractive", **overrides), **overrides,
+                    extractive=self.reader("extractive", rerank=second_stage, **overrides), **overrides,
                 )
             elif name == "qa-model":
                 from rag.readers.qa_model import QAModelReader
@@ -256,30 +257,35 @@ class Assistant:
                 raise RagError(f"unknown reader '{name}'", hint=f"choose one of {', '.join(READERS)}")
         return self._readers[key]
 
-    def retriever(self, index=None):
+    def retriever(self, index=None, *, rerank: bool | None = None):
         from rag.retrieval import Retriever
 
-        return Retriever(index or self.index, self.embedder, self.settings.retrieval, reranker=self.reranker)
+        settings = self.settings.retrieval if rerank is None else replace(self.settings.retrieval, rerank=rerank)
+        return Retriever(index or self.index, self.embedder, settings, reranker=self.reranker if settings.rerank else None)
 
-    def ask(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None) -> Answer:
+    def ask(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None,
+            rerank: bool | None = None) -> Answer:
         """Answer a question from the index, with citations read from the documents."""
-        for event, value in self.ask_stream(question, history, k=k, reader=reader):
+        for event, value in self.ask_stream(question, history, k=k, reader=reader, rerank=rerank):
             if event == "answer":
                 return value
         raise RuntimeError("the reader produced no answer")  # every reader ends with one; never expected
 
-    def ask_stream(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None):
+    def ask_stream(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None,
+                   rerank: bool | None = None):
         """Yields ("partial", text so far) while a streaming reader writes, then ("answer", Answer).
 
+        `rerank` turns the cross-encoder second stage on or off for this question (default: the settings').
         Closing the generator early (the person left) stops a streaming reader's generation too."""
         started = time.perf_counter()
         question = clean_question(question)
         k = check_k(self.settings.k if k is None else k)
-        chosen = self.reader(reader)
+        second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)
+        chosen = self.reader(reader) if second_stage == self.settings.retrieval.rerank else self.reader(reader, rerank=second_stage)
         index = self.index  # one index for the whole question, even if an update lands meanwhile
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
-        hits = self.retriever(index).search(retrieval_query(question, history), k, timings)
+        hits = self.retriever(index, rerank=second_stage).search(retrieval_query(question, history), k, timings)
         read_started = time.perf_counter()
         reading = None
         with closing(chosen.stream(question, hits, index.document)) as events:

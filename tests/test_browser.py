@@ -145,6 +145,29 @@ def test_a_document_with_markup_runs_nothing(page, tmp_path):
     page.screenshot(path=str(ARTIFACTS / "markup-shown-as-text.png"), full_page=True)
 
 
+def test_markup_in_an_answer_shows_as_characters_in_the_chat(page, tmp_path):
+    doc = tmp_path / "lighthouse.txt"
+    doc.write_text(
+        "The lighthouse keeper was <b>Marta Ruiz</b> <img src=x onerror=\"window.__pwned = 3; alert('img ran')\"> "
+        "who lit the lamp every night. <script>window.__pwned = 4</script> Her log is at "
+        "[the harbour office](http://127.0.0.1:9/log).\n"
+    )
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#rag-upload input[type=file]", [str(doc)])
+    page.wait_for_function("() => document.querySelector('#rag-upload-status')?.innerText.includes('indexed')", timeout=60_000)
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "What happened every night at the lighthouse?")
+    bubble = page.locator("#rag-chat .message").last
+    shown = bubble.inner_text()
+    assert "<b>Marta Ruiz</b>" in shown and "<img src=x" in shown  # the source's own characters, verbatim
+    assert bubble.locator("b, img, script, a").count() == 0  # nothing of it became markup
+    sources = page.locator("#rag-sources")
+    assert "<b>Marta Ruiz</b>" in sources.inner_text()
+    assert sources.locator("b, img, script, a[href*='harbour']").count() == 0
+    assert page.evaluate("() => window.__pwned") is None and page.dialogs == []
+    page.screenshot(path=str(ARTIFACTS / "answer-markup-as-text.png"), full_page=True)
+
+
 def test_eight_concurrent_api_clients_get_their_own_answers(server):
     from gradio_client import Client
 

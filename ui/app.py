@@ -66,7 +66,7 @@ class ChatApp:
 
     # ----- chat ---------------------------------------------------------------------------------------------
 
-    def respond(self, message: str, history: list, k: int, reader: str) -> Iterator[tuple[list, str, str]]:
+    def respond(self, message: str, history: list, k: int, reader: str, rerank: bool = True) -> Iterator[tuple[list, str, str]]:
         """Chat handler: yields (chat history, sources HTML, textbox value) as the answer comes in."""
         import gradio as gr
 
@@ -84,7 +84,7 @@ class ChatApp:
         answer = None
         try:
             # Closing this generator (the person left) closes the question's stream and stops the model.
-            with closing(self.assistant.ask_stream(question, previous, k=k, reader=reader)) as events:
+            with closing(self.assistant.ask_stream(question, previous, k=k, reader=reader, rerank=rerank)) as events:
                 for event, value in events:
                     if event == "partial":
                         history[-1] = {"role": "assistant", "content": render.escape(value)}
@@ -106,12 +106,13 @@ class ChatApp:
             message = message.get("text", "")
         return clean_question(message or "")
 
-    def ask_api(self, question: str, k: int = 5, reader: str = "extractive") -> dict:
-        """Answer a question; returns the same object as `rag ask --json` (answer, citations with quotes, hits)."""
+    def ask_api(self, question: str, k: int = 5, reader: str = "extractive", rerank: bool = True) -> dict:
+        """Answer a question; returns the same object as `rag ask --json` (answer, citations with quotes, hits).
+        `rerank` turns the cross-encoder second stage on (default) or off."""
         import gradio as gr
 
         try:
-            answer = self.assistant.ask(question, k=k, reader=reader)
+            answer = self.assistant.ask(question, k=k, reader=reader, rerank=bool(rerank))
         except RagError as exc:
             raise gr.Error(str(exc))
         return answer_to_dict(answer)
@@ -268,13 +269,15 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
                     with gr.Accordion("Settings", open=False):
                         reader = gr.Radio(READER_CHOICES, value=assistant.settings.reader, label="Reader", elem_id="rag-reader")
                         k = gr.Slider(1, 10, value=assistant.settings.k, step=1, label="Passages to retrieve", elem_id="rag-k")
+                        rerank = gr.Checkbox(value=assistant.settings.retrieval.rerank, elem_id="rag-rerank",
+                                             label="Re-read the best passages with the cross-encoder (more accurate, ~0.2 s)")
                     clear = gr.Button("New conversation", size="sm")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML("<p>Cited passages appear here, with the supporting words highlighted.</p>",
                                       elem_id="rag-sources", js_on_load=None)
             for trigger in (box.submit, send.click):
-                trigger(app.respond, [box, chatbot, k, reader], [chatbot, sources, box],
+                trigger(app.respond, [box, chatbot, k, reader, rerank], [chatbot, sources, box],
                         concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask", api_visibility="private")
             clear.click(lambda: ([], "", ""), None, [chatbot, sources, box], api_visibility="private")
         with gr.Tab("Documents"):

@@ -7,8 +7,12 @@ question's words in the sentence. When no candidate exists the caller keeps the 
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 AnswerType = Literal["number", "date", "name"]
@@ -108,3 +112,127 @@ def best_typed_span(question: str, sentence: str, kind: AnswerType | None = None
         if unit and unit.group(1) not in asked and unit.group(1) not in _SENTENCE_START_NOISE:
             end += unit.end()
     return Span(start, end)
+
+
+# ----- a learned choice of the short answer inside a sentence -------------------------------------------------------
+
+_TOKEN = re.compile(r"[\w’'\-]+(?:[.,]\d+)*|[^\w\s]")
+_WH = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how many", "how much", "how")
+MAX_SPAN_WORDS = 6
+
+
+def _wh(question: str) -> str:
+    lowered = question.lower()
+    found = [(lowered.find(w), w) for w in _WH if re.search(rf"\b{w}\b", lowered)]
+    return min(found)[1] if found else "other"
+
+
+def _question_stems(question: str) -> set[str]:
+    from rag.text import content_terms
+
+    return set(content_terms(question))
+
+
+def span_candidates(question: str, sentence: str) -> list[tuple[int, int]]:
+    """Runs of one to six words of the sentence that are not the question's own words, never starting or ending on
+    a stop word or a sign; the short answer is one of them for nearly every question whose sentence holds it."""
+    from rag.text import _stemmer, _stopwords
+
+    stop, stems = _stopwords(), _question_stems(question)
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(sentence)]
+
+    def is_word(text: str) -> bool:
+        return bool(re.match(r"[\w’'\-]", text))
+
+    def asked(text: str) -> bool:
+        lowered = text.lower()
+        return lowered not in stop and _stemmer().stemWord(lowered) in stems
+
+    found: list[tuple[int, int]] = []
+    for i, (start, _, text) in enumerate(tokens):
+        if not is_word(text) or asked(text) or (text.lower() in stop and not text[0].isdigit()):
+            continue
+        words = 0
+        for j in range(i, len(tokens)):
+            token = tokens[j][2]
+            if not is_word(token) or asked(token):
+                break
+            words += 1
+            if words > MAX_SPAN_WORDS:
+                break
+            if token.lower() not in stop:
+                found.append((start, tokens[j][1]))
+    return found
+
+
+SPAN_FEATURES = (
+    "words", "inverse_words", "distance", "after_anchor", "before_anchor", "capitalised", "starts_capital", "digit",
+    "typed_whole", "typed_part", "edge_left", "edge_right", "stop_inside", "position",
+) + tuple(f"{wh}:{f}" for wh in _WH + ("other",) for f in ("bias", "capitalised", "digit", "words"))
+
+
+def span_features(question: str, sentence: str, spans: list[tuple[int, int]]) -> list[dict[str, float]]:
+    """What the span model weighs for each candidate: its size, where it sits against the question's words in the
+    sentence, what it looks like (names, numbers), whether it is the type the question asks for, and the question's
+    wh-word crossed with those."""
+    from rag.text import _stemmer, _stopwords
+
+    stop, stems = _stopwords(), _question_stems(question)
+    anchors = [m.start() for m in re.finditer(r"\w+", sentence)
+               if m.group().lower() not in stop and _stemmer().stemWord(m.group().lower()) in stems]
+    kind = question_type(question)
+    typed = [(m.start(), m.end()) for m in _PATTERNS[kind].finditer(sentence)] if kind else []
+    wh = _wh(question)
+    rows = []
+    for start, end in spans:
+        text = sentence[start:end]
+        words = re.findall(r"[\w’'\-]+", text)
+        before = [start - a for a in anchors if a < start]
+        after = [a - end for a in anchors if a >= end]
+        distance = min(before + after, default=0 if anchors else 60)
+        capitalised = sum(w[0].isupper() for w in words) / max(1, len(words))
+        digit = float(bool(re.search(r"\d", text)))
+        left, right = sentence[:start].rstrip(), sentence[end:].lstrip()
+        row = {
+            "words": float(len(words)), "inverse_words": 1.0 / max(1, len(words)),
+            "distance": math.log1p(max(0, distance)),
+            "after_anchor": float(bool(before) and min(before) < 25), "before_anchor": float(bool(after) and min(after) < 25),
+            "capitalised": capitalised, "starts_capital": float(bool(words) and words[0][0].isupper() and start > 0),
+            "digit": digit,
+            "typed_whole": float(any(s <= start and end <= e for s, e in typed)),
+            "typed_part": float(any(s < end and start < e for s, e in typed)),
+            "edge_left": float(not left or left[-1] in ",;:(\"“—-"), "edge_right": float(not right or right[0] in ",;:.)\"”—-"),
+            "stop_inside": float(any(w.lower() in stop for w in words[1:-1])),
+            "position": start / max(1, len(sentence)),
+        }
+        for name in _WH + ("other",):
+            on = float(name == wh)
+            row.update({f"{name}:bias": on, f"{name}:capitalised": on * capitalised, f"{name}:digit": on * digit,
+                        f"{name}:words": on * len(words)})
+        rows.append(row)
+    return rows
+
+
+@lru_cache(maxsize=2)
+def span_model(path: Path = Path(__file__).with_name("span_model.json")) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def best_span(question: str, sentence: str) -> Span | None:
+    """The short answer inside `sentence`: the learned model's best candidate where a model is shipped and its
+    score clears the model's bar; else the typed span of who / when / how-many questions; else None."""
+    model = span_model()
+    if model is not None:
+        spans = span_candidates(question, sentence)
+        if spans:
+            rows = span_features(question, sentence, spans)
+            weights = model["weights"]
+            scores = [model["bias"] + sum(weights.get(k, 0.0) * (v - model["means"].get(k, 0.0)) / model["scales"].get(k, 1.0)
+                                          for k, v in row.items()) for row in rows]
+            best = max(range(len(spans)), key=lambda i: scores[i])
+            if scores[best] >= model["threshold"]:
+                return Span(*spans[best])
+    return best_typed_span(question, sentence)
