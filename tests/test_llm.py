@@ -72,13 +72,23 @@ def test_a_none_on_the_best_sentence_asks_the_next_one(assistant):
     hits = assistant.retriever().search(question, 5)
     ranked = assistant.reader("extractive").ranked(question, hits, assistant.index.document)
     second = ranked[1].text
-    answer = second.split()[-1].strip(".")  # any words of the second sentence
+    answer = next(w.strip(".,") for w in reversed(second.split()) if w.lower().strip(".,") not in question.lower())
     llm = FakeLLM("NONE", answer)
     reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0))
     reading = reader.read(question, hits, assistant.index.document)
     assert len(llm.prompts) == 2 and second.split()[0] in llm.prompts[1]
     assert reading.text == answer and reading.signals["sentence_rank"] == 1.0
     assert reading.citations[0].quote == second
+
+
+def test_a_reply_that_only_repeats_the_question_is_no_answer(assistant):
+    question = "Which volcano erupted violently in 1669?"
+    hits = assistant.retriever().search(question, 5)
+    llm = FakeLLM("the volcano that erupted", "NONE", "NONE")
+    reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0))
+    reading = reader.read(question, hits, assistant.index.document)
+    assert len(llm.prompts) >= 2  # the echo sent the reader on to the next sentence
+    assert reading.signals["model_declined"] == 1.0
 
 
 def test_the_model_saying_none_everywhere_declines(assistant):

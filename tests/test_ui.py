@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from ui import render
+from tests.conftest import CORPUS
 from ui.app import ChatApp, safe_upload_name
 
 
@@ -232,4 +233,4 @@ def test_questions_and_uploads_from_many_threads_at_once(app, tmp_path):
         thread.join(timeout=120)
     assert not errors
     assert checked and all(checked)
-    assert len(app.documents_table()) == 2 + 6
+    assert len(app.documents_table()) == len(CORPUS) + 6

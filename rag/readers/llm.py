@@ -86,6 +86,14 @@ def align(phrase: str, text: str, threshold: float = 85.0) -> tuple[int, int] | 
     return start, end
 
 
+def echoes(reply: str, question: str) -> bool:
+    """True when the reply only repeats the question's own words ("Venezuela's state oil company"): no answer."""
+    from rag.text import content_terms
+
+    said = set(content_terms(reply))
+    return bool(said) and said <= set(content_terms(question))
+
+
 def none_probability(completion) -> float:
     """Probability the model gave to starting its reply with NONE (its doubt that the passage answers)."""
     if not completion.tokens:
@@ -170,7 +178,7 @@ class LLMReader:
                                            max_tokens=self.settings.max_tokens_short,
                                            top_logprobs=self.settings.top_logprobs)
             reply = completion.text.strip().splitlines()[0].strip() if completion.text.strip() else ""
-            if reply and not reply.upper().startswith(_NONE):
+            if reply and not reply.upper().startswith(_NONE) and not echoes(reply, question):
                 span = align(reply, sentence.text, self.settings.fuzzy_threshold)
                 if span is not None:
                     chosen = sentence
