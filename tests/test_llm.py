@@ -68,17 +68,21 @@ def test_words_not_in_the_source_are_never_shown(assistant):
 
 
 def test_a_none_on_the_best_sentence_asks_the_next_one(assistant):
+    from rag.text import content_terms
+
     question = "Which volcano erupted violently in 1669?"
     hits = assistant.retriever().search(question, 5)
     ranked = assistant.reader("extractive").ranked(question, hits, assistant.index.document)
-    second = ranked[1].text
-    answer = next(w.strip(".,") for w in reversed(second.split()) if w.lower().strip(".,") not in question.lower())
-    llm = FakeLLM("NONE", answer)
-    reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0))
+    asked = set(content_terms(question))
+    # The first sentence below the best one that holds a word the question does not: the model answers there.
+    later, answer = next((n, w.strip(".,")) for n, s in enumerate(ranked) if n
+                         for w in s.text.split() if content_terms(w) and not set(content_terms(w)) & asked)
+    llm = FakeLLM(*["NONE"] * later, answer)
+    reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0, max_sentences=later + 1))
     reading = reader.read(question, hits, assistant.index.document)
-    assert len(llm.prompts) == 2 and second.split()[0] in llm.prompts[1]
-    assert reading.text == answer and reading.signals["sentence_rank"] == 1.0
-    assert reading.citations[0].quote == second
+    assert len(llm.prompts) == later + 1 and ranked[later].text.split()[0] in llm.prompts[-1]
+    assert reading.text == answer and reading.signals["sentence_rank"] == float(later)
+    assert reading.citations[0].quote == ranked[later].text
 
 
 def test_a_reply_that_only_repeats_the_question_is_no_answer(assistant):
