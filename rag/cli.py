@@ -278,7 +278,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from rag.evaluation import calibrate
 
     rows = calibrate.load_rows([Path(f) for f in args.folders])
-    fitted = calibrate.fit(rows, args.reader)
+    fitted = calibrate.fit(rows, args.reader, precision=args.precision)
     report = {"reader": args.reader, "rows": fitted.rows, "auc": fitted.auc, "threshold": fitted.calibration.threshold,
               "declined": fitted.declined, "objective": calibrate.OBJECTIVES[args.reader],
               "score_always_answering": fitted.score_always_answering, "score_declining": fitted.score_declining,
@@ -425,6 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("calibrate", cmd_calibrate, "fit a reader's confidence on eval runs")
     p.add_argument("folders", nargs="+", metavar="DIR")
     p.add_argument("--reader", choices=["extractive", "llm"], required=True)
+    p.add_argument("--precision", type=float, default=0.8,
+                   help="decline below the highest confidence where this share of declined questions is unanswerable")
     p.add_argument("--write", action="store_true", help="store it as the reader's shipped calibration")
 
     p = command("eval-table", cmd_eval_table, "summarise eval runs as one Markdown table")
