@@ -83,6 +83,18 @@ def retrieval_query(question: str, history: Sequence[str]) -> str:
 
 
 class Assistant:
+    """Ask questions of your documents; every answer cites the exact characters that support it.
+
+    The short public surface (see the README's Python section):
+
+        assistant = Assistant.open("~/my-index")      # or Assistant.open() for the seed corpus
+        assistant.add(["notes/", "report.pdf"])         # index files and folders
+        answer = assistant.ask("Who signed it?")        # Answer: text, citations (exact quotes), hits
+        passages = assistant.search("mining deal", k=3) # Passages with source and offsets
+        assistant.documents()                           # what is indexed
+        assistant.remove("report.pdf")
+    """
+
     def __init__(self, settings: Settings = Settings(), *, embedder=None, reranker=None):
         self.settings = settings
         if embedder is None:
@@ -91,12 +103,62 @@ class Assistant:
             embedder = Embedder(settings.embedder, backend=settings.embedder_backend)
         self.embedder = embedder
         self._reranker = reranker
+        self._seed_by_default = False  # Assistant.open() without an index: the seed corpus, indexed on first use
         self._index = None
         self._readers: dict[tuple, object] = {}
         self._write_lock = threading.Lock()
         # Gradio answers from worker threads: loading the index, switching the embedder to the one an index was
         # built with, and making readers happen once, under this lock; questions then use what they got.
         self._state_lock = threading.RLock()
+
+    @classmethod
+    def open(cls, index: str | Path | None = None, *, reader: ReaderName = "extractive", k: int = 5,
+             rerank: bool = True, embedder: str | None = None) -> "Assistant":
+        """An assistant over the index folder `index` (created by the first `add`); without one, over the seed
+        corpus, indexed into the user cache the first time it is needed."""
+        from rag.retrieval import RetrievalSettings
+
+        values: dict = {"reader": reader, "k": k, "retrieval": RetrievalSettings(rerank=rerank)}
+        if index is not None:
+            values["index_dir"] = Path(index).expanduser()
+        if embedder is not None:
+            values["embedder"] = embedder
+        assistant = cls(Settings(**values))
+        assistant._seed_by_default = index is None
+        return assistant
+
+    def add(self, paths: str | Path | Sequence[str | Path]):
+        """Index files and folders (.txt .md .html .pdf .docx). Returns (UpdateReport, skipped files with reasons);
+        files that cannot be read are skipped and the others indexed."""
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        return self.index_paths(list(paths))
+
+    def search(self, question: str, k: int | None = None) -> list:
+        """The k passages that best match the question (rag.types.Passage: source, offsets, text, score)."""
+        from rag.types import Passage
+
+        self._seed_if_needed()
+        index = self.index
+        hits = self.retriever(index).search(clean_question(question), check_k(self.settings.k if k is None else k))
+        return [Passage(index.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
+                        h.chunk.text, round(h.score, 6)) for h in hits]
+
+    def documents(self) -> list:
+        """What is indexed (rag.types.DocumentInfo: source, name, title, characters, chunks, size)."""
+        from rag.types import DocumentInfo
+
+        self._seed_if_needed()
+        if not self.has_index():
+            return []
+        index = self.index
+        counts = index.chunk_counts()
+        return [DocumentInfo(d.source, str(d.meta.get("name") or Path(d.source).name), d.title, len(d.text),
+                             counts.get(d.doc_id, 0), d.meta.get("size_bytes")) for d in index.documents.values()]
+
+    def _seed_if_needed(self) -> None:
+        if self._seed_by_default:
+            self.ensure_seed_index()
 
     # ----- index ---------------------------------------------------------------------------------------------
 
@@ -265,7 +327,9 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None,
             rerank: bool | None = None) -> Answer:
-        """Answer a question from the index, with citations read from the documents."""
+        """Answer a question from the index, with citations read from the documents. `history` holds the earlier
+        questions of a conversation, so that a follow-up ("and when?") is searched with the one it follows."""
+        self._seed_if_needed()
         for event, value in self.ask_stream(question, history, k=k, reader=reader, rerank=rerank):
             if event == "answer":
                 return value

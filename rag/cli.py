@@ -115,18 +115,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2))
         return EXIT_OK
-    print(answer.text)
-    print()
-    if answer.abstained:
-        print("Closest passages:")
-        for hit in answer.hits[:3]:
-            doc = answer.document(hit.chunk.doc_id)
-            print(f"  - {Path(doc.source).name} [{hit.chunk.start}:{hit.chunk.end}] {_snippet(hit.chunk.text)}")
-    for number, citation in enumerate(answer.citations, start=1):
-        doc = answer.document(citation.doc_id)
-        page = doc.page_at(citation.start)
-        where = f"{citation.source} [{citation.start}:{citation.end}]" + (f", page {page}" if page else "")
-        print(f"[{number}] {where}\n    \"{citation.quote}\"")
+    print(_answer_text(answer, colour=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
     return EXIT_OK
 
 
@@ -179,6 +168,77 @@ def cmd_serve(args: argparse.Namespace) -> int:
     assistant = _assistant(args)
     serve(assistant, host=args.host, port=args.port, auth=os.environ.get("RAG_AUTH"), read_only=args.read_only,
           allow_anonymous=args.allow_anonymous)
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """A conversation in the terminal: ask, then ask follow-ups ("and when?"); every answer prints its citations
+    with their offsets and the quote, the answer inside it highlighted. /new starts over; /quit or Ctrl-D ends.
+
+    Example: rag chat --reader llm
+    """
+    assistant = _assistant(args)
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    history: list[str] = []
+    print("Ask your documents (/new starts a new conversation, /quit ends).")
+    while True:
+        try:
+            question = input("\n> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return EXIT_OK
+        if not question:
+            continue
+        if question in ("/quit", "/exit"):
+            return EXIT_OK
+        if question == "/new":
+            history.clear()
+            print("(new conversation)")
+            continue
+        from rag.errors import RagError
+
+        try:
+            answer = assistant.ask(question, history)
+        except RagError as exc:  # a bad question is a message, the conversation goes on
+            print(f"error: {exc}")
+            continue
+        history.append(question)
+        print(_answer_text(answer, colour))
+    return EXIT_OK
+
+
+def _answer_text(answer, colour: bool) -> str:
+    """The answer, then each citation: where it is (offsets, page) and its quote with the short answer marked."""
+    lines = [answer.text]
+    if answer.abstained:
+        lines.append("Closest passages:")
+        for hit in answer.hits[:3]:
+            document = answer.document(hit.chunk.doc_id)
+            lines.append(f"  - {Path(document.source).name} [{hit.chunk.start}:{hit.chunk.end}] {_snippet(hit.chunk.text)}")
+    for number, citation in enumerate(answer.citations, start=1):
+        page = answer.document(citation.doc_id).page_at(citation.start)
+        lines.append(f"[{number}] {citation.source} [{citation.start}:{citation.end}]" + (f", page {page}" if page else ""))
+        quote = citation.quote
+        span = answer.answer_span if number == 1 else None
+        if span and citation.start <= span[0] < span[1] <= citation.end:
+            a, b = span[0] - citation.start, span[1] - citation.start
+            mark = ("\033[1;33m", "\033[0m") if colour else ("»", "«")
+            quote = quote[:a] + mark[0] + quote[a:b] + mark[1] + quote[b:]
+        lines.append(f'    "{quote}"')
+    return "\n".join(lines)
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve the assistant's MCP tools (ask, search, list_documents) over stdio, for desktop MCP clients.
+
+    Configure the client to run `rag mcp --index DIR`; the chat server (`rag serve`) also serves them at /mcp/.
+
+    Example: rag mcp --index ~/my-index
+    """
+    from ui.mcp_tools import build
+
+    assistant = _assistant(args)  # messages go to stderr: stdout carries the protocol
+    build(assistant, show_paths=True).run("stdio")
     return EXIT_OK
 
 
@@ -448,6 +508,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="load: also upload a small document every S seconds (into a scratch copy of the index)")
     p.add_argument("--index", metavar="DIR", help="load: index to serve (default: the seed corpus's)")
     p.add_argument("--out", default="bench-results", metavar="DIR")
+
+    p = command("chat", cmd_chat, "a conversation in the terminal")
+    index_option(p)
+    p.add_argument("-k", type=int, metavar="N", help="passages per question (default 5)")
+    p.add_argument("--reader", choices=["extractive", "llm", "llm-explain"])
+    p.add_argument("--llm-model", metavar="PATH", help="a GGUF file, or a packaged model's name, for the llm reader")
+    rerank_option(p)
+
+    p = command("mcp", cmd_mcp, "serve the MCP tools over stdio")
+    index_option(p)
 
     p = command("serve", cmd_serve, "start the chat window")
     index_option(p)

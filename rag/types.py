@@ -85,3 +85,25 @@ class Answer:
 
     def document(self, doc_id: str) -> Document:
         return self.documents[doc_id]
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved passage: `text == document.text[start:end]` of the document at `source`."""
+
+    source: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    source: str
+    name: str
+    title: str
+    chars: int
+    chunks: int
+    size_bytes: int | None

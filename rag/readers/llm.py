@@ -78,12 +78,16 @@ def align(phrase: str, text: str, threshold: float = 85.0) -> tuple[int, int] | 
     if found is None or found.dest_end <= found.dest_start:
         return None
     start, end = found.dest_start, found.dest_end
-    # Snap to whole words, so a fuzzy match never shows half a word.
+    # Snap to whole words, so a fuzzy match never shows half a word, and leave out the spaces around it.
     while start > 0 and text[start - 1].isalnum():
         start -= 1
     while end < len(text) and text[end].isalnum():
         end += 1
-    return start, end
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None
 
 
 def echoes(reply: str, question: str) -> bool:
