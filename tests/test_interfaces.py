@@ -101,9 +101,10 @@ def test_mcp_over_stdio(seed_index):
 
     tools, answer, passages, documents = asyncio.run(session())
     _check_mcp(tools, answer, passages, documents)
-    citation = answer.structured_content["citations"][0]
-    text = Path(citation["source"]).read_text(encoding="utf-8")  # over stdio, sources are the files' own paths
-    assert citation["quote"] in text
+    from rag.loaders import load_file
+
+    citation = answer.structured_content["citations"][0]  # over stdio, sources are the files' own paths
+    assert load_file(citation["source"]).text[citation["start"] : citation["end"]] == citation["quote"]
 
 
 def test_the_readme_python_example_runs_as_written(tmp_path):

@@ -70,7 +70,7 @@ def build(assistant: Assistant, *, show_paths: bool = False):
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
-    server = MCPServer("rag", instructions=INSTRUCTIONS)
+    server = MCPServer("rag", instructions=INSTRUCTIONS, log_level="WARNING")
 
     def source_of(path: str) -> str:
         from pathlib import Path
