@@ -129,6 +129,25 @@ def assistant(tmp_path, corpus_dir, fake_embedder, fake_reranker):
     return instance
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def seed_server(folder: Path):
+    """(running server on loopback, its assistant) over a fresh index of the seed corpus in `folder`."""
+    from rag.assistant import Assistant, Settings
+    from rag.paths import SEED_CORPUS
+    from ui.app import serve
+
+    assistant = Assistant(Settings(index_dir=folder / "index"))
+    assistant.index_paths([SEED_CORPUS])
+    return serve(assistant, port=free_port(), block=False), assistant
+
+
 def pytest_sessionfinish(session, exitstatus):
     import shutil
 

@@ -2,13 +2,14 @@
 
 import json
 import shutil
-import socket
 import statistics
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import seed_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
@@ -18,25 +19,11 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from rag.assistant import Assistant, Settings
-    from rag.paths import SEED_CORPUS
-    from ui.app import serve
-
-    index_dir = tmp_path_factory.mktemp("ui") / "index"
-    assistant = Assistant(Settings(index_dir=index_dir))
-    assistant.index_paths([SEED_CORPUS])
-    port = _free_port()
-    demo = serve(assistant, port=port, block=False)
-    yield f"http://127.0.0.1:{port}"
-    demo.close()
+    running, _ = seed_server(tmp_path_factory.mktemp("ui"))
+    yield running.url
+    running.close()
 
 
 @pytest.fixture(scope="module")

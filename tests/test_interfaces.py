@@ -2,46 +2,36 @@
 the Python API as the README shows it, and `rag chat`."""
 
 import asyncio
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from rag.paths import SEED_CORPUS
+from tests.conftest import seed_server
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "Through which country was the money from the first oil sales routed?"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def seed_index(tmp_path_factory):
-    from rag.assistant import Assistant, Settings
-
-    index_dir = tmp_path_factory.mktemp("interfaces") / "index"
-    assistant = Assistant(Settings(index_dir=index_dir))
-    assistant.index_paths([SEED_CORPUS])
-    return assistant
-
-
-@pytest.fixture(scope="module")
-def server(seed_index):
-    from ui.app import serve
-
-    running = serve(seed_index, port=_free_port(), block=False)
-    yield running
+def served(tmp_path_factory):
+    running, assistant = seed_server(tmp_path_factory.mktemp("interfaces"))
+    yield running, assistant
     running.close()
+
+
+@pytest.fixture(scope="module")
+def server(served):
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def seed_index(served):
+    return served[1]
 
 
 def test_the_openai_client_gets_answers_with_citations(server, seed_index):
