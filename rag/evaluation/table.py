@@ -9,7 +9,8 @@ COLUMNS = [
     ("questions", "questions"), ("answerable", "answerable"), ("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR"),
     ("ndcg@10", "nDCG@10"), ("recall@100", "R@100"), ("em", "EM"), ("f1", "F1"), ("f1_answerable", "F1 ans."),
     ("f1_unanswerable", "F1 unans."), ("citation_support", "cit. support"), ("abstention_precision", "abst. P"),
-    ("abstention_recall", "abst. R"), ("latency_ms_p50", "p50 ms"), ("latency_ms_p95", "p95 ms"),
+    ("abstention_recall", "abst. R"), ("abstained", "declined"), ("latency_ms_p50", "p50 ms"),
+    ("latency_ms_p95", "p95 ms"),
 ]
 
 
@@ -26,10 +27,14 @@ def table(folders: list[Path]) -> str:
     lines = ["| run | retrieval | " + " | ".join(title for _, title in COLUMNS) + " |",
              "|---|---|" + "---|" * len(COLUMNS)]
     for name, summary in summaries:
-        mode = summary["settings"]["mode"]
+        settings = summary["settings"]
+        mode = settings["mode"] + ("+rerank" if settings.get("rerank") and summary.get("by_retrieval", {}).get(
+            settings["mode"] + "+rerank") else "")
         lines.append(f"| {name} | {mode} (default) | " + " | ".join(_cell(summary.get(k)) for k, _ in COLUMNS) + " |")
         for other, values in summary.get("by_retrieval", {}).items():
             if other == mode:
                 continue
+            if summary.get("abstained") is not None and "ndcg@10" not in values and other in ("dense", "lexical"):
+                continue  # reader runs list the first stage's modes once, in the retrieval-only rows
             lines.append(f"| {name} | {other} | " + " | ".join(_cell(values.get(k)) if k in values else "" for k, _ in COLUMNS) + " |")
     return "\n".join(lines) + "\n"
