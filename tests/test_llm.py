@@ -3,7 +3,7 @@ import time
 import pytest
 
 from rag.llm import Completion, LocalLLM, Token
-from rag.readers.llm import LLMReader, LLMSettings, align, none_probability
+from rag.readers.llm import VERIFY_SYSTEM, LLMReader, LLMSettings, align, none_probability, yes_probability
 from rag.readers.signals import Calibration
 
 QUESTION = "When was the lava lake of Kilauea drained?"
@@ -12,13 +12,20 @@ TRUST_THE_MODEL = Calibration(("model_declined",), (-8.0,), 4.0, 0.5)
 
 
 class FakeLLM:
-    """Replies with canned text (one reply per request); records prompts."""
+    """Replies with canned text (one reply per request); records prompts. Checks of an answer ("does the passage
+    state it?") get `verdict` and are recorded apart."""
 
-    def __init__(self, *replies):
+    def __init__(self, *replies, verdict="Yes"):
         self.replies = list(replies)
         self.prompts = []
+        self.checks = []
+        self.verdict = verdict
 
     def complete(self, messages, **_):
+        if messages[0]["content"] == VERIFY_SYSTEM:
+            self.checks.append(messages[-1]["content"])
+            other = "No" if self.verdict == "Yes" else "Yes"
+            return Completion(self.verdict, (Token(self.verdict, -0.1, ((self.verdict, -0.1), (other, -2.4))),))
         self.prompts.append(messages[-1]["content"])
         reply = self.replies.pop(0)
         first = reply.split()[0] if reply.split() else ""
@@ -103,10 +110,26 @@ def test_the_model_saying_none_everywhere_declines(assistant):
     assert reading.signals["none_probability"] > 0.9
 
 
+def test_an_answer_is_checked_against_its_sentence(assistant):
+    question = QUESTION
+    hits = assistant.retriever().search(question, 5)
+    doubtful = Calibration(("verified",), (6.0,), -3.0, 0.5)  # answers only what the check confirms
+    llm = FakeLLM("2018", verdict="No")
+    reading = LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"), calibrated=doubtful).read(
+        question, hits, assistant.index.document)
+    assert llm.checks and "Proposed answer: 2018" in llm.checks[0] and "drained in 2018" in llm.checks[0]
+    assert reading.abstained and reading.signals["verified"] < 0.2
+    confirmed = LLMReader(assistant.embedder, llm=FakeLLM("2018"), extractive=assistant.reader("extractive"),
+                          calibrated=doubtful).read(question, hits, assistant.index.document)
+    assert confirmed.text == "2018" and confirmed.signals["verified"] > 0.8
+
+
 def test_none_probability_reads_the_first_token():
     assert none_probability(Completion("NONE", (Token("NONE", -0.1, (("NONE", -0.1), ("No", -3.0))),))) > 0.95
     assert none_probability(Completion("2018", (Token("201", -0.01, (("201", -0.01), ("None", -5.0))),))) < 0.01
     assert none_probability(Completion("NONE")) == 1.0  # no log-probabilities given: the reply decides
+    assert yes_probability(Completion("Yes", (Token("Yes", -0.2, (("Yes", -0.2), ("No", -1.8))),))) == pytest.approx(0.832, abs=0.01)
+    assert yes_probability(Completion("")) == 0.5
 
 
 def test_explained_answer_keeps_valid_markers_only(assistant):

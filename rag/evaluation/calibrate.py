@@ -30,7 +30,7 @@ from rag.readers.signals import CALIBRATION_FILE, Calibration
 FEATURES: dict[str, tuple[str, ...]] = {
     "extractive": ("relevance", "margin", "lexical", "missing_sentence", "missing_document", "typed_missing"),
     "llm": ("relevance", "margin", "lexical", "missing_sentence", "missing_document", "typed_missing",
-            "none_probability", "answer_logprob", "model_declined", "sentence_rank"),
+            "none_probability", "answer_logprob", "model_declined", "sentence_rank", "verified"),
 }
 RIGHT_F1 = 0.5
 # What an answer scores: its F1, or whether its cited sentence holds a gold answer.

@@ -39,6 +39,10 @@ SHORT_EXAMPLES = [
     ("Passage: Marta Ruiz, keeper of the lighthouse since 1990, lit the lamp every night.\nQuestion: Who looked "
      "after the lighthouse?", "Marta Ruiz"),
 ]
+VERIFY_SYSTEM = (
+    "You check answers against a passage. Reply Yes if the passage itself states that the proposed answer answers the "
+    "question, including every detail the question asks about (such as a year, a place or a name). Otherwise reply No."
+)
 EXPLAIN_SYSTEM = (
     "You answer questions using only the numbered passages. Write one to three short sentences. End each sentence "
     "with the number of the passage that supports it, like [1]. If the passages do not answer the question, reply: NONE"
@@ -107,6 +111,17 @@ def none_probability(completion) -> float:
     return min(1.0, sum(math.exp(lp) for token, lp in options if token.strip() and _NONE.startswith(token.strip().upper())))
 
 
+def yes_probability(completion) -> float:
+    """P(Yes) / (P(Yes) + P(No)) at the reply's first token; 0.5 when the model gave neither."""
+    if not completion.tokens:
+        return 0.5
+    first = completion.tokens[0]
+    options = first.top or ((first.text, first.logprob),)
+    yes = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "yes")
+    no = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "no")
+    return yes / (yes + no) if yes + no else 0.5
+
+
 def answer_logprob(completion) -> float:
     """Mean log-probability of the reply's tokens: low when the model was unsure of what it copied."""
     values = [t.logprob for t in completion.tokens if t.text.strip()]
@@ -143,6 +158,13 @@ class LLMReader:
     def _numbered(question: str, texts: list[str]) -> str:
         numbered = "\n".join(f"[{n}] {' '.join(t.split())}" for n, t in enumerate(texts, start=1))
         return f"Passages:\n{numbered}\n\nQuestion: {question}"
+
+    @staticmethod
+    def verify_messages(question: str, sentence: str, answer: str) -> list[dict]:
+        passage = " ".join(sentence.split())
+        return [{"role": "system", "content": VERIFY_SYSTEM},
+                {"role": "user", "content": f"Passage: {passage}\nQuestion: {question}\nProposed answer: {answer}\n"
+                                            "Does the passage state this answer?"}]
 
     @staticmethod
     def short_messages(question: str, sentence: str) -> list[dict]:
@@ -190,11 +212,19 @@ class LLMReader:
         citation, inside, typed_missing = self.extractive.short_answer(question, chosen, lookup)
         signals = self.extractive.signals(question, [chosen, *[s for s in ranked if s is not chosen]], lookup,
                                           typed_missing=typed_missing)
+        # A second, one-token look: does the sentence really state this answer, details (years, places) included?
+        # It catches on-topic sentences about another year or person, which relevance alone cannot tell apart.
+        verified = 0.0
+        if span is not None:
+            check = self.llm.complete(self.verify_messages(question, chosen.text, chosen.text[span[0] : span[1]]),
+                                      max_tokens=1, top_logprobs=self.settings.top_logprobs * 2)
+            verified = yes_probability(check)
         signals.update({
             "none_probability": none_probability(completion),
             "answer_logprob": answer_logprob(completion) if span is not None else -5.0,
             "model_declined": float(span is None),
             "sentence_rank": float(asked.index(chosen)),
+            "verified": verified,
         })
         confidence = self.calibrated.confidence(signals) if self.calibrated else (0.0 if span is None else 1.0)
         threshold = self.calibrated.threshold if self.calibrated else 0.5
