@@ -10,6 +10,34 @@ from pathlib import Path
 from typing import Sequence
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
+# (name, help, function, options) of each command, in the order `rag --help` lists them; each command's options
+# stand beside it, in its @command line.
+_COMMANDS: list[tuple[str, str, object, tuple]] = []
+
+
+def opt(*flags: str, **settings) -> tuple[tuple[str, ...], dict]:
+    return flags, settings
+
+
+def command(name: str, help_text: str, *options: tuple[tuple[str, ...], dict]):
+    def register(func):
+        _COMMANDS.append((name, help_text, func, options))
+        return func
+
+    return register
+
+
+BACKEND = opt("--embedder-backend", choices=["onnx-int8", "onnx", "torch"],
+              help="how the embedder runs (default onnx-int8; an existing index keeps the one that built it)")
+INDEX = (opt("--index", metavar="DIR", help="index folder (default: the seed corpus's, in your user cache)"),
+         opt("--embedder", metavar="NAME", help="embedding model path or Hugging Face id (found offline)"), BACKEND)
+RERANK = opt("--rerank", action=argparse.BooleanOptionalAction, default=None,
+             help="the cross-encoder second stage over passages and sentences (default: on)")
+PASSAGES = opt("-k", type=int, metavar="N", help="passages per question (default 5)")
+LLM_MODEL = opt("--llm-model", metavar="PATH",
+                help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
+QA_MODEL = opt("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder (--reader qa-model)")
+CHAT_READER = opt("--reader", choices=["extractive", "llm", "llm-explain"], help="how answers are read from passages")
 SEED_QUESTIONS = Path(__file__).resolve().parent.parent / "seeds" / "questions.jsonl"
 
 
@@ -75,6 +103,10 @@ def _assistant(args: argparse.Namespace, *, build_seed: bool = True):
     return assistant
 
 
+@command("index", "index files or folders", opt("paths", nargs="+", metavar="PATH"), *INDEX,
+         opt("--rebuild", action="store_true", help="start a new index instead of updating the existing one"),
+         opt("--chunk-tokens", type=int, metavar="N", help="chunk size in embedder tokens"),
+         opt("--overlap-tokens", type=int, metavar="N", help="overlap between chunks in embedder tokens"))
 def cmd_index(args: argparse.Namespace) -> int:
     """Index files or folders (recursively): .txt .md .html .pdf .docx.
 
@@ -100,6 +132,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if skipped else EXIT_OK
 
 
+@command("ask", "ask a question", opt("question"), *INDEX, PASSAGES,
+         opt("--reader", choices=["extractive", "llm", "qa-model"], help="how answers are read from passages"),
+         opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)"),
+         opt("--explain", action="store_true", help="llm reader: one to three sentences with [n] markers"),
+         LLM_MODEL, QA_MODEL, RERANK,
+         opt("--json", action="store_true", help="print one JSON object (stable keys, for scripts)"))
 def cmd_ask(args: argparse.Namespace) -> int:
     """Ask a question; prints the answer and the exact source spans that support it.
 
@@ -124,6 +162,7 @@ def _snippet(text: str, width: int = 160) -> str:
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
+@command("remove", "remove a document from the index", opt("source", metavar="SOURCE"), *INDEX)
 def cmd_remove(args: argparse.Namespace) -> int:
     """Remove a document from the index by its path (or its file name when that is unique).
 
@@ -135,6 +174,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("list", "list indexed documents", *INDEX, opt("--json", action="store_true"))
 def cmd_list(args: argparse.Namespace) -> int:
     """List the indexed documents: name, size, chunks.
 
@@ -154,6 +194,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("serve", "start the chat window, the OpenAI-compatible API and MCP", *INDEX,
+         opt("--host", default="127.0.0.1",
+             help="address to listen on (default 127.0.0.1: this machine only; others need RAG_AUTH)"),
+         opt("--allow-anonymous", action="store_true", help="listen beyond this machine without a login"),
+         opt("--read-only", action="store_true", help="answer questions; no uploads or removals"),
+         opt("--port", type=int, default=7860), PASSAGES, CHAT_READER, LLM_MODEL, RERANK)
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the chat window in the browser (Gradio) over an index (default: the seed corpus).
 
@@ -171,6 +217,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("chat", "a conversation in the terminal", *INDEX, PASSAGES, CHAT_READER, LLM_MODEL, RERANK)
 def cmd_chat(args: argparse.Namespace) -> int:
     """A conversation in the terminal: ask, then ask follow-ups ("and when?"); every answer prints its citations
     with their offsets and the quote, the answer inside it highlighted. /new starts over; /quit or Ctrl-D ends.
@@ -228,6 +275,7 @@ def _answer_text(answer, colour: bool) -> str:
     return "\n".join(lines)
 
 
+@command("mcp", "serve the MCP tools over stdio", *INDEX)
 def cmd_mcp(args: argparse.Namespace) -> int:
     """Serve the assistant's MCP tools (ask, search, list_documents) over stdio, for desktop MCP clients.
 
@@ -242,6 +290,25 @@ def cmd_mcp(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("eval", "evaluate on a question set",
+         opt("questions", nargs="?", metavar="QUESTIONS.jsonl"),
+         opt("--corpus", metavar="PATH", help="documents to index for the questions (default: the seed corpus)"),
+         opt("--index", metavar="DIR", help="evaluate on an existing index instead"),
+         opt("--squad", metavar="FILE", help="SQuAD 2.0 JSON (corpus = its paragraphs)"),
+         opt("--gold-context", action="store_true", help="SQuAD: read each question's own paragraph (reader alone)"),
+         opt("--fold", choices=["tune", "test"],
+             help="SQuAD: the articles in even (tune) or odd (test) places, to choose settings on one half and report on the other"),
+         opt("--beir", metavar="DIR", help="BEIR dataset folder (retrieval only)"),
+         opt("--split", default="test"),
+         opt("--rgb", metavar="FILE", help="RGB news questions (JSON lines)"),
+         opt("--negatives-only", action="store_true", help="RGB: only passages without the answer"),
+         opt("--reader", choices=["extractive", "llm", "qa-model", "none"], help="none: retrieval only"),
+         QA_MODEL, LLM_MODEL,
+         opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="mode the reader uses (all are measured)"),
+         opt("-k", type=int, metavar="N", help="passages given to the reader (default 5)"), RERANK,
+         opt("--no-abstain", action="store_true", help="the reader always answers (its confidence is still recorded)"),
+         opt("--limit", type=int, metavar="N", help="a seeded random sample of N questions"),
+         opt("--embedder", metavar="NAME"), BACKEND, opt("--out", required=True, metavar="DIR"))
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate retrieval and answers on a question set; writes summary.json, results.jsonl, report.md and plots.
 
@@ -327,6 +394,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("calibrate", "fit a reader's confidence on eval runs", opt("folders", nargs="+", metavar="DIR"),
+         opt("--reader", choices=["extractive", "llm"], required=True),
+         opt("--precision", type=float, default=0.8,
+             help="decline below the highest confidence where this share of declined questions is unanswerable"),
+         opt("--write", action="store_true", help="store it as the reader's shipped calibration"))
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit a reader's confidence on `rag eval --no-abstain` runs and choose the threshold below which it declines.
 
@@ -350,6 +422,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("eval-table", "summarise eval runs as one Markdown table", opt("folders", nargs="+", metavar="DIR"))
 def cmd_eval_table(args: argparse.Namespace) -> int:
     """Print one Markdown table from `rag eval` output folders (each holding a summary.json).
 
@@ -361,6 +434,21 @@ def cmd_eval_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("bench", "measure speed and memory (pipeline, faiss, load)",
+         opt("kind", nargs="?", choices=["pipeline", "faiss", "load"], default="pipeline"),
+         opt("--corpus", metavar="DIR", help="pipeline: a BEIR folder or documents (default: ../shared/data/scifact)"),
+         opt("--questions", metavar="FILE.jsonl", help="questions for a non-BEIR corpus; load: questions to ask"),
+         opt("--docs", type=int, default=300, metavar="N", help="pipeline: seeded sample of N documents (0: all)"),
+         opt("--queries", type=int, metavar="N", help="questions timed (pipeline 100, faiss 200)"), BACKEND,
+         opt("--no-naive", action="store_true", help="pipeline: skip the naive baseline"),
+         opt("--sizes", default="10000,30000,100000", metavar="N,N", help="faiss: vector counts"),
+         opt("--clients", type=int, default=20, metavar="N", help="load: concurrent clients"),
+         opt("--seconds", type=float, default=60, metavar="S", help="load: duration"),
+         opt("--reader", choices=["extractive", "llm"], default="extractive", help="load: reader"),
+         opt("--uploads-every", type=float, default=0, metavar="S",
+             help="load: also upload a small document every S seconds (into a scratch copy of the index)"),
+         opt("--index", metavar="DIR", help="load: index to serve (default: the seed corpus's)"),
+         opt("--out", default="bench-results", metavar="DIR"))
 def cmd_bench(args: argparse.Namespace) -> int:
     """Measure speed and memory; print Markdown and write JSON + Markdown into --out.
 
@@ -411,125 +499,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Ask questions about your own documents, offline, with answers cited to the exact source span.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name, func, help_text):
-        p = sub.add_parser(name, help=help_text, description=func.__doc__,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.set_defaults(func=func)
-        return p
-
-    def index_option(p):
-        p.add_argument("--index", metavar="DIR", help="index folder (default: the seed corpus's, in your user cache)")
-        p.add_argument("--embedder", metavar="NAME", help="embedding model path or Hugging Face id (found offline)")
-        backend_option(p)
-
-    def rerank_option(p):
-        p.add_argument("--rerank", action=argparse.BooleanOptionalAction, default=None,
-                       help="the cross-encoder second stage over passages and sentences (default: on)")
-
-    def backend_option(p):
-        p.add_argument("--embedder-backend", choices=["onnx-int8", "onnx", "torch"],
-                       help="how the embedder runs (default onnx-int8; an existing index keeps the one that built it)")
-
-    p = command("index", cmd_index, "index files or folders")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    index_option(p)
-    p.add_argument("--rebuild", action="store_true", help="start a new index instead of updating the existing one")
-    p.add_argument("--chunk-tokens", type=int, metavar="N", help="chunk size in embedder tokens")
-    p.add_argument("--overlap-tokens", type=int, metavar="N", help="overlap between chunks in embedder tokens")
-
-    p = command("ask", cmd_ask, "ask a question")
-    p.add_argument("question")
-    index_option(p)
-    p.add_argument("-k", type=int, metavar="N", help="number of passages to retrieve (default 5)")
-    p.add_argument("--reader", choices=["extractive", "llm", "qa-model"], help="how answers are read from passages")
-    p.add_argument("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)")
-    p.add_argument("--explain", action="store_true", help="llm reader: one to three sentences with [n] markers")
-    p.add_argument("--llm-model", metavar="PATH", help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
-    p.add_argument("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder (--reader qa-model)")
-    rerank_option(p)
-    p.add_argument("--json", action="store_true", help="print one JSON object (stable keys, for scripts)")
-
-    p = command("remove", cmd_remove, "remove a document from the index")
-    p.add_argument("source", metavar="SOURCE")
-    index_option(p)
-
-    p = command("list", cmd_list, "list indexed documents")
-    index_option(p)
-    p.add_argument("--json", action="store_true")
-
-    p = command("eval", cmd_eval, "evaluate on a question set")
-    p.add_argument("questions", nargs="?", metavar="QUESTIONS.jsonl")
-    p.add_argument("--corpus", metavar="PATH", help="documents to index for the questions (default: the seed corpus)")
-    p.add_argument("--index", metavar="DIR", help="evaluate on an existing index instead")
-    p.add_argument("--squad", metavar="FILE", help="SQuAD 2.0 JSON (corpus = its paragraphs)")
-    p.add_argument("--gold-context", action="store_true", help="SQuAD: read each question's own paragraph (reader alone)")
-    p.add_argument("--beir", metavar="DIR", help="BEIR dataset folder (retrieval only)")
-    p.add_argument("--split", default="test")
-    p.add_argument("--rgb", metavar="FILE", help="RGB news questions (JSON lines)")
-    p.add_argument("--negatives-only", action="store_true", help="RGB: only passages without the answer")
-    p.add_argument("--reader", choices=["extractive", "llm", "qa-model", "none"], help="none: retrieval only")
-    p.add_argument("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder")
-    p.add_argument("--llm-model", metavar="PATH", help="a GGUF model file for the llm reader")
-    p.add_argument("--retrieval", choices=["hybrid", "dense", "lexical"], help="mode the reader uses (all are measured)")
-    p.add_argument("-k", type=int, metavar="N", help="passages given to the reader (default 5)")
-    rerank_option(p)
-    p.add_argument("--fold", choices=["tune", "test"],
-                   help="SQuAD: the articles in even (tune) or odd (test) places, to choose settings on one half and report on the other")
-    p.add_argument("--no-abstain", action="store_true", help="the reader always answers (its confidence is still recorded)")
-    p.add_argument("--limit", type=int, metavar="N", help="a seeded random sample of N questions")
-    p.add_argument("--embedder", metavar="NAME")
-    backend_option(p)
-    p.add_argument("--out", required=True, metavar="DIR")
-
-    p = command("calibrate", cmd_calibrate, "fit a reader's confidence on eval runs")
-    p.add_argument("folders", nargs="+", metavar="DIR")
-    p.add_argument("--reader", choices=["extractive", "llm"], required=True)
-    p.add_argument("--precision", type=float, default=0.8,
-                   help="decline below the highest confidence where this share of declined questions is unanswerable")
-    p.add_argument("--write", action="store_true", help="store it as the reader's shipped calibration")
-
-    p = command("eval-table", cmd_eval_table, "summarise eval runs as one Markdown table")
-    p.add_argument("folders", nargs="+", metavar="DIR")
-
-    p = command("bench", cmd_bench, "measure speed and memory (pipeline, faiss, load)")
-    p.add_argument("kind", nargs="?", choices=["pipeline", "faiss", "load"], default="pipeline")
-    p.add_argument("--corpus", metavar="DIR", help="pipeline: a BEIR folder or documents (default: ../shared/data/scifact)")
-    p.add_argument("--questions", metavar="FILE.jsonl", help="questions for a non-BEIR corpus; load: questions to ask")
-    p.add_argument("--docs", type=int, default=300, metavar="N", help="pipeline: seeded sample of N documents (0: all)")
-    p.add_argument("--queries", type=int, metavar="N", help="questions timed (pipeline 100, faiss 200)")
-    backend_option(p)
-    p.add_argument("--no-naive", action="store_true", help="pipeline: skip the naive baseline")
-    p.add_argument("--sizes", default="10000,30000,100000", metavar="N,N", help="faiss: vector counts")
-    p.add_argument("--clients", type=int, default=20, metavar="N", help="load: concurrent clients")
-    p.add_argument("--seconds", type=float, default=60, metavar="S", help="load: duration")
-    p.add_argument("--reader", choices=["extractive", "llm"], default="extractive", help="load: reader")
-    p.add_argument("--uploads-every", type=float, default=0, metavar="S",
-                   help="load: also upload a small document every S seconds (into a scratch copy of the index)")
-    p.add_argument("--index", metavar="DIR", help="load: index to serve (default: the seed corpus's)")
-    p.add_argument("--out", default="bench-results", metavar="DIR")
-
-    p = command("chat", cmd_chat, "a conversation in the terminal")
-    index_option(p)
-    p.add_argument("-k", type=int, metavar="N", help="passages per question (default 5)")
-    p.add_argument("--reader", choices=["extractive", "llm", "llm-explain"])
-    p.add_argument("--llm-model", metavar="PATH", help="a GGUF file, or a packaged model's name, for the llm reader")
-    rerank_option(p)
-
-    p = command("mcp", cmd_mcp, "serve the MCP tools over stdio")
-    index_option(p)
-
-    p = command("serve", cmd_serve, "start the chat window")
-    index_option(p)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only; others need RAG_AUTH)")
-    p.add_argument("--allow-anonymous", action="store_true", help="listen beyond this machine without a login")
-    p.add_argument("--read-only", action="store_true", help="answer questions; no uploads or removals")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("-k", type=int, metavar="N", help="passages per question (default 5)")
-    p.add_argument("--reader", choices=["extractive", "llm", "llm-explain"])
-    p.add_argument("--llm-model", metavar="PATH", help="a GGUF file for the llm reader")
-    rerank_option(p)
+    for name, help_text, func, options in _COMMANDS:
+        command = sub.add_parser(name, help=help_text, description=func.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        command.set_defaults(func=func)
+        for flags, settings in options:
+            command.add_argument(*flags, **settings)
     return parser
 
 
