@@ -297,7 +297,8 @@ def cmd_mcp(args: argparse.Namespace) -> int:
          opt("--squad", metavar="FILE", help="SQuAD 2.0 JSON (corpus = its paragraphs)"),
          opt("--gold-context", action="store_true", help="SQuAD: read each question's own paragraph (reader alone)"),
          opt("--fold", choices=["tune", "test"],
-             help="SQuAD: the articles in even (tune) or odd (test) places, to choose settings on one half and report on the other"),
+             help="SQuAD: the articles (RGB: the questions) in even (tune) or odd (test) places, to choose settings on "
+                  "one half and report on the other"),
          opt("--beir", metavar="DIR", help="BEIR dataset folder (retrieval only)"),
          opt("--split", default="test"),
          opt("--rgb", metavar="FILE", help="RGB news questions (JSON lines)"),
@@ -349,7 +350,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     elif args.beir:
         eval_set = datasets.load_beir(args.beir, args.split)
     else:
-        eval_set = datasets.load_rgb(args.rgb, negatives_only=args.negatives_only)
+        eval_set = datasets.load_rgb(args.rgb, negatives_only=args.negatives_only, fold=args.fold)
     if args.gold_context and gold is None:
         raise RagError("--gold-context needs a dataset that labels each question's passage", hint="use it with --squad")
 

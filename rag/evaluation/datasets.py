@@ -137,13 +137,17 @@ def load_beir(folder: str | Path, split: str = "test") -> EvalSet:
     return EvalSet(f"{folder.name}-{split}", questions, unique, doc_level=True, retrieval_only=True)
 
 
-def load_rgb(path: str | Path, *, negatives_only: bool = False) -> EvalSet:
+def load_rgb(path: str | Path, *, negatives_only: bool = False, fold: str | None = None) -> EvalSet:
     """RGB news: each question has its own passages. By default the right and the no-answer passages;
-    with negatives_only, only passages without the answer, so the right behaviour is to decline."""
+    with negatives_only, only passages without the answer, so the right behaviour is to decline. With a fold, the
+    questions in even ("tune") or odd ("test") places."""
     path = Path(path)
+    if fold not in (None, "tune", "test"):
+        raise EvaluationError(f"unknown fold '{fold}'", hint="use tune or test")
     questions = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for place, line in enumerate(lines):
+        if fold is not None and (place % 2 == 0) != (fold == "tune"):
             continue
         row = json.loads(line)
         answer = row["answer"]
@@ -154,7 +158,7 @@ def load_rgb(path: str | Path, *, negatives_only: bool = False) -> EvalSet:
         made = [make_document(f"rgb:{row['id']}/{n}", f"passage {n}", t) for n, t in enumerate(passages) if t.strip()]
         docs = tuple({d.doc_id: d for d in made}.values())
         questions.append(EvalQuestion(str(row["id"]), row["query"], answers, None, docs))
-    name = path.stem + ("-negatives" if negatives_only else "")
+    name = path.stem + ("-negatives" if negatives_only else "") + (f"-{fold}" if fold else "")
     return EvalSet(name, questions, own_corpus_per_question=True)
 
 
