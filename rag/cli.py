@@ -418,7 +418,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
               "weights": dict(zip(fitted.calibration.features, [round(w, 4) for w in fitted.calibration.weights]))}
     print(json.dumps(report, indent=2))
     if args.write:
-        calibrate.write(fitted, args.reader, [str(f) for f in args.folders])
+        calibrate.write(fitted, args.reader, [Path(f) for f in args.folders])
         print(f"Wrote the {args.reader} calibration to {calibrate.CALIBRATION_FILE}", file=sys.stderr)
     return EXIT_OK
 

@@ -120,9 +120,18 @@ def score_declining_below(confidences: np.ndarray, rows: Sequence[dict], thresho
     return float(np.mean(scores))
 
 
-def write(fitted: Fitted, reader: str, sources: Sequence[str], path: Path = CALIBRATION_FILE) -> None:
+def describe_run(folder: Path) -> dict:
+    """What an evaluation run asked (its data set and settings, from its summary.json), not where it was written."""
+    summary_path = Path(folder) / "summary.json"
+    summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    settings = summary.get("settings", {})
+    return {"dataset": summary.get("dataset", Path(folder).name), "questions": summary.get("questions"),
+            **{key: settings[key] for key in ("reader", "gold_context", "rerank", "abstain", "embedder") if key in settings}}
+
+
+def write(fitted: Fitted, reader: str, folders: Sequence[Path], path: Path = CALIBRATION_FILE) -> None:
     data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    data[reader] = {**fitted.calibration.as_dict(), "fitted_on": list(sources), "rows": fitted.rows,
+    data[reader] = {**fitted.calibration.as_dict(), "fitted_on": [describe_run(f) for f in folders], "rows": fitted.rows,
                     "auc": fitted.auc, "objective": OBJECTIVES[reader],
                     "score_always_answering": fitted.score_always_answering, "score_declining": fitted.score_declining}
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
