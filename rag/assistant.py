@@ -45,7 +45,7 @@ class Settings:
     k: int = 5
     reader: ReaderName = "extractive"
     retrieval: RetrievalSettings = RetrievalSettings()
-    chunking: ChunkSettings = ChunkSettings()
+    chunking: ChunkSettings | None = None  # None: an existing index's own, ChunkSettings() for a new one
     llm_model: str | None = None
     qa_model: str | None = None
     explain: bool = False
@@ -200,8 +200,9 @@ class Assistant:
     def reload(self) -> None:
         self._index = None
 
-    def chunker(self) -> Chunker:
-        return Chunker(self.embedder.count_tokens, self.settings.chunking, max_tokens=self.embedder.max_tokens)
+    def chunker(self, chunking: ChunkSettings | None = None) -> Chunker:
+        settings = chunking or self.settings.chunking or ChunkSettings()
+        return Chunker(self.embedder.count_tokens, settings, max_tokens=self.embedder.max_tokens)
 
     def add_documents(
         self,
@@ -219,9 +220,9 @@ class Assistant:
         if not persist:
             index = self._index or Index(
                 self.settings.index_dir, embedder_id=self.embedder.model_id, dimension=self.embedder.dimension,
-                chunking=self.settings.chunking,
+                chunking=self.settings.chunking or ChunkSettings(),
             )
-            report = index.upsert(documents, self.chunker(), self.embedder.embed_documents, on_progress=on_progress)
+            report = index.upsert(documents, self.chunker(index.chunking), self.embedder.embed_documents, on_progress=on_progress)
             self._index = index
             return report
         with self._write_lock, locked(self.settings.index_dir):
@@ -234,7 +235,7 @@ class Assistant:
                 chunking=self.settings.chunking,
                 rebuild=rebuild,
             )
-            report = index.upsert(documents, self.chunker(), self.embedder.embed_documents, on_progress=on_progress)
+            report = index.upsert(documents, self.chunker(index.chunking), self.embedder.embed_documents, on_progress=on_progress)
             if report.changed or rebuild or not self.has_index():
                 index.save()
             self._index = index

@@ -509,6 +509,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _plain_warnings() -> None:
+    """The project's own warnings (e.g. an index recovered from an earlier generation) as one line on stderr."""
+    import warnings
+
+    from rag.errors import IndexRecoveredWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, IndexRecoveredWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models are found locally; never reach for a hub
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -516,6 +533,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from rag.errors import RagError
 
+    _plain_warnings()
     try:
         return args.func(args)
     except RagError as exc:

@@ -60,3 +60,7 @@ class IndexBusyError(IndexError_):
 
 class EvaluationError(RagError):
     """An evaluation data file is malformed."""
+
+
+class IndexRecoveredWarning(UserWarning):
+    """The live generation of an index failed its checks and an earlier one was loaded instead."""

@@ -4,20 +4,24 @@ Layout of an index folder:
 
     CURRENT              name of the live generation, replaced atomically (os.replace) as the last step of a save
     gen-000007/          one complete generation: manifest.json, documents.jsonl, chunks.jsonl, vectors.faiss,
-                         lexical/ (BM25); the manifest records every file's size and sha256
+                         lexical/ (BM25), and the marker .rag-generation; the manifest records every file's size
+                         and sha256
     .lock                held by the one process allowed to write
 
-A save writes a new generation beside the live one and only then points CURRENT at it, so a crash at any moment
-leaves the previous generation loadable; readers never see a mix. Row i of the FAISS index is chunk i of
-chunks.jsonl.
+A save writes a new generation beside the live one, fsyncs every file and folder of it, and only then points CURRENT
+at it, so a crash at any moment leaves the previous generation loadable; readers never see a mix. A live generation
+whose files fail their checksums is passed over for the newest earlier one that passes, with a warning. Only folders
+named exactly gen-NNNNNN that hold the marker are ever deleted. Row i of the FAISS index is chunk i of chunks.jsonl.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,12 +35,15 @@ from rag.errors import (
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexRecoveredWarning,
 )
 from rag.hashing import file_sha256
 from rag.types import Chunk, Document
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
+GENERATION_NAME = re.compile(r"gen-\d{6}")
+MARKER = ".rag-generation"  # written first into every generation folder this program creates
 LOCK_WAIT_SECONDS = 30.0
 # Exact search below this many chunks, HNSW from here on; chosen from `rag bench faiss` (README, performance).
 ANN_THRESHOLD = 100_000
@@ -73,6 +80,46 @@ def _write_file(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def _fsync_tree(folder: Path) -> None:
+    """fsync every file, then every folder from the deepest up, so the whole tree is on disk before it is pointed at."""
+    folders = [folder]
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir():
+            folders.append(path)
+        elif path.is_file():
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
+    for path in sorted(folders, key=lambda p: len(p.parts), reverse=True):
+        _fsync_dir(path)
+
+
+def own_generations(folder: Path) -> list[str]:
+    """Generation folders this program made (exact name and marker), oldest first. Nothing else is ever deleted."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_dir() and GENERATION_NAME.fullmatch(p.name) and ((p / MARKER).is_file() or _legacy(p)))
+
+
+def _legacy(gen_dir: Path) -> bool:
+    """A generation written before the marker existed: its manifest says so (format version and file checksums)."""
+    try:
+        manifest = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format_version") == FORMAT_VERSION and "files" in manifest
+
+
+def _storage_view(faiss_index):
+    """The vectors a flat or HNSW FAISS index stores, as a numpy view of its memory (no copy); None for others."""
+    import faiss
+
+    flat = faiss.downcast_index(faiss_index.storage) if hasattr(faiss_index, "hnsw") else faiss_index
+    if not isinstance(flat, faiss.IndexFlat) or not flat.ntotal:
+        return None
+    return faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+
+
 def _jsonl(rows) -> bytes:
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
 
@@ -88,6 +135,7 @@ class Index:
         self.documents: dict[str, Document] = {}  # source -> document
         self.chunks: list[Chunk] = []
         self._vectors = np.zeros((0, dimension), dtype=np.float32)
+        self._vectors_owner = None  # the FAISS index whose memory _vectors views, kept alive as long as the view
         self._faiss = None
         self._lexical = None
         self._lexical_docs = None
@@ -115,24 +163,47 @@ class Index:
 
     @classmethod
     def load(cls, folder: str | Path) -> "Index":
-        """The live generation. A save that lands while we read (and removes what we were reading) is retried."""
+        """The live generation. A save that lands while we read (and removes what we were reading) is retried; a live
+        generation that fails its checks gives way to the newest earlier one that passes them, with a warning."""
         folder = Path(folder)
         for _ in range(3):
-            generation = (folder / CURRENT).read_text(encoding="utf-8").strip() if cls.exists(folder) else None
+            generation = cls._current(folder)
             try:
-                return cls._load(folder)
-            except IndexCorruptError:
-                now = (folder / CURRENT).read_text(encoding="utf-8").strip() if cls.exists(folder) else None
-                if now == generation:
-                    raise
-        return cls._load(folder)
+                return cls._load(folder, generation)
+            except IndexCorruptError as error:
+                if cls._current(folder) != generation:
+                    continue  # a save switched CURRENT while we read: read the new generation
+                return cls._fall_back(folder, generation, error)
+        return cls._load(folder, cls._current(folder))
+
+    @staticmethod
+    def _current(folder: Path) -> str | None:
+        try:
+            return (folder / CURRENT).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
 
     @classmethod
-    def _load(cls, folder: Path) -> "Index":
+    def _fall_back(cls, folder: Path, broken: str | None, error: IndexCorruptError) -> "Index":
+        for name in reversed(own_generations(folder)):
+            if broken is not None and name >= broken:
+                continue
+            try:
+                index = cls._load(folder, name)
+            except (IndexCorruptError, IndexMismatchError):
+                continue
+            warnings.warn(IndexRecoveredWarning(
+                f"the index in {folder} could not use its live generation {broken} ({error}); using the earlier "
+                f"generation {name} instead. Documents indexed after it are missing: run `rag index` on them again "
+                f"(the next save replaces the damaged generation)."), stacklevel=3)
+            return index
+        raise error
+
+    @classmethod
+    def _load(cls, folder: Path, generation: str | None) -> "Index":
         hint = REBUILD_HINT.format(folder=folder)
-        if not cls.exists(folder):
+        if generation is None:
             raise IndexNotFoundError(f"no index in {folder}", hint="create one with `rag index PATH... --index DIR`")
-        generation = (folder / CURRENT).read_text(encoding="utf-8").strip()
         gen_dir = folder / generation
         manifest_path = gen_dir / "manifest.json"
         try:
@@ -167,7 +238,7 @@ class Index:
             import faiss
 
             index._faiss = faiss.read_index(str(gen_dir / "vectors.faiss"))
-            index._vectors = index._faiss.reconstruct_n(0, index._faiss.ntotal) if index._faiss.ntotal else index._vectors
+            index._adopt_storage(index._faiss)
             from rag.lexical import LexicalIndex
 
             index._lexical = LexicalIndex.load(gen_dir / "lexical")
@@ -195,7 +266,16 @@ class Index:
             import faiss
 
             self._faiss = build_vector_index(self._vectors) if len(self._vectors) else faiss.IndexFlatIP(self.dimension)
+            self._adopt_storage(self._faiss)
         return self._faiss
+
+    def _adopt_storage(self, faiss_index) -> None:
+        """Keep one copy of the vectors: FAISS's own, which _vectors then views (IVF and others keep their copy)."""
+        view = _storage_view(faiss_index)
+        if view is not None:
+            self._vectors, self._vectors_owner = view, faiss_index
+        elif faiss_index.ntotal:
+            self._vectors, self._vectors_owner = faiss_index.reconstruct_n(0, faiss_index.ntotal), None
 
     def search(self, query_vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         """For each query vector, up to k (row, inner product) pairs, best first."""
@@ -280,6 +360,7 @@ class Index:
             return
         self.chunks = [self.chunks[i] for i in keep]
         self._vectors = self._vectors[keep] if len(keep) else np.zeros((0, self.dimension), dtype=np.float32)
+        self._vectors_owner = None  # a copy now: the FAISS index it viewed may go
         self._invalidate()
 
     def _invalidate(self) -> None:
@@ -363,11 +444,13 @@ class Index:
                 )
             self.chunks.extend(new_chunks)
             self._vectors = np.vstack([self._vectors, stacked])
+            self._vectors_owner = None
         self._invalidate()
         if growing is not None:
             if new_chunks:
                 growing.add(stacked)
             self._faiss = growing
+            self._adopt_storage(growing)
         report.chunks_embedded = len(new_chunks)
         return report
 
@@ -378,11 +461,13 @@ class Index:
         import faiss
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        existing = sorted(p.name for p in self.folder.glob("gen-*") if p.is_dir())
-        number = int(existing[-1].split("-")[1]) + 1 if existing else 1
+        existing = own_generations(self.folder)
+        taken = sorted(p.name for p in self.folder.iterdir() if GENERATION_NAME.fullmatch(p.name))
+        number = int(taken[-1].split("-")[1]) + 1 if taken else 1
         name = f"gen-{number:06d}"
         gen_dir = self.folder / name
         gen_dir.mkdir()
+        _write_file(gen_dir / MARKER, b"written by rag; this folder is deleted when two newer generations exist\n")
         counts = self.chunk_counts()
         _write_file(gen_dir / "documents.jsonl", _jsonl(asdict(d) for d in self.documents.values()))
         _write_file(gen_dir / "chunks.jsonl", _jsonl(asdict(c) for c in self.chunks))
@@ -390,7 +475,7 @@ class Index:
         self.lexical.save(gen_dir / "lexical")
         self.lexical_docs.save(gen_dir / "lexical-docs")
         files = {}
-        for path in sorted(p for p in gen_dir.rglob("*") if p.is_file()):
+        for path in sorted(p for p in gen_dir.rglob("*") if p.is_file() and p.name != MARKER):
             files[str(path.relative_to(gen_dir))] = {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
         manifest = {
             "format_version": FORMAT_VERSION,
@@ -412,7 +497,7 @@ class Index:
             "files": files,
         }
         _write_file(gen_dir / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False).encode("utf-8"))
-        _fsync_dir(gen_dir)
+        _fsync_tree(gen_dir)  # FAISS and BM25 write their own files: nothing is pointed at before all is on disk
         pointer = self.folder / f"{CURRENT}.tmp"
         _write_file(pointer, name.encode("utf-8"))
         os.replace(pointer, self.folder / CURRENT)
@@ -475,13 +560,24 @@ def build_vector_index(vectors: np.ndarray, kind: str | None = None):
     return index
 
 
-def open_or_create(folder: str | Path, *, embedder_id: str, dimension: int, chunking: ChunkSettings, rebuild: bool = False) -> Index:
-    """The live index of `folder`, checked against the embedder; a new empty one if there is none (or on rebuild)."""
+def open_or_create(folder: str | Path, *, embedder_id: str, dimension: int, chunking: ChunkSettings | None = None,
+                   rebuild: bool = False) -> Index:
+    """The live index of `folder`, checked against the embedder and, when given, the chunk settings; a new empty one
+    if there is none (or on rebuild). Chunks cut two ways would make one index rank unevenly, so a change is refused
+    like a changed embedder; without `chunking` an existing index keeps its own."""
     if Index.exists(folder) and not rebuild:
         index = Index.load(folder)
         index.check_embedder(embedder_id, dimension)
+        if chunking is not None and chunking != index.chunking:
+            built, asked = index.chunking, chunking
+            raise IndexMismatchError(
+                f"index in {folder} cuts chunks of {built.chunk_tokens} tokens with {built.overlap_tokens} overlapping, "
+                f"not {asked.chunk_tokens} with {asked.overlap_tokens}",
+                hint=f"leave out --chunk-tokens/--overlap-tokens to keep the index's own, or add --rebuild to re-cut "
+                     f"every document (their vectors are computed again)",
+            )
         return index
-    index = Index(folder, embedder_id=embedder_id, dimension=dimension, chunking=chunking)
+    index = Index(folder, embedder_id=embedder_id, dimension=dimension, chunking=chunking or ChunkSettings())
     if Index.exists(folder):
         index.generation = (Path(folder) / CURRENT).read_text(encoding="utf-8").strip()
     return index

@@ -37,7 +37,7 @@ def test_packaged_model_is_found_offline(real_embedder):
 
 def test_no_chunk_exceeds_the_model_window(seed_assistant, real_embedder):
     for chunk in seed_assistant.index.chunks:
-        assert real_embedder.count_tokens(chunk.text) <= seed_assistant.settings.chunking.chunk_tokens
+        assert real_embedder.count_tokens(chunk.text) <= seed_assistant.index.chunking.chunk_tokens
         assert chunk.text == seed_assistant.index.document(chunk.doc_id).text[chunk.start : chunk.end]
 
 
