@@ -50,3 +50,69 @@ def test_abstains_on_an_unrelated_question(assistant):
     answer = assistant.ask("What is the boiling point of mercury?")
     assert answer.abstained
     assert answer.hits  # the closest passages still come back
+
+
+def test_a_year_question_wants_a_year_not_a_weekday():
+    from rag.readers.spans import best_typed_span, question_type
+
+    assert question_type("In what year were relations severed?") == "year"
+    assert question_type("When were relations severed?") == "date"
+    assert best_typed_span("In what year were relations severed?", "The ministry announced Thursday a new start.") is None
+    sentence = "Relations were severed in 2019 and restored on Thursday."
+    span = best_typed_span("In what year were relations severed?", sentence)
+    assert sentence[span.start : span.end] == "2019"
+
+
+class _Scripted:
+    """A cross-encoder stand-in that scores sentences from a table (unknown sentences: -10)."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def score(self, question, texts):
+        import numpy as np
+
+        return np.array([self.scores.get(t, -10.0) for t in texts])
+
+
+def _reader(scores, fake_embedder):
+    return ExtractiveReader(fake_embedder, reranker=_Scripted(scores), abstain=False)
+
+
+def test_a_typed_question_reads_the_close_sentence_that_holds_its_kind(tmp_path, fake_embedder):
+    from rag.loaders import load_file
+    from rag.types import Chunk, Hit
+
+    path = tmp_path / "relations.txt"
+    path.write_text("The ministry announced Thursday the return of its ambassador. "
+                    "Relations were severed in 2019 after a dispute. "
+                    "Trade between them has doubled.", encoding="utf-8")
+    doc = load_file(path)
+    hits = [Hit(Chunk("c0", doc.doc_id, 0, len(doc.text), doc.text), 1.0, 0, {})]
+    lookup = {doc.doc_id: doc}.__getitem__
+    question = "In what year were relations severed?"
+    close = {"The ministry announced Thursday the return of its ambassador.": 5.0,
+             "Relations were severed in 2019 after a dispute.": 2.0}
+    reading = _reader(close, fake_embedder).read(question, hits, lookup)
+    assert reading.text == "2019" and reading.citations[0].quote == "Relations were severed in 2019 after a dispute."
+    # Too far below the best sentence: the best one stands, and the question's kind is missing from it.
+    far = {**close, "Relations were severed in 2019 after a dispute.": -3.0}
+    reading = _reader(far, fake_embedder).read(question, hits, lookup)
+    assert "ambassador" in reading.citations[0].quote and reading.signals["typed_missing"] == 1.0
+    # A question that names no kind of answer keeps the cross-encoder's order.
+    reading = _reader(close, fake_embedder).read("Why were relations severed?", hits, lookup)
+    assert "ambassador" in reading.citations[0].quote
+
+
+def test_only_a_year_question_moves_to_a_sentence_of_its_kind(tmp_path, fake_embedder):
+    from rag.loaders import load_file
+    from rag.types import Chunk, Hit
+
+    path = tmp_path / "plague.txt"
+    path.write_text("The plague reduced the population of the city by half. It killed 17 monks in one week.",
+                    encoding="utf-8")
+    doc = load_file(path)
+    hits = [Hit(Chunk("c0", doc.doc_id, 0, len(doc.text), doc.text), 1.0, 0, {})]
+    scores = {"The plague reduced the population of the city by half.": 5.0, "It killed 17 monks in one week.": 3.0}
+    reading = _reader(scores, fake_embedder).read("How many residents died of the plague?", hits, {doc.doc_id: doc}.__getitem__)
+    assert reading.citations[0].quote == "The plague reduced the population of the city by half."

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-AnswerType = Literal["number", "date", "name"]
+AnswerType = Literal["number", "year", "date", "name"]
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan\.?|Feb\.?|Mar\.?|Apr\.?|Jun\.?|Jul\.?|Aug\.?|Sep\.?|Sept\.?|Oct\.?|Nov\.?|Dec\.?)"
 _DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
@@ -22,6 +22,7 @@ _PATTERNS: dict[str, re.Pattern] = {
         rf"(?:(?:early|mid|late)-?\s?)?(?:{_DAY},?\s+)?(?:\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|{_MONTH}(?:\s+\d{{4}})?|\d{{4}}s?)"
         rf"|\b{_DAY}\b|\b\d{{1,2}}(?:st|nd|rd|th)\s+century\b"
     ),
+    "year": re.compile(r"\b(?:1\d{3}|20\d{2})s?\b"),
     "number": re.compile(
         rf"(?:[$€£¥]\s?)?\b\d[\d,.]*\+?(?:\s?%|\s+{_SCALE}|\s+per\s?cent)?"
         rf"|\b(?:an?\s+)?(?:{_NUMBER_WORD})(?:[\s-]+(?:{_NUMBER_WORD}))*\b",
@@ -34,7 +35,8 @@ _PATTERNS: dict[str, re.Pattern] = {
 
 _QUESTION_TYPES: list[tuple[re.Pattern, AnswerType]] = [
     (re.compile(r"\bhow (many|much|long|old|far|big|large|tall|high)\b|\bwhat (percentage|percent|proportion|number|amount)\b", re.I), "number"),
-    (re.compile(r"\bwhen\b|\b(what|which|in what|on what)\s+(year|years|date|day|month|century|decade|time period|period)\b", re.I), "date"),
+    (re.compile(r"\b(what|which|in what|in which)\s+years?\b", re.I), "year"),
+    (re.compile(r"\bwhen\b|\b(what|which|in what|on what)\s+(date|day|month|century|decade|time period|period)\b", re.I), "date"),
     (re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhere\b|\b(what|which)\s+(person|people|company|companies|organi[sz]ation|country|countries|city|cities|state|group|agency|newspaper|team|party|man|woman|king|president|leader|name)\b|\bwhat is the name\b|\bwhat was the name\b|\bnamed?\b", re.I), "name"),
 ]
 
