@@ -36,6 +36,12 @@ def test_typed_spans_inside_the_sentence():
     span = best_typed_span("In which year did he buy gold?", sentence)
     assert sentence[span.start : span.end] == "2019"
     assert best_typed_span("Why did he buy gold?", sentence) is None
+    # A possessive is not a second word of a name, and the name is shown without it.
+    sentence = "A day before Burgum’s arrival, the state oil company PDVSA signed new contracts."
+    span = best_typed_span("What is the name of the state oil company?", sentence)
+    assert sentence[span.start : span.end] == "PDVSA"
+    span = best_typed_span("Who arrived a day later?", sentence)
+    assert sentence[span.start : span.end] == "Burgum"
     assert best_typed_span("How many bars did he buy?", "He bought gold.") is None
 
 

@@ -88,6 +88,11 @@ def best_typed_span(question: str, sentence: str, kind: AnswerType | None = None
                 words = words[1:]
             if not words or not text:
                 continue
+            possessive = re.search(r"[’']s$", text)
+            if possessive:  # "Burgum’s arrival": the name is Burgum
+                text = text[: possessive.start()]
+                end = start + len(text)
+                words = [w.lower() for w in re.findall(r"\w+", text)]
         if all(w in asked for w in words):
             continue
         candidates.append((start, end))
@@ -98,7 +103,7 @@ def best_typed_span(question: str, sentence: str, kind: AnswerType | None = None
     def rank(span: tuple[int, int]) -> float:
         distance = min(min(abs(a - span[0]), abs(a - span[1])) for a in anchors) if anchors else 0
         # Full names ("War Secretary Pete Hegseth") beat stray capitalised words ("US") a little closer by.
-        words = len(re.findall(r"\w+", sentence[span[0]:span[1]]))
+        words = len(re.findall(r"\w+(?:[’']\w+)*", sentence[span[0]:span[1]]))  # "O'Neill" is one word
         if kind == "name":
             return distance - 25 * min(words, 4)
         # A bare year is rarely the answer to "how many / how much".
