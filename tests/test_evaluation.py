@@ -122,3 +122,23 @@ def test_eval_run_writes_every_report(tmp_path, fake_embedder, corpus_dir):
     assert set(summary["by_retrieval"]) == {"dense", "lexical", "hybrid", "hybrid+rerank"}
     rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert rows[0]["citations"][0]["quote"] == "Its lava lake was drained in 2018."
+
+
+@pytest.mark.parametrize("rerank", [True, False])
+def test_questions_with_their_own_passages_follow_the_rerank_setting(tmp_path, fake_embedder, rerank):
+    from rag.assistant import Assistant, Settings
+    from rag.evaluation.runner import EvalConfig, run
+    from rag.evaluation.table import table
+
+    (tmp_path / "rgb.json").write_text(json.dumps({
+        "id": 0, "query": "Which river flows through Vienna?", "answer": ["Danube"],
+        "positive": ["The Danube flows through Vienna and Budapest."], "negative": ["Vienna hosts many concerts."]}) + "\n")
+    reranker = FakeReranker()
+    calls = []
+    score = reranker.score
+    reranker.score = lambda question, texts: calls.append(len(texts)) or score(question, texts)
+    factory = lambda folder: Assistant(Settings(index_dir=folder or tmp_path / "scratch"), embedder=fake_embedder, reranker=reranker)  # noqa: E731
+    run(load_rgb(tmp_path / "rgb.json"), factory, EvalConfig(rerank=rerank, reader=None), tmp_path / "out", cache_root=tmp_path / "cache")
+    assert bool(calls) == rerank
+    label = "hybrid+rerank (default)" if rerank else "hybrid (default)"
+    assert f"| out | {label} |" in table([tmp_path / "out"])

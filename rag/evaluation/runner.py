@@ -103,10 +103,11 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
             sub = assistant_factory(None)
             sub.add_documents(list(question.documents), persist=False)
             started = time.perf_counter()
-            rankings.append(sub.retriever().search(question.question, depth))
+            rankings.append(sub.retriever(rerank=config.rerank).search(question.question, depth))
             own_retrieval_ms.append((time.perf_counter() - started) * 1000)
             _tick(progress, number + 1, len(questions), "retrieving")
         default_rankings = rankings
+        default_name = f"{config.mode}+rerank" if config.rerank else config.mode  # named as in side-by-side runs
         lookup_for = lambda q: {d.doc_id: d for d in q.documents}.__getitem__  # noqa: E731
     else:
         assistant = index_for(eval_set, assistant_factory, cache_root, on_progress=lambda d, t: _tick(progress, d, t, "embedding corpus")) if eval_set.documents else assistant_factory(None)

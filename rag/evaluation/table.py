@@ -28,8 +28,7 @@ def table(folders: list[Path]) -> str:
              "|---|---|" + "---|" * len(COLUMNS)]
     for name, summary in summaries:
         settings = summary["settings"]
-        mode = settings["mode"] + ("+rerank" if settings.get("rerank") and summary.get("by_retrieval", {}).get(
-            settings["mode"] + "+rerank") else "")
+        mode = settings["mode"] + ("+rerank" if settings.get("rerank") else "")
         lines.append(f"| {name} | {mode} (default) | " + " | ".join(_cell(summary.get(k)) for k, _ in COLUMNS) + " |")
         for other, values in summary.get("by_retrieval", {}).items():
             if other == mode:
