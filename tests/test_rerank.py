@@ -78,3 +78,12 @@ def test_reranked_seed_answers_cite_the_span_that_holds_them(tmp_path_factory):
         citation = answer.citations[0]
         assert expected in citation.quote, (question, citation.quote)
         assert answer.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+    # Short answers inside the cited sentence: a year for "in what year" (not the weekday of the best-ranked
+    # sentence), the company's name rather than a possessive next to it.
+    for question, expected in [
+        ("In what year were diplomatic relations between Venezuela and the US severed?", "2019"),
+        ("What is the name of Venezuela's state oil company?", "PDVSA"),
+    ]:
+        answer = assistant.ask(question)
+        assert answer.text == expected, (question, answer.text)
+        assert expected in answer.citations[0].quote
