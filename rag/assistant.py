@@ -153,7 +153,7 @@ class Assistant:
             return []
         index = self.index
         counts = index.chunk_counts()
-        return [DocumentInfo(d.source, str(d.meta.get("name") or Path(d.source).name), d.title, len(d.text),
+        return [DocumentInfo(d.source, d.name, d.title, len(d.text),
                              counts.get(d.doc_id, 0), d.meta.get("size_bytes")) for d in index.documents.values()]
 
     def _seed_if_needed(self) -> None:

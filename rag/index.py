@@ -578,6 +578,5 @@ def open_or_create(folder: str | Path, *, embedder_id: str, dimension: int, chun
             )
         return index
     index = Index(folder, embedder_id=embedder_id, dimension=dimension, chunking=chunking or ChunkSettings())
-    if Index.exists(folder):
-        index.generation = (Path(folder) / CURRENT).read_text(encoding="utf-8").strip()
+    index.generation = Index._current(Path(folder))
     return index

@@ -8,6 +8,7 @@ for the document the object names. They are checked where the objects are made (
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any, Mapping
 
 from rag.errors import OffsetError
@@ -22,6 +23,11 @@ class Document:
     title: str
     text: str
     meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The file name people see: an upload's original name, else the source's file name."""
+        return str(self.meta.get("name") or PurePath(self.source).name)
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page holding `offset`, for documents loaded from paginated files (PDF); else None."""

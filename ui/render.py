@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from pathlib import Path
 
 from rag.types import Answer, Document, Hit
 
@@ -18,7 +17,7 @@ def escape(text: str) -> str:
 
 
 def display_name(document: Document) -> str:
-    return str(document.meta.get("name") or Path(document.source).name)
+    return document.name
 
 
 def where(document: Document, start: int) -> str:
