@@ -1,7 +1,7 @@
 """ask(question, history) -> Answer: the one entry point the CLI and the UI share.
 
-The Assistant owns the embedder, the index and the reader of one index folder. Models load lazily and once; the
-loaded index is swapped atomically after each update, so concurrent questions see either the old or the new index.
+The Assistant owns the embedder, the store and the readers of one index location. Models load lazily and once; the
+loaded store is swapped atomically after each update, so concurrent questions see either the old or the new one.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from rag.types import Answer, Document
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 100
+STALE_CHECK_SECONDS = 1.0  # how often a long-running assistant looks for a generation committed elsewhere
 ReaderName = Literal["extractive", "llm", "qa-model"]
 READERS: tuple[str, ...] = ("extractive", "llm", "llm-explain", "qa-model")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -40,6 +41,7 @@ def check_k(k) -> int:
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = field(default_factory=default_index_dir)
+    store: str | None = None  # where the index lives (rag.stores): a folder, milvus:PATH.db or http://HOST:19530
     embedder: str = DEFAULT_EMBEDDER
     embedder_backend: Backend = DEFAULT_BACKEND  # for new indexes; an existing one keeps the backend that built it
     k: int = 5
@@ -49,6 +51,11 @@ class Settings:
     llm_model: str | None = None
     qa_model: str | None = None
     explain: bool = False
+
+    @property
+    def location(self) -> str:
+        """The store location: `store` when given, else the index folder."""
+        return self.store or str(self.index_dir)
 
     def __post_init__(self) -> None:
         if self.reader not in READERS:
@@ -104,7 +111,8 @@ class Assistant:
         self.embedder = embedder
         self._reranker = reranker
         self._seed_by_default = False  # Assistant.open() without an index: the seed corpus, indexed on first use
-        self._index = None
+        self._store = None
+        self._checked_at = 0.0
         self._readers: dict[tuple, object] = {}
         self._write_lock = threading.Lock()
         # Gradio answers from worker threads: loading the index, switching the embedder to the one an index was
@@ -114,13 +122,19 @@ class Assistant:
     @classmethod
     def open(cls, index: str | Path | None = None, *, reader: ReaderName = "extractive", k: int = 5,
              rerank: bool = True, embedder: str | None = None) -> "Assistant":
-        """An assistant over the index folder `index` (created by the first `add`); without one, over the seed
-        corpus, indexed into the user cache the first time it is needed."""
+        """An assistant over the index at `index` (created by the first `add`): a folder, `milvus:PATH.db` or
+        `http://HOST:19530`; without one, over the seed corpus, indexed into the user cache the first time."""
         from rag.retrieval import RetrievalSettings
 
         values: dict = {"reader": reader, "k": k, "retrieval": RetrievalSettings(rerank=rerank)}
         if index is not None:
-            values["index_dir"] = Path(index).expanduser()
+            from rag.stores import StoreLocation
+
+            where = StoreLocation(index)
+            if where.kind == "folder":
+                values["index_dir"] = Path(where.target)
+            else:
+                values["store"] = str(index)
         if embedder is not None:
             values["embedder"] = embedder
         assistant = cls(Settings(**values))
@@ -139,9 +153,9 @@ class Assistant:
         from rag.types import Passage
 
         self._seed_if_needed()
-        index = self.index
-        hits = self.retriever(index).search(clean_question(question), check_k(self.settings.k if k is None else k))
-        return [Passage(index.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
+        store = self.store
+        hits = self.retriever(store).search(clean_question(question), check_k(self.settings.k if k is None else k))
+        return [Passage(store.catalog.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
                         h.chunk.text, round(h.score, 6)) for h in hits]
 
     def documents(self) -> list:
@@ -151,10 +165,10 @@ class Assistant:
         self._seed_if_needed()
         if not self.has_index():
             return []
-        index = self.index
-        counts = index.chunk_counts()
+        catalog = self.store.catalog
+        counts = catalog.chunk_counts()
         return [DocumentInfo(d.source, d.name, d.title, len(d.text),
-                             counts.get(d.doc_id, 0), d.meta.get("size_bytes")) for d in index.documents.values()]
+                             counts.get(d.doc_id, 0), d.meta.get("size_bytes")) for d in catalog.documents.values()]
 
     def _seed_if_needed(self) -> None:
         if self._seed_by_default:
@@ -163,27 +177,39 @@ class Assistant:
     # ----- index ---------------------------------------------------------------------------------------------
 
     @property
-    def index(self):
-        index = self._index
-        if index is not None:
-            return index
+    def store(self):
+        """The index as last read; re-read when another process (or a chat server sharing a Milvus) committed a newer
+        generation, checked at most once every STALE_CHECK_SECONDS."""
+        store = self._store
+        if store is not None and not self._needs_reload(store):
+            return store
         with self._state_lock:
-            if self._index is None:
-                from rag.index import Index
+            if self._store is None or self._store is store:
+                from rag.stores import check_embedder, open_store
 
                 self._follow_index()
-                loaded = Index.load(self.settings.index_dir)
-                loaded.check_embedder(self.embedder.model_id)
-                self._index = loaded
-            return self._index
+                loaded = open_store(self.settings.location)
+                check_embedder(loaded, self.embedder.model_id)
+                self._store = loaded
+            return self._store
+
+    def _needs_reload(self, store) -> bool:
+        now = time.monotonic()
+        if now - self._checked_at < STALE_CHECK_SECONDS:
+            return False
+        self._checked_at = now
+        try:
+            return store.is_stale()
+        except RagError:
+            return False  # the location cannot be reached right now: keep answering from what was read
 
     def _follow_index(self) -> None:
         """Search and update an existing index with the backend that built it: int8 and fp32 vectors differ a little,
         so mixing them would cost quality; the model itself must match (check_embedder says so otherwise)."""
         from rag.embedding import Embedder, split_embedder_id
-        from rag.index import Index
+        from rag.stores import built_with as index_built_with
 
-        built_with = Index.built_with(self.settings.index_dir)
+        built_with = index_built_with(self.settings.location)
         if built_with is None or built_with == self.embedder.model_id:
             return
         name, backend = split_embedder_id(built_with)
@@ -193,12 +219,12 @@ class Assistant:
                 self._readers.clear()
 
     def has_index(self) -> bool:
-        from rag.index import Index
+        from rag.stores import store_exists
 
-        return Index.exists(self.settings.index_dir)
+        return store_exists(self.settings.location)
 
     def reload(self) -> None:
-        self._index = None
+        self._store = None
 
     def chunker(self, chunking: ChunkSettings | None = None) -> Chunker:
         settings = chunking or self.settings.chunking or ChunkSettings()
@@ -212,34 +238,36 @@ class Assistant:
         on_progress: Callable[[int, int], None] | None = None,
         persist: bool = True,
     ):
-        """Index documents under the folder's write lock; the new generation replaces the old one atomically.
+        """Index documents under the store's write lock; the new generation becomes visible at once on commit.
 
         With persist=False the index lives in memory only (evaluation over throw-away passages)."""
-        from rag.index import Index, locked, open_or_create
+        from rag.indexer import Indexer
+        from rag.stores import IndexInfo, open_for_writing
+        from rag.stores.folder import FolderStore
 
         if not persist:
-            index = self._index or Index(
-                self.settings.index_dir, embedder_id=self.embedder.model_id, dimension=self.embedder.dimension,
-                chunking=self.settings.chunking or ChunkSettings(),
-            )
-            report = index.upsert(documents, self.chunker(index.chunking), self.embedder.embed_documents, on_progress=on_progress)
-            self._index = index
+            store = self._store or FolderStore(self.settings.index_dir, IndexInfo(
+                self.embedder.model_id, self.embedder.dimension, self.settings.chunking or ChunkSettings()))
+            report = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents).upsert(
+                documents, on_progress=on_progress)
+            self._store = store
             return report
-        with self._write_lock, locked(self.settings.index_dir):
+        with self._write_lock, self._writing():
             if not rebuild:
                 self._follow_index()
-            index = open_or_create(
-                self.settings.index_dir,
-                embedder_id=self.embedder.model_id,
-                dimension=self.embedder.dimension,
-                chunking=self.settings.chunking,
-                rebuild=rebuild,
-            )
-            report = index.upsert(documents, self.chunker(index.chunking), self.embedder.embed_documents, on_progress=on_progress)
+            store = open_for_writing(self.settings.location, embedder_id=self.embedder.model_id,
+                                     dimension=self.embedder.dimension, chunking=self.settings.chunking, rebuild=rebuild)
+            indexer = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents)
+            report = indexer.upsert(documents, on_progress=on_progress)
             if report.changed or rebuild or not self.has_index():
-                index.save()
-            self._index = index
+                store.commit()
+            self._store = store
             return report
+
+    def _writing(self):
+        from rag.stores import writing
+
+        return writing(self.settings.location)
 
     def index_paths(self, paths: Sequence[str | Path], *, rebuild: bool = False, on_progress=None, on_file=None):
         """Load and index files or folders. Returns (UpdateReport, skipped files with reasons)."""
@@ -254,13 +282,15 @@ class Assistant:
         return report, loaded.skipped
 
     def remove(self, source: str) -> Document:
-        from rag.index import Index, locked
+        from rag.indexer import Indexer
+        from rag.stores import check_embedder, open_store
 
-        with self._write_lock, locked(self.settings.index_dir):
-            index = Index.load(self.settings.index_dir)
-            removed = index.remove(source)
-            index.save()
-            self._index = index
+        with self._write_lock, self._writing():
+            store = open_store(self.settings.location)
+            check_embedder(store, store.info.embedder_id)
+            removed = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents).remove(source)
+            store.commit()
+            self._store = store
             return removed
 
     def ensure_seed_index(self, on_progress=None) -> None:
@@ -324,7 +354,7 @@ class Assistant:
         from rag.retrieval import Retriever
 
         settings = self.settings.retrieval if rerank is None else replace(self.settings.retrieval, rerank=rerank)
-        return Retriever(index or self.index, self.embedder, settings, reranker=self.reranker if settings.rerank else None)
+        return Retriever(index or self.store, self.embedder, settings, reranker=self.reranker if settings.rerank else None)
 
     def ask(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None,
             rerank: bool | None = None) -> Answer:
@@ -347,13 +377,13 @@ class Assistant:
         k = check_k(self.settings.k if k is None else k)
         second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)
         chosen = self.reader(reader) if second_stage == self.settings.retrieval.rerank else self.reader(reader, rerank=second_stage)
-        index = self.index  # one index for the whole question, even if an update lands meanwhile
+        store = self.store  # one generation for the whole question, even if an update lands meanwhile
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
-        hits = self.retriever(index, rerank=second_stage).search(retrieval_query(question, history), k, timings)
+        hits = self.retriever(store, rerank=second_stage).search(retrieval_query(question, history), k, timings)
         read_started = time.perf_counter()
         reading = None
-        with closing(chosen.stream(question, hits, index.document)) as events:
+        with closing(chosen.stream(question, hits, store.catalog.document)) as events:
             for event, value in events:
                 if event == "partial":
                     yield "partial", value
@@ -361,7 +391,7 @@ class Assistant:
                     reading = value
         timings["reader_ms"] = (time.perf_counter() - read_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        yield "answer", self._answer(question, reading, hits, timings, index.document)
+        yield "answer", self._answer(question, reading, hits, timings, store.catalog.document)
 
     def _answer(self, question, reading, hits, timings, lookup) -> Answer:
         # The answer keeps the documents it cites and retrieved, as they were: an upload or removal that lands
@@ -384,8 +414,8 @@ class Assistant:
     def with_settings(self, **changes) -> "Assistant":
         """A sibling assistant sharing this one's loaded embedder (settings differ, models do not reload)."""
         other = Assistant(replace(self.settings, **changes), embedder=self.embedder, reranker=self._reranker)
-        if other.settings.index_dir == self.settings.index_dir:
-            other._index = self._index
+        if other.settings.location == self.settings.location:
+            other._store = self._store
         return other
 
 

@@ -133,7 +133,7 @@ def bench_pipeline(corpus: Path, *, questions: Path | None = None, docs: int = 3
         wall, rss = _run_measured([*_rag(), "index", str(folder), "--index", str(index_dir),
                                       "--embedder-backend", backend], env)
         assistant = Assistant(Settings(index_dir=index_dir, embedder_backend=backend))
-        chunks = len(assistant.index.chunks)
+        chunks = assistant.store.catalog.chunk_count()
         indexing = {"documents": len(documents), "chunks": chunks, "seconds": round(wall, 2),
                     "chunks_per_s": round(chunks / wall, 2), "peak_rss_mib": round(rss, 1)}
 
@@ -170,7 +170,7 @@ def bench_pipeline(corpus: Path, *, questions: Path | None = None, docs: int = 3
             "cold_start": cold_start,
         }
         if naive:
-            chunk_texts = [c.text for c in assistant.index.chunks][:naive_chunks]
+            chunk_texts = [c.text for c in assistant.store.catalog.chunks()][:naive_chunks]
             log(f"naive baseline: {len(chunk_texts)} chunks and {len(texts)} questions, one at a time")
             result["naive"] = naive_pipeline(chunk_texts, texts, k=assistant.settings.k)
             result["ratios"] = {

@@ -29,7 +29,9 @@ def command(name: str, help_text: str, *options: tuple[tuple[str, ...], dict]):
 
 BACKEND = opt("--embedder-backend", choices=["onnx-int8", "onnx", "torch"],
               help="how the embedder runs (default onnx-int8; an existing index keeps the one that built it)")
+STORE_HELP = "where the index lives: a folder, milvus:PATH.db (Milvus Lite) or http://HOST:19530 (Milvus server)"
 INDEX = (opt("--index", metavar="DIR", help="index folder (default: the seed corpus's, in your user cache)"),
+         opt("--store", metavar="URI", help=STORE_HELP + "; replaces --index"),
          opt("--embedder", metavar="NAME", help="embedding model path or Hugging Face id (found offline)"), BACKEND)
 RERANK = opt("--rerank", action=argparse.BooleanOptionalAction, default=None,
              help="the cross-encoder second stage over passages and sentences (default: on)")
@@ -48,6 +50,14 @@ def _settings(args: argparse.Namespace, **extra):
     values = {}
     if getattr(args, "index", None):
         values["index_dir"] = Path(args.index).expanduser()
+    if getattr(args, "store", None):
+        from rag.stores import StoreLocation
+
+        where = StoreLocation(args.store)
+        if where.kind == "folder":
+            values["index_dir"] = Path(where.target)
+        else:
+            values["store"] = args.store
     if getattr(args, "embedder", None):
         values["embedder"] = args.embedder
     if getattr(args, "embedder_backend", None):
@@ -181,11 +191,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     Example: rag list --index ~/my-index --json
     """
     assistant = _assistant(args)
-    counts = assistant.index.chunk_counts()
-    rows = [
-        {"source": d.source, "title": d.title, "chars": len(d.text), "chunks": counts.get(d.doc_id, 0)}
-        for d in assistant.index.documents.values()
-    ]
+    rows = [{"source": d.source, "title": d.title, "chars": d.chars, "chunks": d.chunks} for d in assistant.documents()]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:
@@ -294,6 +300,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
          opt("questions", nargs="?", metavar="QUESTIONS.jsonl"),
          opt("--corpus", metavar="PATH", help="documents to index for the questions (default: the seed corpus)"),
          opt("--index", metavar="DIR", help="evaluate on an existing index instead"),
+         opt("--store", metavar="URI", help=STORE_HELP + ": the corpus is indexed there (parity runs)"),
          opt("--squad", metavar="FILE", help="SQuAD 2.0 JSON (corpus = its paragraphs)"),
          opt("--gold-context", action="store_true", help="SQuAD: read each question's own paragraph (reader alone)"),
          opt("--fold", choices=["tune", "test"],
@@ -363,6 +370,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     def factory(folder):
         from dataclasses import replace
 
+        if base.store:  # the corpus goes into the given store; throw-away passage sets stay in memory
+            return Assistant(base if folder is not None else replace(base, store=None, index_dir=scratch), embedder=embedder)
         if folder is None:
             return Assistant(replace(base, index_dir=Path(args.index) if args.index else scratch), embedder=embedder)
         return Assistant(replace(base, index_dir=folder), embedder=embedder)

@@ -1,8 +1,8 @@
-"""BM25 over chunk texts (bm25s, English stop words, Snowball stemming), persisted beside the vectors.
+"""BM25 over chunk texts and whole documents (bm25s, English stop words, Snowball stemming).
 
-Row i of the BM25 index is chunk i, as for FAISS. It is rebuilt from the chunk texts whenever the chunks change:
-that costs milliseconds per thousand chunks, against seconds to embed them, so there is nothing to gain from
-patching it in place.
+Each index keeps the ids of what it indexed and answers with them (chunk_id or doc_id), so retrieval joins on ids.
+It is derived from the catalog and rebuilt whenever the documents change: bm25s has no incremental update, and
+rebuilding costs far less than embedding the new chunks.
 """
 
 from __future__ import annotations
@@ -32,25 +32,26 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 
 
 class LexicalIndex:
-    def __init__(self, model, size: int):
+    def __init__(self, model, ids: Sequence[str]):
         self._model = model
-        self.size = size
+        self.ids = list(ids)
+        self.size = len(self.ids)
 
     @classmethod
-    def build(cls, texts: Sequence[str]) -> "LexicalIndex":
+    def build(cls, ids: Sequence[str], texts: Sequence[str]) -> "LexicalIndex":
         import bm25s
 
         if not texts:
-            return cls(None, 0)
+            return cls(None, [])
         model = bm25s.BM25()
         model.index(tokenize(texts), show_progress=False)
-        return cls(model, len(texts))
+        return cls(model, ids)
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Up to k (row, BM25 score) pairs with a positive score, best first."""
+    def search(self, query: str, k: int) -> list[tuple[str, float]]:
+        """Up to k (id, BM25 score) pairs with a positive score, best first."""
         return self.search_many([query], k)[0]
 
-    def search_many(self, queries: Sequence[str], k: int) -> list[list[tuple[int, float]]]:
+    def search_many(self, queries: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
         if self._model is None or k <= 0:
             return [[] for _ in queries]
         vocab = self._model.vocab_dict
@@ -61,12 +62,12 @@ class LexicalIndex:
                 results.append([])
                 continue
             rows, scores = self._model.retrieve([known], k=min(k, self.size), show_progress=False, n_threads=1)
-            results.append([(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0])
+            results.append([(self.ids[int(r)], float(s)) for r, s in zip(rows[0], scores[0]) if s > 0])
         return results
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "size.json").write_text(json.dumps({"rows": self.size}), encoding="utf-8")
+        (folder / "ids.json").write_text(json.dumps(self.ids), encoding="utf-8")
         if self._model is not None:
             self._model.save(str(folder), show_progress=False)
 
@@ -74,7 +75,30 @@ class LexicalIndex:
     def load(cls, folder: Path) -> "LexicalIndex":
         import bm25s
 
-        size = json.loads((folder / "size.json").read_text(encoding="utf-8"))["rows"]
-        if size == 0:
-            return cls(None, 0)
-        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0), size)
+        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        if not ids:
+            return cls(None, [])
+        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0), ids)
+
+
+class Lexical:
+    """The two BM25 indexes retrieval uses: over chunks (chunk_ids) and over whole documents (doc_ids)."""
+
+    def __init__(self, chunks: LexicalIndex, documents: LexicalIndex):
+        self.chunks = chunks
+        self.documents = documents
+
+    @classmethod
+    def build(cls, catalog) -> "Lexical":
+        chunks = catalog.chunks()
+        docs = list(catalog.documents.values())
+        return cls(LexicalIndex.build([c.chunk_id for c in chunks], [c.text for c in chunks]),
+                   LexicalIndex.build([d.doc_id for d in docs], [d.text for d in docs]))
+
+    def save(self, folder: Path) -> None:
+        self.chunks.save(folder / "chunks")
+        self.documents.save(folder / "documents")
+
+    @classmethod
+    def load(cls, folder: Path) -> "Lexical":
+        return cls(LexicalIndex.load(folder / "chunks"), LexicalIndex.load(folder / "documents"))

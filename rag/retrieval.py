@@ -1,4 +1,4 @@
-"""Dense, lexical and hybrid retrieval over an Index -> Hits.
+"""Dense, lexical and hybrid retrieval over a Store -> Hits, joined on chunk_id.
 
 Hybrid search scores each candidate chunk with four signals: the chunk's dense similarity, the chunk's BM25, and
 the same two for the chunk's whole document (BM25 over the document, similarity to the document's centroid), so a
@@ -14,14 +14,15 @@ cross-encoder (`rag.rerank`) and orders them by its score; chunks below that dep
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol, Sequence
+from typing import Callable, Literal, Protocol, Sequence
 
 import numpy as np
 
 from rag.embedding import EmbedderLike
 from rag.errors import RagError
-from rag.index import Index
+from rag.stores.base import Store
 from rag.types import Hit
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -60,7 +61,7 @@ class RetrievalSettings:
                 "doc_bm25": self.doc_lexical_weight, "doc_dense": self.doc_dense_weight}
 
 
-def _minmax(pairs: list[tuple[int, float]]) -> dict[int, float]:
+def _minmax(pairs: list[tuple[str, float]]) -> dict[str, float]:
     if not pairs:
         return {}
     values = [s for _, s in pairs]
@@ -71,34 +72,34 @@ def _minmax(pairs: list[tuple[int, float]]) -> dict[int, float]:
 
 
 def fuse(
-    dense: list[tuple[int, float]],
-    lexical: list[tuple[int, float]],
+    dense: list[tuple[str, float]],
+    lexical: list[tuple[str, float]],
     *,
     fusion: Fusion,
     dense_weight: float,
-) -> list[tuple[int, float]]:
-    """Two-list fusion: fused (row, score) pairs, best first; ties broken by row for a stable order."""
+) -> list[tuple[str, float]]:
+    """Two-list fusion: fused (id, score) pairs, best first; ties broken by id for a stable order."""
     return fuse_signals({"dense": dense, "bm25": lexical}, {"dense": dense_weight, "bm25": 1 - dense_weight}, fusion=fusion)
 
 
-def _normalised(pairs: list[tuple[int, float]], fusion: Fusion) -> dict[int, float]:
+def _normalised(pairs: list[tuple[str, float]], fusion: Fusion) -> dict[str, float]:
     if fusion == "rrf":
         return {row: 2 / (RRF_K + rank + 1) for rank, (row, _) in enumerate(pairs)}
     return _minmax(pairs)
 
 
 def fuse_signals(
-    chunk_lists: dict[str, list[tuple[int, float]]],
+    chunk_lists: dict[str, list[tuple[str, float]]],
     weights: dict[str, float],
     *,
     fusion: Fusion,
     doc_lists: dict[str, list[tuple[str, float]]] | None = None,
-    doc_of: list[str] | None = None,
-) -> list[tuple[int, float]]:
-    """Weighted fusion of chunk-level lists (row, score) and document-level lists (doc_id, score).
+    doc_of: Callable[[str], str] | None = None,
+) -> list[tuple[str, float]]:
+    """Weighted fusion of chunk-level lists (chunk_id, score) and document-level lists (doc_id, score).
 
-    Candidates are the rows of the chunk-level lists; a document-level score counts for each of its candidates."""
-    scores: dict[int, float] = {}
+    Candidates are the chunks of the chunk-level lists; a document-level score counts for each of its candidates."""
+    scores: dict[str, float] = {}
     for name, pairs in chunk_lists.items():
         for row, value in _normalised(pairs, fusion).items():
             scores[row] = scores.get(row, 0.0) + weights.get(name, 0.0) * value
@@ -108,7 +109,7 @@ def fuse_signals(
             continue
         normalised = _normalised(pairs, fusion)
         for row in scores:
-            scores[row] += weight * normalised.get(doc_of[row], 0.0)
+            scores[row] += weight * normalised.get(doc_of(row), 0.0)
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -119,9 +120,9 @@ class PassageScorer(Protocol):
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: EmbedderLike, settings: RetrievalSettings = RetrievalSettings(),
+    def __init__(self, store: Store, embedder: EmbedderLike, settings: RetrievalSettings = RetrievalSettings(),
                  reranker: PassageScorer | None = None):
-        self.index = index
+        self.store = store
         self.embedder = embedder
         self.settings = settings
         # The second stage runs when the settings ask for it and a scorer is given.
@@ -131,62 +132,28 @@ class Retriever:
         return self.search_many([query], k, timings)[0]
 
     def search_many(self, queries: Sequence[str], k: int, timings: dict[str, float] | None = None) -> list[list[Hit]]:
-        import time
-
         timings = timings if timings is not None else {}
-        mode = self.settings.mode
         wanted = k
         if self.reranker is not None:
             k = max(k, self.settings.rerank_depth)
-        depth = max(k, self.settings.candidates) if mode == "hybrid" else k
-        dense_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
-        lexical_lists: list[list[tuple[int, float]]] = [[] for _ in queries]
-        doc_dense: list[list[tuple[int, float]]] = [[] for _ in queries]
-        doc_lexical: list[list[tuple[int, float]]] = [[] for _ in queries]
-        if mode in ("dense", "hybrid"):
-            started = time.perf_counter()
-            vectors = self.embedder.embed_queries(list(queries))
-            timings["embed_ms"] = (time.perf_counter() - started) * 1000
-            started = time.perf_counter()
-            dense_lists = self.index.search(vectors, depth)
-            if mode == "hybrid" and self.settings.doc_dense_weight:
-                doc_dense = self.index.search_documents(vectors, depth)
-            timings["dense_ms"] = (time.perf_counter() - started) * 1000
-        if mode in ("lexical", "hybrid"):
-            started = time.perf_counter()
-            lexical_lists = self.index.lexical.search_many(queries, depth)
-            if mode == "hybrid" and self.settings.doc_lexical_weight:
-                doc_lexical = self.index.lexical_docs.search_many(queries, depth)
-            timings["lexical_ms"] = (time.perf_counter() - started) * 1000
+        depth = max(k, self.settings.candidates) if self.settings.mode == "hybrid" else k
+        lists = self._first_stage(queries, depth, timings)
         started = time.perf_counter()
+        catalog = self.store.catalog
         results = []
-        order = self.index.doc_order if mode == "hybrid" else []
-        doc_of = self.index.chunk_doc_ids if mode == "hybrid" else None
-        for dense, lexical, by_doc_dense, by_doc_lexical in zip(dense_lists, lexical_lists, doc_dense, doc_lexical):
-            if mode == "dense":
-                fused = dense
-            elif mode == "lexical":
-                fused = lexical
-            else:
-                fused = fuse_signals(
-                    {"dense": dense, "bm25": lexical},
-                    self.settings.weights,
-                    fusion=self.settings.fusion,
-                    doc_lists={
-                        "doc_dense": [(order[p], s) for p, s in by_doc_dense],
-                        "doc_bm25": [(order[p], s) for p, s in by_doc_lexical],
-                    },
-                    doc_of=doc_of,
-                )
-            dense_by_row, lexical_by_row = dict(dense), dict(lexical)
+        for dense, lexical, by_doc_dense, by_doc_lexical in zip(*lists):
+            fused = self._fuse(dense, lexical, by_doc_dense, by_doc_lexical)
+            dense_by_id, lexical_by_id = dict(dense), dict(lexical)
             hits = []
-            for rank, (row, score) in enumerate(fused[:k]):
-                by = {}
-                if row in dense_by_row:
-                    by["dense"] = dense_by_row[row]
-                if row in lexical_by_row:
-                    by["bm25"] = lexical_by_row[row]
-                hits.append(Hit(self.index.chunks[row], float(score), rank, by))
+            for chunk_id, score in fused:
+                chunk = catalog.chunk(chunk_id)
+                if chunk is None:
+                    continue  # written by a generation this process has not read yet
+                by = {name: values[chunk_id] for name, values in (("dense", dense_by_id), ("bm25", lexical_by_id))
+                      if chunk_id in values}
+                hits.append(Hit(chunk, float(score), len(hits), by))
+                if len(hits) == k:
+                    break
             results.append(hits)
         timings["fusion_ms"] = (time.perf_counter() - started) * 1000
         if self.reranker is not None:
@@ -194,6 +161,42 @@ class Retriever:
             results = [self.rerank(query, hits) for query, hits in zip(queries, results)]
             timings["rerank_ms"] = (time.perf_counter() - started) * 1000
         return [hits[:wanted] for hits in results]
+
+    def _first_stage(self, queries: Sequence[str], depth: int, timings: dict[str, float]):
+        """Per query: dense and BM25 chunk lists, and (hybrid) dense and BM25 document lists."""
+        mode, empty = self.settings.mode, [[] for _ in queries]
+        dense_lists, lexical_lists, doc_dense, doc_lexical = empty, empty, empty, empty
+        if mode in ("dense", "hybrid"):
+            started = time.perf_counter()
+            vectors = self.embedder.embed_queries(list(queries))
+            timings["embed_ms"] = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            dense_lists = self.store.vectors.search(vectors, depth)
+            if mode == "hybrid" and self.settings.doc_dense_weight:
+                doc_dense = self.store.catalog.search_documents(vectors, depth)
+            timings["dense_ms"] = (time.perf_counter() - started) * 1000
+        if mode in ("lexical", "hybrid"):
+            started = time.perf_counter()
+            lexical = self.store.lexical
+            lexical_lists = lexical.chunks.search_many(queries, depth)
+            if mode == "hybrid" and self.settings.doc_lexical_weight:
+                doc_lexical = lexical.documents.search_many(queries, depth)
+            timings["lexical_ms"] = (time.perf_counter() - started) * 1000
+        return dense_lists, lexical_lists, doc_dense, doc_lexical
+
+    def _fuse(self, dense, lexical, by_doc_dense, by_doc_lexical) -> list[tuple[str, float]]:
+        if self.settings.mode == "dense":
+            return dense
+        if self.settings.mode == "lexical":
+            return lexical
+        catalog = self.store.catalog
+
+        def doc_of(chunk_id: str) -> str:
+            chunk = catalog.chunk(chunk_id)
+            return chunk.doc_id if chunk is not None else ""
+
+        return fuse_signals({"dense": dense, "bm25": lexical}, self.settings.weights, fusion=self.settings.fusion,
+                            doc_lists={"doc_dense": by_doc_dense, "doc_bm25": by_doc_lexical}, doc_of=doc_of)
 
     def rerank(self, query: str, hits: list[Hit]) -> list[Hit]:
         """The first `rerank_depth` hits ordered by the cross-encoder; the rest after them, in their order.

@@ -80,8 +80,8 @@ def test_an_existing_index_is_searched_and_updated_with_the_backend_that_built_i
     assert later.ask("Where is Mount Etna?").citations
     assert later.embedder.model_id == "some/model" and later.embedder.backend == "onnx"
     later.index_paths([corpus_dir])  # an update keeps the index's backend too
-    assert later.index.embedder_id == "some/model"
+    assert later.store.info.embedder_id == "some/model"
 
     rebuilt = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=Named("onnx-int8"))
     rebuilt.index_paths([corpus_dir], rebuild=True)
-    assert rebuilt.index.embedder_id == "some/model:int8"
+    assert rebuilt.store.info.embedder_id == "some/model:int8"

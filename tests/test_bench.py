@@ -8,39 +8,11 @@ import pytest
 from tests.conftest import FakeReranker
 
 from rag import bench, cli
-from rag.index import build_vector_index
 
 
 def test_stats_are_interpolated_percentiles():
     assert bench.stats([1, 2, 3, 4, 100]) == {"p50": 3, "p95": 80.8, "n": 5}
     assert bench.stats([]) == {"p50": 0.0, "p95": 0.0, "n": 0}
-
-
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivf"])
-def test_every_vector_index_kind_finds_a_stored_vector_as_its_own_nearest(kind):
-    vectors = bench.synthetic_vectors(3000, 32, seed=1, clusters=50)
-    index = build_vector_index(vectors, kind=kind)
-    _, rows = index.search(vectors[:20], 1)
-    assert (rows[:, 0] == np.arange(20)).mean() >= 0.9
-
-
-def test_large_indexes_switch_to_hnsw_and_still_search_and_reload(tmp_path, monkeypatch, fake_embedder):
-    import rag.index
-    from rag.assistant import Assistant, Settings
-    from tests.conftest import CORPUS
-
-    monkeypatch.setattr(rag.index, "ANN_THRESHOLD", 2)
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for name, text in CORPUS.items():
-        (folder / name).write_text(text)
-    assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
-    assistant.index_paths([folder])
-    assert hasattr(assistant.index.faiss_index, "hnsw")
-    reloaded = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
-    answer = reloaded.ask("Which volcano erupted in 1669?")
-    assert hasattr(reloaded.index.faiss_index, "hnsw")
-    assert "Etna" in answer.hits[0].chunk.text
 
 
 def test_faiss_benchmark_reports_recall_against_exact_search(tmp_path, capsys):
@@ -90,26 +62,3 @@ def test_load_benchmark_serves_concurrent_clients_without_failures(tmp_path):
     assert result["failed"] == 0, result["failures"]
     assert result["requests"] >= 3 and result["uploads"] >= 1
     assert result["server_rss_mib"]["max"] >= result["server_rss_mib"]["start"] > 0
-
-
-def test_adding_documents_to_an_hnsw_index_grows_the_graph_instead_of_rebuilding_it(tmp_path, monkeypatch, fake_embedder, corpus_dir):
-    import rag.index
-    from rag.assistant import Assistant, Settings
-
-    monkeypatch.setattr(rag.index, "ANN_THRESHOLD", 2)
-    built = []
-    original = rag.index.build_vector_index
-    monkeypatch.setattr(rag.index, "build_vector_index", lambda *a, **k: built.append(1) or original(*a, **k))
-    assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
-    assistant.index_paths([corpus_dir])
-    assert len(built) == 1
-    (tmp_path / "more.txt").write_text("The Okavango delta floods every winter in Botswana.")
-    assistant.index_paths([tmp_path / "more.txt"])
-    assert len(built) == 1, "an addition must not rebuild the graph"
-    reloaded = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
-    assert reloaded.index.faiss_index.ntotal == len(reloaded.index.chunks)
-    assert "Okavango" in reloaded.ask("Where does the Okavango delta flood?").hits[0].chunk.text
-    # A replaced document shifts rows, so the graph is rebuilt.
-    (tmp_path / "more.txt").write_text("The Okavango delta floods every winter in northern Botswana.")
-    assistant.index_paths([tmp_path / "more.txt"])
-    assert len(built) == 2

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import FakeReranker
 
-from rag.index import Index
+from rag.stores.folder import FolderStore
 
 INDEXER = textwrap.dedent(
     """
@@ -47,7 +47,7 @@ def test_sigkill_during_indexing_leaves_the_previous_index(tmp_path, fake_embedd
     index_dir = tmp_path / "idx"
     first = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker())
     first.index_paths([_corpus(tmp_path / "old", 2, "old")])
-    before = Index.load(index_dir)
+    before = FolderStore.open(index_dir)
     script = tmp_path / "indexer.py"
     script.write_text(INDEXER.format(root=str(Path(__file__).resolve().parent.parent)))
     process = subprocess.Popen([sys.executable, str(script), str(index_dir), str(_corpus(tmp_path / "new", 40, "new"))],
@@ -55,13 +55,13 @@ def test_sigkill_during_indexing_leaves_the_previous_index(tmp_path, fake_embedd
     time.sleep(delay)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
-    after = Index.load(index_dir)  # loads, whatever the moment of the kill
-    assert after.chunks == before.chunks or len(after.documents) == 42
+    after = FolderStore.open(index_dir)  # loads, whatever the moment of the kill
+    assert after.catalog.chunks() == before.catalog.chunks() or len(after.catalog.documents) == 42
     answer = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker()).ask("old document 1 word1x5")
     assert answer.hits
     # A new writer is not blocked by the dead one's lock and finishes the job.
     report, _ = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker()).index_paths([tmp_path / "new"])
-    assert len(Index.load(index_dir).documents) == 42
+    assert len(FolderStore.open(index_dir).catalog.documents) == 42
 
 
 def test_corrupted_chunk_store_names_the_file(tmp_path, corpus_dir, fake_embedder):
@@ -90,9 +90,9 @@ def test_two_indexers_at_once_one_waits_nothing_corrupted(tmp_path):
     a = subprocess.Popen([sys.executable, str(script), str(index_dir), str(_corpus(tmp_path / "a", 15, "alpha"))], stdout=subprocess.PIPE, text=True)
     b = subprocess.Popen([sys.executable, str(script), str(index_dir), str(_corpus(tmp_path / "b", 15, "beta"))], stdout=subprocess.PIPE, text=True)
     assert a.wait(timeout=120) == 0 and b.wait(timeout=120) == 0
-    index = Index.load(index_dir)
-    assert len(index.documents) == 30  # both runs landed, one after the other
-    assert index.faiss_index.ntotal == len(index.chunks)
+    index = FolderStore.open(index_dir)
+    assert len(index.catalog.documents) == 30  # both runs landed, one after the other
+    assert index.vectors.count() == index.catalog.chunk_count()
 
 
 def test_searches_during_reindexing_see_old_or_new_never_a_mix(tmp_path, fake_embedder):
@@ -108,11 +108,11 @@ def test_searches_during_reindexing_see_old_or_new_never_a_mix(tmp_path, fake_em
     def search() -> None:
         while not stop.is_set():
             try:
-                index = Index.load(index_dir)
-                assert index.faiss_index.ntotal == len(index.chunks)
-                for chunk in index.chunks:
-                    assert chunk.text == index.document(chunk.doc_id).text[chunk.start : chunk.end]
-                seen.append((len(index.documents), len(index.chunks)))
+                index = FolderStore.open(index_dir)
+                assert index.vectors.count() == index.catalog.chunk_count()
+                for chunk in index.catalog.chunks():
+                    assert chunk.text == index.catalog.document(chunk.doc_id).text[chunk.start : chunk.end]
+                seen.append((len(index.catalog.documents), index.catalog.chunk_count()))
             except BaseException as exc:  # reported below
                 failures.append(exc)
 

@@ -36,9 +36,9 @@ def test_packaged_model_is_found_offline(real_embedder):
 
 
 def test_no_chunk_exceeds_the_model_window(seed_assistant, real_embedder):
-    for chunk in seed_assistant.index.chunks:
-        assert real_embedder.count_tokens(chunk.text) <= seed_assistant.index.chunking.chunk_tokens
-        assert chunk.text == seed_assistant.index.document(chunk.doc_id).text[chunk.start : chunk.end]
+    for chunk in seed_assistant.store.catalog.chunks():
+        assert real_embedder.count_tokens(chunk.text) <= seed_assistant.store.info.chunking.chunk_tokens
+        assert chunk.text == seed_assistant.store.catalog.document(chunk.doc_id).text[chunk.start : chunk.end]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_cited_span_contains_the_answer(seed_assistant, question, expected):
     assert not answer.abstained
     citation = answer.citations[0]
     assert expected in citation.quote
-    assert seed_assistant.index.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+    assert seed_assistant.store.catalog.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
 
 
 def test_unrelated_question_abstains(seed_assistant):

@@ -44,7 +44,7 @@ def test_the_openai_client_gets_answers_with_citations(server, seed_index):
     assert "[1]" in text
     citation = reply.model_extra["citations"][0]
     assert "Qatar" in citation["quote"]
-    document = next(d for d in seed_index.index.documents.values() if Path(d.source).name == citation["source"])
+    document = next(d for d in seed_index.store.catalog.documents.values() if Path(d.source).name == citation["source"])
     assert document.text[citation["start"] : citation["end"]] == citation["quote"]
 
     streamed, final = "", None

@@ -16,7 +16,8 @@ def test_the_cache_follows_rag_cache_dir(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("module", ["rag.embedding", "rag.rerank", "rag.llm", "rag.readers.llm", "rag.readers.extractive",
-                                    "rag.retrieval", "rag.loaders", "rag.chunking", "rag.index"])
+                                    "rag.retrieval", "rag.loaders", "rag.chunking", "rag.indexer",
+                                    "rag.stores", "rag.stores.folder", "rag.stores.faiss_store", "rag.stores.milvus_store"])
 def test_lower_stages_never_import_the_assistant(module):
     probe = f"import sys, {module}; print(sorted(m for m in sys.modules if m in ('rag.assistant', 'ui', 'gradio')))"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,

@@ -24,20 +24,20 @@ def tiny_model(tmp_path_factory):
 def test_answers_with_a_span_of_the_source(assistant, tiny_model):
     reader = QAModelReader(tiny_model, threshold=0.0, allow_no_answer=False)
     hits = assistant.retriever().search("When was the lava lake of Kilauea drained?", 3)
-    reading = reader.read("When was the lava lake of Kilauea drained?", hits, assistant.index.document)
+    reading = reader.read("When was the lava lake of Kilauea drained?", hits, assistant.store.catalog.document)
     assert not reading.abstained and reading.text
     citation = reading.citations[0]
-    document = assistant.index.document(citation.doc_id)
+    document = assistant.store.catalog.document(citation.doc_id)
     assert citation.quote == document.text[citation.start : citation.end]
     assert reading.text in citation.quote  # the answer is the source's own characters, inside the citation
 
 
 def test_a_high_threshold_abstains(assistant, tiny_model):
     hits = assistant.retriever().search("When was the lava lake of Kilauea drained?", 3)
-    assert QAModelReader(tiny_model, threshold=1.01).read("When?", hits, assistant.index.document).abstained
+    assert QAModelReader(tiny_model, threshold=1.01).read("When?", hits, assistant.store.catalog.document).abstained
 
 
 def test_missing_model_folder_is_a_clear_error(assistant, tmp_path):
     hits = assistant.retriever().search("lava", 1)
     with pytest.raises(ModelNotFoundError, match="does not exist"):
-        QAModelReader(tmp_path / "nope").read("lava?", hits, assistant.index.document)
+        QAModelReader(tmp_path / "nope").read("lava?", hits, assistant.store.catalog.document)

@@ -22,9 +22,9 @@ class Prefers:
 
 def test_the_second_stage_reorders_the_first_chunks(assistant):
     question = "Where does the Rhine rise?"
-    first = Retriever(assistant.index, assistant.embedder, RetrievalSettings(rerank=False)).search(question, 4)
+    first = Retriever(assistant.store, assistant.embedder, RetrievalSettings(rerank=False)).search(question, 4)
     assert "Rhine" in first[0].chunk.text
-    second = Retriever(assistant.index, assistant.embedder, RetrievalSettings(rerank_depth=3), reranker=Prefers("Etna"))
+    second = Retriever(assistant.store, assistant.embedder, RetrievalSettings(rerank_depth=3), reranker=Prefers("Etna"))
     timings = {}
     hits = second.search(question, 2, timings)
     assert "Etna" in hits[0].chunk.text and "Etna" not in first[0].chunk.text and len(hits) == 2
@@ -32,12 +32,12 @@ def test_the_second_stage_reorders_the_first_chunks(assistant):
     assert hits[0].scores_by_retriever["rerank"] == 5.0 and "fused" in hits[0].scores_by_retriever
     assert 0 < hits[0].score < 1 and timings["rerank_ms"] >= 0
     # The depth, not k: more chunks are re-read than returned (as many as there are, up to the depth).
-    assert len(second.reranker.calls[0]) == min(3, len(assistant.index.chunks))
+    assert len(second.reranker.calls[0]) == min(3, assistant.store.catalog.chunk_count())
 
 
 def test_rerank_off_never_calls_the_cross_encoder(assistant):
     scorer = Prefers("Etna")
-    hits = Retriever(assistant.index, assistant.embedder, RetrievalSettings(rerank=False), reranker=scorer).search("Rhine", 3)
+    hits = Retriever(assistant.store, assistant.embedder, RetrievalSettings(rerank=False), reranker=scorer).search("Rhine", 3)
     assert hits and scorer.calls == []
     assistant.ask("Where does the Rhine rise?", rerank=False)
     assert assistant.reranker.scored == 0  # neither the retriever nor the reader used it

@@ -26,7 +26,7 @@ def test_four_signal_fusion_hand_computed():
     docs = {"doc_bm25": [("A", 3.0), ("B", 1.0)]}  # normalised: A 1, B 0
     doc_of = ["A", "B", "A"]
     weights = {"dense": 0.4, "bm25": 0.2, "doc_bm25": 0.4}
-    fused = dict(fuse_signals(chunks, weights, fusion="minmax", doc_lists=docs, doc_of=doc_of))
+    fused = dict(fuse_signals(chunks, weights, fusion="minmax", doc_lists=docs, doc_of=doc_of.__getitem__))
     assert fused == pytest.approx({0: 0.4 + 0.4, 1: 0.2, 2: 0.4})
 
 
@@ -39,7 +39,7 @@ def test_settings_name_the_bad_value():
 
 @pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
 def test_each_mode_finds_the_passage(assistant, mode):
-    retriever = Retriever(assistant.index, assistant.embedder, RetrievalSettings(mode=mode))
+    retriever = Retriever(assistant.store, assistant.embedder, RetrievalSettings(mode=mode))
     hits = retriever.search("Which volcano erupted in 1669?", 3)
     assert "1669" in hits[0].chunk.text
     assert [h.rank for h in hits] == list(range(len(hits)))
@@ -47,4 +47,4 @@ def test_each_mode_finds_the_passage(assistant, mode):
 
 
 def test_lexical_search_with_no_known_words_returns_nothing(assistant):
-    assert assistant.index.lexical.search("zzzz qqqq", 5) == []
+    assert assistant.store.lexical.chunks.search("zzzz qqqq", 5) == []

@@ -62,7 +62,16 @@ class ChatApp:
 
     @property
     def uploads_dir(self) -> Path:
-        return Path(self.assistant.settings.index_dir) / "uploads"
+        """Uploaded files are kept beside a folder index; for a Milvus store (whose text lives in Milvus), in the
+        user cache under a name derived from the store's location."""
+        settings = self.assistant.settings
+        if settings.store:
+            import hashlib
+
+            from rag.paths import cache_dir
+
+            return cache_dir() / "uploads" / hashlib.sha256(settings.location.encode("utf-8")).hexdigest()[:16]
+        return Path(settings.index_dir) / "uploads"
 
     # ----- chat ---------------------------------------------------------------------------------------------
 
@@ -122,10 +131,10 @@ class ChatApp:
     def documents_table(self) -> list[list]:
         if not self.assistant.has_index():
             return []
-        index = self.assistant.index
-        counts = index.chunk_counts()
+        catalog = self.assistant.store.catalog
+        counts = catalog.chunk_counts()
         rows = []
-        for doc in index.documents.values():
+        for doc in catalog.documents.values():
             size = doc.meta.get("size_bytes") or len(doc.text.encode("utf-8"))
             rows.append([render.display_name(doc), f"{size / 1024:,.1f} KB", counts.get(doc.doc_id, 0)])
         return rows
@@ -133,15 +142,15 @@ class ChatApp:
     def document_choices(self) -> list[tuple[str, str]]:
         if not self.assistant.has_index():
             return []
-        return [(render.display_name(d), d.source) for d in self.assistant.index.documents.values()]
+        return [(render.display_name(d), d.source) for d in self.assistant.store.catalog.documents.values()]
 
     def documents_api(self) -> list[dict]:
         """The indexed documents: file name, size in bytes, chunks (never a path on the server)."""
-        index = self.assistant.index
-        counts = index.chunk_counts()
+        catalog = self.assistant.store.catalog
+        counts = catalog.chunk_counts()
         return [
             {"name": render.display_name(d), "size_bytes": d.meta.get("size_bytes"), "chunks": counts.get(d.doc_id, 0)}
-            for d in index.documents.values()
+            for d in catalog.documents.values()
         ]
 
     def store_upload(self, temp_path: str, original_name: str) -> Path:

@@ -111,14 +111,14 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
         lookup_for = lambda q: {d.doc_id: d for d in q.documents}.__getitem__  # noqa: E731
     else:
         assistant = index_for(eval_set, assistant_factory, cache_root, on_progress=lambda d, t: _tick(progress, d, t, "embedding corpus")) if eval_set.documents else assistant_factory(None)
-        index = assistant.index
+        store = assistant.store
         texts = [q.question for q in questions]
         reranker = assistant.reranker if config.rerank else None
         variants = [(mode, mode, None) for mode in MODES]
         if reranker is not None:
             variants.append((f"{config.mode}+rerank", config.mode, reranker))
         for name, mode, second_stage in variants:
-            retriever = Retriever(index, assistant.embedder, RetrievalSettings(mode=mode, rerank=second_stage is not None),
+            retriever = Retriever(store, assistant.embedder, RetrievalSettings(mode=mode, rerank=second_stage is not None),
                                   reranker=second_stage)
             rankings = []
             for start in range(0, len(texts), 64):
@@ -128,7 +128,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
             if mode == config.mode and (second_stage is not None) == (reranker is not None):
                 default_rankings = rankings
                 default_name = name
-        lookup_for = lambda q: index.document  # noqa: E731
+        lookup_for = lambda q: store.catalog.document  # noqa: E731
 
     # Per-question latency of the default pipeline, one question at a time as a person would ask.
     latencies: list[float] = []
@@ -147,7 +147,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
                 timings["retrieval_ms"] = own_retrieval_ms[number]
                 started -= own_retrieval_ms[number] / 1000
         else:
-            hits = Retriever(assistant.index, assistant.embedder, RetrievalSettings(mode=config.mode, rerank=config.rerank),
+            hits = Retriever(assistant.store, assistant.embedder, RetrievalSettings(mode=config.mode, rerank=config.rerank),
                              reranker=assistant.reranker if config.rerank else None).search(question.question, depth, timings)
         retrieval_done = time.perf_counter()
         row["hits"] = [
@@ -160,7 +160,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
         if reader is not None:
             passages = hits[: config.k]
             if config.gold_context and gold_docs:
-                passages = _gold_hits(assistant.index, gold_docs[question.id])
+                passages = _gold_hits(assistant.store, gold_docs[question.id])
             reading = reader.read(question.question, passages, lookup)
             timings["reader_ms"] = (time.perf_counter() - retrieval_done) * 1000
             prediction = "" if reading.abstained else reading.text
@@ -193,8 +193,8 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
     return summary
 
 
-def _gold_hits(index, doc_id: str) -> list[Hit]:
-    chunks = [c for c in index.chunks if c.doc_id == doc_id]
+def _gold_hits(store, doc_id: str) -> list[Hit]:
+    chunks = store.catalog.chunks_of(doc_id)
     return [Hit(c, 1.0, rank, {}) for rank, c in enumerate(chunks)]
 
 

@@ -3,42 +3,49 @@ import multiprocessing
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.chunking import Chunker, ChunkSettings
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, LoadError
-from rag.index import CURRENT, Index, locked, open_or_create
+from rag.indexer import Indexer
 from rag.loaders import load_paths
+from rag.stores import check_embedder, open_for_writing
+from rag.stores.folder import CURRENT, FolderStore, locked
 
 
-def build(folder: Path, corpus_dir: Path, embedder, settings=ChunkSettings(chunk_tokens=16, overlap_tokens=4)) -> Index:
-    index = open_or_create(folder, embedder_id=embedder.model_id, dimension=embedder.dimension, chunking=settings)
-    index.upsert(load_paths([corpus_dir]).documents, Chunker(embedder.count_tokens, settings), embedder.embed_documents)
-    index.save()
-    return index
+def indexer(store, embedder) -> Indexer:
+    return Indexer(store, Chunker(embedder.count_tokens, store.info.chunking), embedder.embed_documents)
+
+
+def build(folder: Path, corpus_dir: Path, embedder, settings=ChunkSettings(chunk_tokens=16, overlap_tokens=4)) -> FolderStore:
+    store = open_for_writing(folder, embedder_id=embedder.model_id, dimension=embedder.dimension, chunking=settings)
+    indexer(store, embedder).upsert(load_paths([corpus_dir]).documents)
+    store.commit()
+    return store
 
 
 def test_save_and_load_round_trip(tmp_path, corpus_dir, fake_embedder):
     built = build(tmp_path / "idx", corpus_dir, fake_embedder)
-    loaded = Index.load(tmp_path / "idx")
-    assert loaded.chunks == built.chunks
-    assert set(loaded.documents) == set(built.documents)
-    for chunk in loaded.chunks:
-        assert chunk.text == loaded.document(chunk.doc_id).text[chunk.start : chunk.end]
-    manifest = loaded.manifest()
+    loaded = FolderStore.open(tmp_path / "idx")
+    assert loaded.catalog.chunks() == built.catalog.chunks()
+    assert set(loaded.catalog.documents) == set(built.catalog.documents)
+    for chunk in loaded.catalog.chunks():
+        assert chunk.text == loaded.catalog.document(chunk.doc_id).text[chunk.start : chunk.end]
+    manifest = loaded.describe()
     assert manifest["embedder"] == {"id": fake_embedder.model_id, "dimension": fake_embedder.dimension}
     assert manifest["chunking"] == {"chunk_tokens": 16, "overlap_tokens": 4}
-    assert {d["doc_id"] for d in manifest["documents"].values()} == {d.doc_id for d in built.documents.values()}
+    assert {d["doc_id"] for d in manifest["documents"].values()} == {d.doc_id for d in built.catalog.documents.values()}
     query = fake_embedder.embed_queries(["Danube flows through ten countries"])
-    assert loaded.search(query, 3) == built.search(query, 3)
-    assert "Danube" in loaded.chunks[loaded.search(query, 1)[0][0][0]].text
+    assert loaded.vectors.search(query, 3) == built.vectors.search(query, 3)
+    assert "Danube" in loaded.catalog.chunk(loaded.vectors.search(query, 1)[0][0][0]).text
 
 
 def test_reindexing_unchanged_files_embeds_nothing(tmp_path, corpus_dir, fake_embedder):
     build(tmp_path / "idx", corpus_dir, fake_embedder)
     before = fake_embedder.embedded_texts
-    index = Index.load(tmp_path / "idx")
-    report = index.upsert(load_paths([corpus_dir]).documents, Chunker(fake_embedder.count_tokens, index.chunking), fake_embedder.embed_documents)
+    index = FolderStore.open(tmp_path / "idx")
+    report = indexer(index, fake_embedder).upsert(load_paths([corpus_dir]).documents)
     assert fake_embedder.embedded_texts == before
     assert len(report.unchanged) == 2 and not report.changed
 
@@ -46,41 +53,41 @@ def test_reindexing_unchanged_files_embeds_nothing(tmp_path, corpus_dir, fake_em
 def test_a_changed_file_replaces_its_chunks(tmp_path, corpus_dir, fake_embedder):
     build(tmp_path / "idx", corpus_dir, fake_embedder)
     (corpus_dir / "rivers.txt").write_text("The Loire is the longest river in France.")
-    index = Index.load(tmp_path / "idx")
-    report = index.upsert(load_paths([corpus_dir]).documents, Chunker(fake_embedder.count_tokens, index.chunking), fake_embedder.embed_documents)
-    index.save()
+    index = FolderStore.open(tmp_path / "idx")
+    report = indexer(index, fake_embedder).upsert(load_paths([corpus_dir]).documents)
+    index.commit()
     assert len(report.replaced) == 1 and report.chunks_embedded == 1
-    reloaded = Index.load(tmp_path / "idx")
-    texts = " ".join(c.text for c in reloaded.chunks)
+    reloaded = FolderStore.open(tmp_path / "idx")
+    texts = " ".join(c.text for c in reloaded.catalog.chunks())
     assert "Loire" in texts and "Danube" not in texts
-    assert len(reloaded.documents) == 2
+    assert len(reloaded.catalog.documents) == 2
 
 
 def test_remove_a_document(tmp_path, corpus_dir, fake_embedder):
     index = build(tmp_path / "idx", corpus_dir, fake_embedder)
-    index.remove("rivers.txt")
-    index.save()
-    reloaded = Index.load(tmp_path / "idx")
-    assert [Path(s).name for s in reloaded.documents] == ["volcanoes.md"]
-    assert all("Danube" not in c.text for c in reloaded.chunks)
-    assert reloaded.faiss_index.ntotal == len(reloaded.chunks)
+    indexer(index, fake_embedder).remove("rivers.txt")
+    index.commit()
+    reloaded = FolderStore.open(tmp_path / "idx")
+    assert [Path(s).name for s in reloaded.catalog.documents] == ["volcanoes.md"]
+    assert all("Danube" not in c.text for c in reloaded.catalog.chunks())
+    assert reloaded.vectors.count() == len(reloaded.catalog.chunks())
     with pytest.raises(LoadError, match="not in the index"):
-        reloaded.remove("rivers.txt")
+        indexer(reloaded, fake_embedder).remove("rivers.txt")
 
 
 def test_another_embedder_is_refused(tmp_path, corpus_dir, fake_embedder):
     build(tmp_path / "idx", corpus_dir, fake_embedder)
     with pytest.raises(IndexMismatchError, match=r"built with embedder fake/hash-embedder \(64-d\), not other/model \(384-d\)"):
-        open_or_create(tmp_path / "idx", embedder_id="other/model", dimension=384, chunking=ChunkSettings())
+        open_for_writing(tmp_path / "idx", embedder_id="other/model", dimension=384, chunking=ChunkSettings())
     with pytest.raises(IndexMismatchError, match="rag index --rebuild"):
-        Index.load(tmp_path / "idx").check_embedder("fake/hash-embedder", 128)
+        check_embedder(FolderStore.open(tmp_path / "idx"), "fake/hash-embedder", 128)
 
 
 def test_a_crash_in_the_middle_of_a_save_leaves_the_previous_index(tmp_path, corpus_dir, fake_embedder, monkeypatch):
     build(tmp_path / "idx", corpus_dir, fake_embedder)
     (corpus_dir / "new.txt").write_text("Lake Baikal is the deepest lake in the world.")
-    index = Index.load(tmp_path / "idx")
-    index.upsert(load_paths([corpus_dir]).documents, Chunker(fake_embedder.count_tokens, index.chunking), fake_embedder.embed_documents)
+    index = FolderStore.open(tmp_path / "idx")
+    indexer(index, fake_embedder).upsert(load_paths([corpus_dir]).documents)
 
     import faiss
 
@@ -89,14 +96,14 @@ def test_a_crash_in_the_middle_of_a_save_leaves_the_previous_index(tmp_path, cor
 
     monkeypatch.setattr(faiss, "write_index", crash)
     with pytest.raises(OSError, match="disk full"):
-        index.save()
+        index.commit()
     monkeypatch.undo()
-    survivor = Index.load(tmp_path / "idx")
-    assert len(survivor.documents) == 2
-    assert all("Baikal" not in c.text for c in survivor.chunks)
+    survivor = FolderStore.open(tmp_path / "idx")
+    assert len(survivor.catalog.documents) == 2
+    assert all("Baikal" not in c.text for c in survivor.catalog.chunks())
     # The next save succeeds and cleans the crashed generation up.
-    index.save()
-    assert len(Index.load(tmp_path / "idx").documents) == 3
+    index.commit()
+    assert len(FolderStore.open(tmp_path / "idx").catalog.documents) == 3
     assert len(list((tmp_path / "idx").glob("gen-*"))) == 2
 
 
@@ -106,15 +113,15 @@ def test_a_corrupted_file_is_named_with_the_way_to_rebuild(tmp_path, corpus_dir,
     vectors = tmp_path / "idx" / generation / "vectors.faiss"
     vectors.write_bytes(vectors.read_bytes()[:100])
     with pytest.raises(IndexCorruptError, match=r"vectors\.faiss is truncated or corrupted.*rag index --rebuild"):
-        Index.load(tmp_path / "idx")
+        FolderStore.open(tmp_path / "idx")
     (tmp_path / "idx" / generation / "manifest.json").write_text("{not json")
     with pytest.raises(IndexCorruptError, match=r"manifest\.json is corrupted"):
-        Index.load(tmp_path / "idx")
+        FolderStore.open(tmp_path / "idx")
 
 
 def test_missing_index(tmp_path):
     with pytest.raises(IndexNotFoundError, match="no index in"):
-        Index.load(tmp_path / "nothing")
+        FolderStore.open(tmp_path / "nothing")
 
 
 def _hold_lock(folder: str, seconds: float, ready) -> None:
@@ -141,11 +148,11 @@ def test_a_second_writer_fails_clearly_while_the_first_holds_the_lock(tmp_path):
 # ----- durability -------------------------------------------------------------------------------------------------
 
 
-def add_and_save(folder: Path, corpus_dir: Path, embedder, name: str, text: str) -> Index:
+def add_and_save(folder: Path, corpus_dir: Path, embedder, name: str, text: str) -> FolderStore:
     (corpus_dir / name).write_text(text, encoding="utf-8")
-    index = Index.load(folder)
-    index.upsert(load_paths([corpus_dir]).documents, Chunker(embedder.count_tokens, index.chunking), embedder.embed_documents)
-    index.save()
+    index = FolderStore.open(folder)
+    indexer(index, embedder).upsert(load_paths([corpus_dir]).documents)
+    index.commit()
     return index
 
 
@@ -158,17 +165,17 @@ def test_a_damaged_live_generation_gives_way_to_the_previous_one_with_a_warning(
     vectors = folder / second / "vectors.faiss"
     vectors.write_bytes(vectors.read_bytes()[:-10] + b"0123456789")  # same size, other bytes
     with pytest.warns(IndexRecoveredWarning, match=rf"live generation {second}.*checksum.*earlier generation {first}"):
-        recovered = Index.load(folder)
+        recovered = FolderStore.open(folder)
     assert recovered.generation == first
-    assert len(recovered.documents) == 2 and all("Baikal" not in c.text for c in recovered.chunks)
+    assert len(recovered.catalog.documents) == 2 and all("Baikal" not in c.text for c in recovered.catalog.chunks())
     # The next save from the recovered index replaces the damaged generation; the warning is gone.
-    recovered.save()
+    recovered.commit()
     assert second not in {p.name for p in folder.iterdir()}
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert len(Index.load(folder).documents) == 2
+        assert len(FolderStore.open(folder).catalog.documents) == 2
 
 
 def test_when_every_generation_is_damaged_the_error_says_how_to_rebuild(tmp_path, corpus_dir, fake_embedder):
@@ -178,7 +185,7 @@ def test_when_every_generation_is_damaged_the_error_says_how_to_rebuild(tmp_path
     for chunks in folder.glob("gen-*/chunks.jsonl"):
         chunks.write_text("", encoding="utf-8")
     with pytest.raises(IndexCorruptError, match=r"chunks\.jsonl is truncated or corrupted.*rag index --rebuild"):
-        Index.load(folder)
+        FolderStore.open(folder)
 
 
 def test_only_generation_folders_the_index_made_are_ever_deleted(tmp_path, corpus_dir, fake_embedder):
@@ -193,7 +200,7 @@ def test_only_generation_folders_the_index_made_are_ever_deleted(tmp_path, corpu
     assert all((path / "notes.txt").read_text(encoding="utf-8") == "mine" for path in theirs)
     ours = sorted(p.name for p in folder.iterdir() if (p / ".rag-generation").is_file())
     assert ours == ["gen-000052", "gen-000053"]  # numbered past a folder that looks like one; two kept
-    assert len(Index.load(folder).documents) == 5
+    assert len(FolderStore.open(folder).catalog.documents) == 5
 
 
 def test_every_file_and_folder_of_a_generation_is_fsynced_before_current_switches(tmp_path, corpus_dir, fake_embedder, monkeypatch):
@@ -225,13 +232,13 @@ def test_changed_chunk_settings_are_refused_unless_rebuilding(tmp_path, corpus_d
     folder = tmp_path / "idx"
     build(folder, corpus_dir, fake_embedder, ChunkSettings(chunk_tokens=16, overlap_tokens=4))
     with pytest.raises(IndexMismatchError, match=r"chunks of 16 tokens with 4 overlapping, not 32 with 4.*--rebuild"):
-        open_or_create(folder, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension,
+        open_for_writing(folder, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension,
                        chunking=ChunkSettings(chunk_tokens=32, overlap_tokens=4))
-    kept = open_or_create(folder, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension)
-    assert kept.chunking == ChunkSettings(chunk_tokens=16, overlap_tokens=4) and kept.chunks
-    fresh = open_or_create(folder, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension,
+    kept = open_for_writing(folder, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension)
+    assert kept.info.chunking == ChunkSettings(chunk_tokens=16, overlap_tokens=4) and kept.catalog.chunks()
+    fresh = open_for_writing(folder, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension,
                            chunking=ChunkSettings(chunk_tokens=32, overlap_tokens=4), rebuild=True)
-    assert fresh.chunking.chunk_tokens == 32 and not fresh.chunks
+    assert fresh.info.chunking.chunk_tokens == 32 and not fresh.catalog.chunks()
 
 
 def test_the_assistant_keeps_an_index_s_own_chunk_settings(tmp_path, corpus_dir, fake_embedder):
@@ -242,48 +249,60 @@ def test_the_assistant_keeps_an_index_s_own_chunk_settings(tmp_path, corpus_dir,
     (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake in the world by far.", encoding="utf-8")
     assistant = Assistant(Settings(index_dir=folder), embedder=fake_embedder)
     assistant.index_paths([corpus_dir])
-    assert Index.load(folder).manifest()["chunking"] == {"chunk_tokens": 16, "overlap_tokens": 4}
+    assert FolderStore.open(folder).describe()["chunking"] == {"chunk_tokens": 16, "overlap_tokens": 4}
     asked = Assistant(Settings(index_dir=folder, chunking=ChunkSettings(chunk_tokens=64, overlap_tokens=8)), embedder=fake_embedder)
     with pytest.raises(IndexMismatchError, match="--rebuild"):
         asked.index_paths([corpus_dir])
     asked.index_paths([corpus_dir], rebuild=True)
-    assert Index.load(folder).manifest()["chunking"] == {"chunk_tokens": 64, "overlap_tokens": 8}
+    assert FolderStore.open(folder).describe()["chunking"] == {"chunk_tokens": 64, "overlap_tokens": 8}
 
 
-def _data_address(array) -> int:
-    return array.__array_interface__["data"][0]
 
 
-def _stored_vectors_address(faiss_index) -> int:
+def test_an_approximate_index_replaces_a_document_without_being_rebuilt(tmp_path, corpus_dir, fake_embedder, monkeypatch):
+    import rag.stores.faiss_store as faiss_store
+
+    monkeypatch.setattr(faiss_store, "ANN_THRESHOLD", 4)  # IVF from four chunks on
+    builds = []
+    original = faiss_store.build_ivf
+    monkeypatch.setattr(faiss_store, "build_ivf", lambda *a, **k: builds.append(1) or original(*a, **k, lists=2))
+    folder = tmp_path / "idx"
+    build(folder, corpus_dir, fake_embedder)
+    store = FolderStore.open(folder)
+    assert store.vectors.kind == "ivf" and builds == [1]
+    (corpus_dir / "rivers.txt").write_text("The Loire is the longest river in France, and it is slow.", encoding="utf-8")
+    indexer(store, fake_embedder).upsert(load_paths([corpus_dir]).documents)
+    store.commit()
+    assert builds == [1]  # the replaced document's ids were deleted and the new ones added: no rebuild
+    reloaded = FolderStore.open(folder)
+    assert reloaded.vectors.kind == "ivf" and reloaded.vectors.count() == reloaded.catalog.chunk_count()
+    query = fake_embedder.embed_queries(["The Loire is the longest river in France"])
+    found = [reloaded.catalog.chunk(c).text for c, _ in reloaded.vectors.search(query, 50)[0]]
+    assert any("Loire" in text for text in found) and not any("Danube" in text for text in found)
+
+
+def test_an_index_of_the_first_format_is_read_and_upgraded_on_the_next_commit(tmp_path, corpus_dir, fake_embedder):
     import faiss
 
-    flat = faiss.downcast_index(faiss_index.storage) if hasattr(faiss_index, "hnsw") else faiss_index
-    return _data_address(faiss.rev_swig_ptr(flat.get_xb(), 1))
+    folder = tmp_path / "idx"
+    store = build(folder, corpus_dir, fake_embedder)
+    gen_dir = folder / store.generation
+    chunks = store.catalog.chunks()
+    flat = faiss.IndexFlatIP(fake_embedder.dimension)  # format 1: row i of vectors.faiss is line i of chunks.jsonl
+    flat.add(fake_embedder.embed_documents([c.text for c in chunks]))
+    for name in ("centroids.npy", "centroid-ids.json", "vector-ids.json"):
+        (gen_dir / name).unlink()
+    faiss.write_index(flat, str(gen_dir / "vectors.faiss"))
+    from rag.hashing import file_sha256
 
-
-@pytest.mark.parametrize("approximate", [False, True])
-def test_vectors_are_held_once_in_memory(tmp_path, corpus_dir, fake_embedder, monkeypatch, approximate):
-    import rag.index
-
-    if approximate:
-        monkeypatch.setattr(rag.index, "ANN_THRESHOLD", 1)  # HNSW from the first vector
-    build(tmp_path / "idx", corpus_dir, fake_embedder)
-    loaded = Index.load(tmp_path / "idx")
-    assert hasattr(loaded.faiss_index, "hnsw") == approximate
-    # The numpy vectors are FAISS's own memory, not a second copy of it.
-    assert _data_address(loaded._vectors) == _stored_vectors_address(loaded.faiss_index)
-    assert loaded._vectors.shape == (len(loaded.chunks), fake_embedder.dimension)
-    query = fake_embedder.embed_queries(["Danube"])
-    assert loaded.search_documents(query, 2)[0]  # centroids computed from the shared vectors
-    # Growing (HNSW grows in place) or rebuilding (flat) keeps one copy too, and the vectors stay right.
-    (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake.", encoding="utf-8")
-    loaded.upsert(load_paths([corpus_dir]).documents, Chunker(fake_embedder.count_tokens, loaded.chunking), fake_embedder.embed_documents)
-    faiss_index = loaded.faiss_index
-    assert _data_address(loaded._vectors) == _stored_vectors_address(faiss_index)
-    assert faiss_index.ntotal == len(loaded._vectors) == len(loaded.chunks)
-    import numpy as np
-
-    assert np.allclose(loaded._vectors, faiss_index.reconstruct_n(0, faiss_index.ntotal))
-    loaded.remove("rivers.txt")
-    assert loaded.faiss_index.ntotal == len(loaded.chunks)
-    assert np.allclose(loaded._vectors, loaded.faiss_index.reconstruct_n(0, loaded.faiss_index.ntotal))
+    manifest = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["format_version"] = 1
+    manifest["files"] = {str(p.relative_to(gen_dir)): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+                         for p in gen_dir.rglob("*") if p.is_file() and p.name not in ("manifest.json", ".rag-generation")}
+    (gen_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    old = FolderStore.open(folder)
+    query = fake_embedder.embed_queries(["Danube flows through ten countries"])
+    assert "Danube" in old.catalog.chunk(old.vectors.search(query, 1)[0][0][0]).text
+    assert old.catalog.search_documents(query, 1)[0]  # centroids computed from the old vectors
+    old.commit()
+    assert FolderStore.open(folder).describe()["format_version"] == 2

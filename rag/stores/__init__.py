@@ -1,0 +1,147 @@
+"""Where an index lives, behind one seam: `open_store(location)` gives a Store (rag.stores.base) for
+
+- a folder (the default; `faiss:DIR` says so explicitly): FAISS vectors, catalog and BM25 on local disk
+  (rag.stores.folder, rag.stores.faiss_store);
+- `milvus:PATH.db`: Milvus Lite, embedded, one local file (rag.stores.milvus_store);
+- `http://HOST:19530` (or https): a Milvus standalone server or cluster, shared by every process pointed at it.
+
+Everything above this package (indexer, retrieval, assistant, CLI, UI) sees only the Store protocol.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.chunking import ChunkSettings
+from rag.errors import IndexMismatchError, IndexNotFoundError, RagError
+from rag.stores.base import Catalog, IndexInfo, Store, VectorStore
+
+__all__ = ["Catalog", "IndexInfo", "Store", "VectorStore", "StoreLocation", "open_store", "open_for_writing",
+           "store_exists", "built_with"]
+
+
+class StoreLocation:
+    """A parsed --store value: kind is "folder" or "milvus"; target is the folder, the .db file or the server URI."""
+
+    def __init__(self, value: str | Path):
+        text = str(value).strip()
+        if not text:
+            raise RagError("empty store location", hint="give a folder, milvus:PATH.db or http://HOST:19530")
+        if text.startswith("milvus:"):
+            path = text[len("milvus:"):]
+            if not path.endswith(".db"):
+                raise RagError(f"Milvus Lite file '{path}' does not end in .db",
+                               hint="name the file like milvus:./index.db (Milvus Lite requires .db)")
+            self.kind, self.target = "milvus", str(Path(path).expanduser().resolve())
+        elif text.startswith(("http://", "https://", "tcp://")):
+            self.kind, self.target = "milvus", text
+        else:
+            self.kind = "folder"
+            self.target = str(Path(text[len("faiss:"):] if text.startswith("faiss:") else text).expanduser())
+
+    def __str__(self) -> str:
+        return self.target if self.kind == "folder" else ("milvus:" + self.target if not self.is_server else self.target)
+
+    @property
+    def is_server(self) -> bool:
+        return self.kind == "milvus" and self.target.startswith(("http://", "https://", "tcp://"))
+
+
+def _location(value) -> StoreLocation:
+    return value if isinstance(value, StoreLocation) else StoreLocation(value)
+
+
+def store_exists(location) -> bool:
+    where = _location(location)
+    if where.kind == "folder":
+        from rag.stores.folder import FolderStore
+
+        return FolderStore.exists(where.target)
+    from rag.stores.milvus_store import MilvusStore
+
+    return MilvusStore.exists(where)
+
+
+def built_with(location) -> str | None:
+    """The embedder id the index at `location` was built with, or None when there is none (open_store says why)."""
+    where = _location(location)
+    if where.kind == "folder":
+        from rag.stores.folder import FolderStore
+
+        return FolderStore.built_with(where.target)
+    from rag.stores.milvus_store import MilvusStore
+
+    return MilvusStore.built_with(where)
+
+
+def open_store(location) -> Store:
+    """The live generation of the index at `location`; IndexNotFoundError when there is none."""
+    where = _location(location)
+    if where.kind == "folder":
+        from rag.stores.folder import FolderStore
+
+        return FolderStore.open(where.target)
+    from rag.stores.milvus_store import MilvusStore
+
+    return MilvusStore.open(where)
+
+
+def new_store(location, info: IndexInfo) -> Store:
+    """An empty store at `location`; its first commit replaces whatever index was there."""
+    where = _location(location)
+    if where.kind == "folder":
+        from rag.stores.folder import FolderStore
+
+        return FolderStore(where.target, info)
+    from rag.stores.milvus_store import MilvusStore
+
+    return MilvusStore.create(where, info)
+
+
+def check_embedder(store: Store, embedder_id: str, dimension: int | None = None) -> None:
+    """Refuse to mix vectors from different models: their similarities mean nothing together."""
+    info = store.info
+    if embedder_id != info.embedder_id or (dimension is not None and dimension != info.dimension):
+        built = f"{info.embedder_id} ({info.dimension}-d)"
+        now = embedder_id + (f" ({dimension}-d)" if dimension is not None else "")
+        raise IndexMismatchError(
+            f"index in {store.location} was built with embedder {built}, not {now}",
+            hint=f"use --embedder {info.embedder_id}, or rebuild it with `rag index --rebuild PATH... --store {store.location}`",
+        )
+
+
+def open_for_writing(location, *, embedder_id: str, dimension: int, chunking: ChunkSettings | None = None,
+                     rebuild: bool = False) -> Store:
+    """The live index at `location`, checked against the embedder and, when given, the chunk settings; a new empty
+    one if there is none (or on rebuild). Chunks cut two ways would make one index rank unevenly, so a change is
+    refused like a changed embedder; without `chunking` an existing index keeps its own."""
+    if store_exists(location) and not rebuild:
+        store = open_store(location)
+        check_embedder(store, embedder_id, dimension)
+        built = store.info.chunking
+        if chunking is not None and chunking != built:
+            raise IndexMismatchError(
+                f"index in {store.location} cuts chunks of {built.chunk_tokens} tokens with {built.overlap_tokens} "
+                f"overlapping, not {chunking.chunk_tokens} with {chunking.overlap_tokens}",
+                hint="leave out --chunk-tokens/--overlap-tokens to keep the index's own, or add --rebuild to re-cut "
+                     "every document (their vectors are computed again)",
+            )
+        return store
+    return new_store(location, IndexInfo(embedder_id, dimension, chunking or ChunkSettings()))
+
+
+def writing(location):
+    """Held while one process writes: a folder's file lock; Milvus stores need none (see rag.stores.milvus_store)."""
+    where = _location(location)
+    if where.kind == "folder":
+        from rag.stores.folder import locked
+
+        return locked(where.target)
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def require(location) -> None:
+    if not store_exists(location):
+        raise IndexNotFoundError(f"no index in {_location(location)}", hint="create one with `rag index PATH... --store LOCATION`")

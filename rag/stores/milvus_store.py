@@ -1,0 +1,450 @@
+"""A Store in Milvus, through pymilvus's MilvusClient: `milvus:PATH.db` (Milvus Lite, embedded) or
+`http://HOST:19530` (a standalone server or a cluster) — the same code.
+
+Everything lives in Milvus, so every process pointed at one Milvus sees the same documents. Four collections, named
+after a prefix (`rag` unless the location ends in `#PREFIX`):
+
+    PREFIX_chunks      one row per chunk and generation: key, chunk_id, doc_id, gen, start, end, text, vector
+    PREFIX_documents   one row per document version: key, source, doc_id, gen, deleted, title, meta, chars, centroid
+    PREFIX_texts       document text in parts of at most TEXT_PART characters, by doc_id (text is immutable per id)
+    PREFIX_meta        what the index was built with, and one row per committed generation
+
+Generations without locks (Milvus has none): every write carries a generation number `gen` (nanoseconds since the
+epoch when the writer started, so concurrent writers differ), and a generation becomes visible only when its commit
+row is inserted — one row, atomically. A reader takes, for each source, the newest document row of a committed
+generation (a `deleted` row hides the source) and the chunks written with it; rows of uncommitted generations are
+never read, so a writer killed mid-way leaves nothing visible, and `cleanup` deletes its rows once they are
+ABANDONED_AFTER old. Two writers of different documents both land; two writers of the same document: the later
+commit wins. Superseded rows are deleted after each commit.
+
+Lexical retrieval: BM25 is built on the client from the chunk texts read from Milvus (bm25s, as for folders), on
+every server version. Milvus 2.4 stores sparse vectors and 2.5 computes BM25 itself; using them is what would let
+the lexical side scale past one process's memory (README, Scaling out).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from rag.chunking import ChunkSettings
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
+from rag.stores.base import Catalog, IndexInfo
+from rag.types import Chunk, Document
+
+TEXT_PART = 16_000  # characters; Milvus VARCHAR holds at most 65,535 bytes and a character is up to 4
+MAX_VARCHAR = 65_535
+QUERY_LIMIT = 16_384  # Milvus returns at most this many rows per query
+BUCKETS = 1024  # every row's crc32(key) % BUCKETS, to page through more rows than QUERY_LIMIT
+ABANDONED_AFTER = 3600 * 10**9  # an uncommitted generation older than this (ns) is a crashed writer's: deleted
+SCHEMA_VERSION = 1
+DUMMY_DIM = 2  # collections without a vector of their own still need one vector field
+INSERT_BATCH = 512
+
+
+class MilvusUnavailableError(RagError):
+    """Milvus cannot be reached or refused a request."""
+
+
+def _bucket(key: str) -> int:
+    return zlib.crc32(key.encode("utf-8")) % BUCKETS
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value)  # a Milvus string literal: double quotes, backslash escapes
+
+
+def _in(field: str, values: Iterable) -> str:
+    return f"{field} in [{', '.join(_quote(v) if isinstance(v, str) else str(int(v)) for v in values)}]"
+
+
+class MilvusVectorStore:
+    """The VectorStore part: chunk rows (with their text) in PREFIX_chunks, searched among committed generations."""
+
+    def __init__(self, store: "MilvusStore"):
+        self._store = store
+        self.dimension = store.info.dimension
+        self._pending: list[dict] = []
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        gen = self._store.pending_generation()
+        rows = [{"key": f"{c.chunk_id}@{gen}", "chunk_id": c.chunk_id, "doc_id": c.doc_id, "gen": gen,
+                 "start": c.start, "end": c.end, "text": c.text, "bucket": _bucket(c.chunk_id),
+                 "vector": np.asarray(v, dtype=np.float32).tolist()} for c, v in zip(chunks, vectors)]
+        for start in range(0, len(rows), INSERT_BATCH):
+            self._store.call("insert", self._store.names["chunks"], data=rows[start : start + INSERT_BATCH])
+
+    def delete(self, chunk_ids: Iterable[str]) -> None:
+        """Nothing to do before commit: the superseded document's rows stop being read when the new generation is
+        committed, and are deleted then (MilvusStore.commit)."""
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
+        catalog = self._store.catalog
+        if not catalog.chunk_count() or k <= 0:
+            return [[] for _ in range(len(vectors))]
+        depth = min(k, catalog.chunk_count())
+        # Rows of other generations (newer commits not read yet, superseded ones not yet deleted) are skipped by the
+        # join on this reader's catalog; fetch a little more so k remain.
+        results = self._store.call(
+            "search", self._store.names["chunks"], data=[np.asarray(v, dtype=np.float32).tolist() for v in vectors],
+            limit=min(QUERY_LIMIT, depth + 16), filter=self._store.visible_filter(), output_fields=["chunk_id", "doc_id", "gen"],
+            search_params={"metric_type": "IP", "params": {}}, consistency_level="Strong")
+        out = []
+        for rows in results:
+            seen, pairs = set(), []
+            for row in rows:
+                entity = row["entity"]
+                if entity["chunk_id"] in seen or not self._store.is_current(entity["doc_id"], entity["gen"]):
+                    continue
+                seen.add(entity["chunk_id"])
+                pairs.append((entity["chunk_id"], float(row["distance"])))
+            out.append(pairs[:depth])
+        return out
+
+    def count(self) -> int:
+        return self._store.catalog.chunk_count()
+
+
+class MilvusStore:
+    def __init__(self, where, info: IndexInfo, client, prefix: str):
+        self.where = where
+        self.location = str(where)
+        self.info = info
+        self.client = client
+        self.prefix = prefix
+        self.names = {part: f"{prefix}_{part}" for part in ("chunks", "documents", "texts", "meta")}
+        self.catalog = Catalog()
+        self.vectors = MilvusVectorStore(self)
+        self._doc_gen: dict[str, int] = {}  # doc_id -> generation its rows were written in
+        self._committed: list[int] = []
+        self._pending: int | None = None
+        self._lexical = None
+        self.generation: str | None = None
+
+    # ----- connecting -------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _split(where) -> tuple[str, str]:
+        target, _, prefix = where.target.partition("#")
+        return target, prefix or "rag"
+
+    @classmethod
+    def _client(cls, where):
+        target, _ = cls._split(where)
+        try:
+            from pymilvus import MilvusClient
+        except ImportError as exc:  # pragma: no cover - pymilvus is a dependency
+            raise MilvusUnavailableError("pymilvus is not installed", hint="pip install 'pymilvus==2.4.15'") from exc
+        try:
+            return _client_cache(target, MilvusClient)
+        except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds for an unreachable server
+            raise MilvusUnavailableError(f"cannot connect to Milvus at {target} ({_reason(exc)})",
+                                         hint=_UNREACHABLE_HINT) from exc
+
+    def call(self, method: str, *args, **kwargs):
+        """A MilvusClient call whose failure becomes a MilvusUnavailableError that says what to do."""
+        try:
+            return getattr(self.client, method)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            if self.where.is_server:  # reconnect next time (a Lite file keeps its one client)
+                _forget_client(self._split(self.where)[0])
+            raise MilvusUnavailableError(f"Milvus at {self.location} failed on {method} ({_reason(exc)})",
+                                         hint=_UNREACHABLE_HINT) from exc
+
+    @classmethod
+    def exists(cls, where) -> bool:
+        client = cls._client(where)
+        _, prefix = cls._split(where)
+        try:
+            if not client.has_collection(f"{prefix}_meta"):
+                return False
+            rows = client.query(f"{prefix}_meta", filter='key like "commit-%"', output_fields=["key"], limit=1,
+                                consistency_level="Strong")
+        except Exception as exc:  # noqa: BLE001
+            raise MilvusUnavailableError(f"Milvus at {where} cannot be read ({_reason(exc)})", hint=_UNREACHABLE_HINT) from exc
+        return bool(rows)
+
+    @classmethod
+    def built_with(cls, where) -> str | None:
+        try:
+            return cls._read_info(where).embedder_id
+        except RagError:
+            return None
+
+    @classmethod
+    def _read_info(cls, where) -> IndexInfo:
+        client = cls._client(where)
+        _, prefix = cls._split(where)
+        try:
+            rows = client.query(f"{prefix}_meta", filter='key == "info"', output_fields=["value"], consistency_level="Strong")
+        except Exception as exc:  # noqa: BLE001
+            raise IndexNotFoundError(f"no index in {where}", hint="create one with `rag index PATH... --store LOCATION`") from exc
+        if not rows:
+            raise IndexNotFoundError(f"no index in {where}", hint="create one with `rag index PATH... --store LOCATION`")
+        value = json.loads(rows[0]["value"])
+        if value.get("schema_version") != SCHEMA_VERSION:
+            raise IndexMismatchError(f"the Milvus index at {where} has schema {value.get('schema_version')}, "
+                                     f"this program reads {SCHEMA_VERSION}",
+                                     hint=f"rebuild it with `rag index --rebuild PATH... --store {where}`")
+        return IndexInfo(value["embedder_id"], int(value["dimension"]), ChunkSettings(**value["chunking"]))
+
+    @classmethod
+    def create(cls, where, info: IndexInfo) -> "MilvusStore":
+        """A store whose first commit replaces every document of an index at this location (a rebuild)."""
+        client = cls._client(where)
+        _, prefix = cls._split(where)
+        store = cls(where, info, client, prefix)
+        store._create_collections()
+        if cls.exists(where):
+            previous = cls.open(where)
+            if previous.info.dimension != info.dimension:
+                raise IndexMismatchError(
+                    f"the Milvus collections at {where} hold {previous.info.dimension}-d vectors, not {info.dimension}-d",
+                    hint=f"use another collection prefix (add #NAME to the location) or drop the `{prefix}_*` collections")
+            store._committed, store._doc_gen = previous._committed, {}
+            store._replacing = list(previous.catalog.documents)
+        return store
+
+    @classmethod
+    def open(cls, where) -> "MilvusStore":
+        info = cls._read_info(where)
+        _, prefix = cls._split(where)
+        store = cls(where, info, cls._client(where), prefix)
+        store._load()
+        return store
+
+    # ----- schema -----------------------------------------------------------------------------------------------
+
+    def _create_collections(self) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        def schema(*fields, vector_dim: int):
+            s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+            s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
+            s.add_field("bucket", DataType.INT64)
+            for name, kind, extra in fields:
+                s.add_field(name, kind, **extra)
+            s.add_field("vector", DataType.FLOAT_VECTOR, dim=vector_dim)
+            return s
+
+        text = (DataType.VARCHAR, {"max_length": MAX_VARCHAR})
+        short = (DataType.VARCHAR, {"max_length": 256})
+        number = (DataType.INT64, {})
+        layouts = {
+            "chunks": ([("chunk_id", *short), ("doc_id", *short), ("gen", *number), ("start", *number),
+                        ("end", *number), ("text", *text)], self.info.dimension),
+            "documents": ([("source", DataType.VARCHAR, {"max_length": 4096}), ("doc_id", *short), ("gen", *number),
+                           ("deleted", DataType.BOOL, {}), ("title", DataType.VARCHAR, {"max_length": 4096}),
+                           ("meta", *text), ("chars", *number)], self.info.dimension),
+            "texts": ([("doc_id", *short), ("part", *number), ("text", *text)], DUMMY_DIM),
+            "meta": ([("value", *text)], DUMMY_DIM),
+        }
+        for part, (fields, dim) in layouts.items():
+            name = self.names[part]
+            if self.client.has_collection(name):
+                continue
+            index = self.client.prepare_index_params()
+            # Exact search (FLAT) keeps parity with the folder index; a server can be given IVF/HNSW indexes for
+            # large collections (README, Scaling out).
+            index.add_index("vector", index_type="FLAT", metric_type="IP")
+            self.call("create_collection", name, schema=schema(*fields, vector_dim=dim), index_params=index,
+                      consistency_level="Strong")
+        self._put_meta("info", {"schema_version": SCHEMA_VERSION, "embedder_id": self.info.embedder_id,
+                                "dimension": self.info.dimension, "chunking": self.info.chunking.as_dict()})
+
+    def _put_meta(self, key: str, value: dict) -> None:
+        self.call("upsert", self.names["meta"], data=[{"key": key, "bucket": _bucket(key), "value": json.dumps(value),
+                                                       "vector": [0.0] * DUMMY_DIM}])
+
+    # ----- reading ----------------------------------------------------------------------------------------------
+
+    def query_all(self, part: str, filter: str, fields: list[str], low: int = 0, high: int = BUCKETS) -> list[dict]:
+        """Every row matching `filter`, paged by bucket ranges when more than one query can return."""
+        ranged = f"({filter}) and bucket >= {low} and bucket < {high}" if (low, high) != (0, BUCKETS) else filter
+        rows = self.call("query", self.names[part], filter=ranged, output_fields=fields, limit=QUERY_LIMIT,
+                         consistency_level="Strong")
+        if len(rows) < QUERY_LIMIT or high - low == 1:
+            return rows
+        middle = (low + high) // 2
+        return self.query_all(part, filter, fields, low, middle) + self.query_all(part, filter, fields, middle, high)
+
+    def _commits(self) -> list[int]:
+        rows = self.query_all("meta", 'key like "commit-%"', ["key"])
+        return sorted(int(r["key"].split("-", 1)[1]) for r in rows)
+
+    def visible_filter(self) -> str:
+        return _in("gen", self._committed) if self._committed else "gen < 0"
+
+    def is_current(self, doc_id: str, gen: int) -> bool:
+        return self._doc_gen.get(doc_id) == gen
+
+    def _load(self) -> None:
+        self._committed = self._commits()
+        if not self._committed:
+            raise IndexNotFoundError(f"no index in {self.location}", hint="create one with `rag index PATH... --store LOCATION`")
+        self.generation = str(self._committed[-1])
+        newest: dict[str, dict] = {}
+        for row in self.query_all("documents", self.visible_filter(),
+                                  ["source", "doc_id", "gen", "deleted", "title", "meta", "chars", "vector"]):
+            if row["source"] not in newest or row["gen"] > newest[row["source"]]["gen"]:
+                newest[row["source"]] = row
+        live = [row for row in newest.values() if not row["deleted"]]
+        texts = self._texts([row["doc_id"] for row in live])
+        chunks = self._chunks(live)
+        for row in sorted(live, key=lambda r: (r["gen"], r["source"])):
+            text = texts.get(row["doc_id"])
+            if text is None or len(text) != row["chars"]:
+                raise IndexCorruptError(f"the text of {row['source']} is missing from {self.location}",
+                                        hint=f"index it again with `rag index {row['source']} --store {self.location}`")
+            document = Document(row["doc_id"], row["source"], row["title"], text, json.loads(row["meta"]))
+            self.catalog.put(document, chunks.get(row["doc_id"], []), np.asarray(row["vector"], dtype=np.float32))
+            self._doc_gen[row["doc_id"]] = row["gen"]
+        self.catalog.changes.clear()
+
+    def _texts(self, doc_ids: list[str]) -> dict[str, str]:
+        parts: dict[str, list[tuple[int, str]]] = {}
+        for batch in _batches(doc_ids, 256):
+            for row in self.query_all("texts", _in("doc_id", batch), ["doc_id", "part", "text"]):
+                parts.setdefault(row["doc_id"], []).append((row["part"], row["text"]))
+        return {doc_id: "".join(text for _, text in sorted(pieces)) for doc_id, pieces in parts.items()}
+
+    def _chunks(self, documents: list[dict]) -> dict[str, list[Chunk]]:
+        chunks: dict[str, list[Chunk]] = {}
+        for batch in _batches(documents, 64):
+            condition = " or ".join(f"(doc_id == {_quote(r['doc_id'])} and gen == {r['gen']})" for r in batch)
+            for row in self.query_all("chunks", condition, ["chunk_id", "doc_id", "start", "end", "text"]):
+                chunks.setdefault(row["doc_id"], []).append(
+                    Chunk(row["chunk_id"], row["doc_id"], row["start"], row["end"], row["text"]))
+        for rows in chunks.values():
+            rows.sort(key=lambda c: (c.start, c.end))
+        return chunks
+
+    @property
+    def lexical(self):
+        if self._lexical is None:
+            from rag.lexical import Lexical
+
+            self._lexical = Lexical.build(self.catalog)
+        return self._lexical
+
+    def changed(self) -> None:
+        self._lexical = None
+
+    def is_stale(self) -> bool:
+        return bool(set(self._commits()) - set(self._committed))
+
+    # ----- writing ----------------------------------------------------------------------------------------------
+
+    def pending_generation(self) -> int:
+        if self._pending is None:
+            self._pending = time.time_ns()
+        return self._pending
+
+    def commit(self) -> str:
+        """Write the changed documents' rows, then the commit row (the one step that makes them visible), then
+        delete what the new generation supersedes."""
+        gen = self.pending_generation()
+        replacing = getattr(self, "_replacing", [])
+        changes = dict(self.catalog.changes)
+        for source in replacing:
+            changes.setdefault(source, None)
+        rows, texts = [], []
+        for source, document in changes.items():
+            key = f"{zlib.crc32(source.encode('utf-8')):08x}:{source[-200:]}@{gen}"
+            if document is None:
+                rows.append({"key": key, "bucket": _bucket(key), "source": source, "doc_id": "", "gen": gen,
+                             "deleted": True, "title": "", "meta": "{}", "chars": 0, "vector": [0.0] * self.info.dimension})
+                continue
+            centroid = self.catalog.centroid(document.doc_id)
+            rows.append({"key": key, "bucket": _bucket(key), "source": source, "doc_id": document.doc_id, "gen": gen,
+                         "deleted": False, "title": document.title[:1000], "meta": _meta_json(document.meta),
+                         "chars": len(document.text),
+                         "vector": (centroid if centroid is not None else np.zeros(self.info.dimension)).tolist()})
+            texts.extend({"key": f"{document.doc_id}#{n}", "bucket": _bucket(document.doc_id), "doc_id": document.doc_id,
+                          "part": n, "text": document.text[start : start + TEXT_PART], "vector": [0.0] * DUMMY_DIM}
+                         for n, start in enumerate(range(0, max(1, len(document.text)), TEXT_PART)))
+        for batch in _batches(texts, 64):
+            self.call("upsert", self.names["texts"], data=batch)
+        for batch in _batches(rows, INSERT_BATCH):
+            self.call("insert", self.names["documents"], data=batch)
+        self._put_meta(f"commit-{gen}", {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        self._committed = sorted(set(self._committed) | {gen})
+        self._doc_gen.update({d.doc_id: gen for d in changes.values() if d is not None})
+        self.generation, self._pending, self._replacing = str(gen), None, []
+        self.catalog.changes.clear()
+        self.cleanup()
+        return self.generation
+
+    def cleanup(self) -> None:
+        """Delete rows no committed generation reads any more, and rows of writers that died long ago."""
+        live_doc_gens = {(doc.doc_id, self._doc_gen.get(doc.doc_id)) for doc in self.catalog.documents.values()}
+        newest = self._committed[-1] if self._committed else 0
+        old_rows = self.query_all("documents", f"gen < {newest}", ["key", "doc_id", "gen", "source"])
+        live_sources = {(d.source, self._doc_gen.get(d.doc_id)) for d in self.catalog.documents.values()}
+        stale_docs = [r for r in old_rows if (r["source"], r["gen"]) not in live_sources]
+        for batch in _batches([r["key"] for r in stale_docs], 256):
+            self.call("delete", self.names["documents"], ids=batch)
+        gone = {(r["doc_id"], r["gen"]) for r in stale_docs if r["doc_id"]} - live_doc_gens
+        for batch in _batches(sorted(gone), 64):
+            self.call("delete", self.names["chunks"],
+                      filter=" or ".join(f"(doc_id == {_quote(d)} and gen == {g})" for d, g in batch))
+        live_ids = {doc_id for doc_id, _ in live_doc_gens}
+        dead_texts = {doc_id for doc_id, _ in gone} - live_ids
+        for batch in _batches(sorted(dead_texts), 256):
+            self.call("delete", self.names["texts"], filter=_in("doc_id", batch))
+        abandoned = time.time_ns() - ABANDONED_AFTER
+        committed = _in("gen", self._committed) if self._committed else "gen < 0"
+        for part in ("chunks", "documents"):
+            self.call("delete", self.names[part], filter=f"gen < {abandoned} and not ({committed})")
+
+    def describe(self) -> dict:
+        counts = self.catalog.chunk_counts()
+        return {"store": "milvus", "location": self.location, "generation": self.generation,
+                "embedder": {"id": self.info.embedder_id, "dimension": self.info.dimension},
+                "chunking": self.info.chunking.as_dict(), "chunk_count": self.catalog.chunk_count(),
+                "documents": {s: {"doc_id": d.doc_id, "chunks": counts.get(d.doc_id, 0)}
+                              for s, d in self.catalog.documents.items()}}
+
+
+_UNREACHABLE_HINT = ("check that the Milvus server is running and reachable (for a server location), or that the "
+                     "Milvus Lite file is not open in another program, then try again")
+_CLIENTS: dict[str, object] = {}
+
+
+def _client_cache(target: str, factory):
+    """One client per location and process: Milvus Lite allows one opener of a file, and clients are costly."""
+    client = _CLIENTS.get(target)
+    if client is None:
+        client = factory(target, timeout=30) if target.startswith(("http", "tcp")) else factory(target)
+        _CLIENTS[target] = client
+    return client
+
+
+def _forget_client(target: str) -> None:
+    _CLIENTS.pop(target, None)
+
+
+def _reason(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] or type(exc).__name__
+
+
+def _meta_json(meta) -> str:
+    """A document's metadata as JSON that fits one VARCHAR: page offsets of a huge PDF are dropped first, then
+    everything but the short values (the answer never depends on them; the page number shown does)."""
+    meta = dict(meta)
+    for candidate in (meta, {k: v for k, v in meta.items() if k != "pages"},
+                      {k: v for k, v in meta.items() if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) < 1000)}):
+        text = json.dumps(candidate, ensure_ascii=False, default=str)
+        if len(text.encode("utf-8")) <= MAX_VARCHAR:
+            return text
+    return "{}"
+
+
+def _batches(items: Sequence, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
