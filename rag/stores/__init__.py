@@ -33,7 +33,7 @@ class StoreLocation:
                 raise RagError(f"Milvus Lite file '{path}' does not end in .db",
                                hint="name the file like milvus:./index.db (Milvus Lite requires .db)")
             self.kind, self.target = "milvus", str(Path(path).expanduser().resolve())
-        elif text.startswith(("http://", "https://", "tcp://")):
+        elif text.startswith(("http://", "https://", "tcp://", "unix:")):
             self.kind, self.target = "milvus", text
         else:
             self.kind = "folder"
@@ -44,7 +44,7 @@ class StoreLocation:
 
     @property
     def is_server(self) -> bool:
-        return self.kind == "milvus" and self.target.startswith(("http://", "https://", "tcp://"))
+        return self.kind == "milvus" and self.target.startswith(("http://", "https://", "tcp://", "unix:"))
 
 
 def _location(value) -> StoreLocation:

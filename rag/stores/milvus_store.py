@@ -44,6 +44,8 @@ ABANDONED_AFTER = 3600 * 10**9  # an uncommitted generation older than this (ns)
 SCHEMA_VERSION = 1
 DUMMY_DIM = 2  # collections without a vector of their own still need one vector field
 INSERT_BATCH = 512
+CONNECT_SECONDS = 10
+CALL_SECONDS = 20  # whole seconds: pymilvus bounds its retries by an int timeout only
 
 
 class MilvusUnavailableError(RagError):
@@ -136,7 +138,11 @@ class MilvusStore:
     def _client(cls, where):
         target, _ = cls._split(where)
         try:
-            from pymilvus import MilvusClient
+            import warnings
+
+            with warnings.catch_warnings():  # pymilvus 2.4 imports pkg_resources, deprecated by setuptools
+                warnings.simplefilter("ignore", UserWarning)
+                from pymilvus import MilvusClient
         except ImportError as exc:  # pragma: no cover - pymilvus is a dependency
             raise MilvusUnavailableError("pymilvus is not installed", hint="pip install 'pymilvus==2.4.15'") from exc
         try:
@@ -146,27 +152,16 @@ class MilvusStore:
                                          hint=_UNREACHABLE_HINT) from exc
 
     def call(self, method: str, *args, **kwargs):
-        """A MilvusClient call whose failure becomes a MilvusUnavailableError that says what to do."""
-        try:
-            return getattr(self.client, method)(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001
-            if self.where.is_server:  # reconnect next time (a Lite file keeps its one client)
-                _forget_client(self._split(self.where)[0])
-            raise MilvusUnavailableError(f"Milvus at {self.location} failed on {method} ({_reason(exc)})",
-                                         hint=_UNREACHABLE_HINT) from exc
+        return _call(self.client, self.where, method, *args, **kwargs)
 
     @classmethod
     def exists(cls, where) -> bool:
         client = cls._client(where)
         _, prefix = cls._split(where)
-        try:
-            if not client.has_collection(f"{prefix}_meta"):
-                return False
-            rows = client.query(f"{prefix}_meta", filter='key like "commit-%"', output_fields=["key"], limit=1,
-                                consistency_level="Strong")
-        except Exception as exc:  # noqa: BLE001
-            raise MilvusUnavailableError(f"Milvus at {where} cannot be read ({_reason(exc)})", hint=_UNREACHABLE_HINT) from exc
-        return bool(rows)
+        if not _call(client, where, "has_collection", f"{prefix}_meta"):
+            return False
+        return bool(_call(client, where, "query", f"{prefix}_meta", filter='key like "commit-%"', output_fields=["key"],
+                          limit=1, consistency_level="Strong"))
 
     @classmethod
     def built_with(cls, where) -> str | None:
@@ -179,10 +174,8 @@ class MilvusStore:
     def _read_info(cls, where) -> IndexInfo:
         client = cls._client(where)
         _, prefix = cls._split(where)
-        try:
-            rows = client.query(f"{prefix}_meta", filter='key == "info"', output_fields=["value"], consistency_level="Strong")
-        except Exception as exc:  # noqa: BLE001
-            raise IndexNotFoundError(f"no index in {where}", hint="create one with `rag index PATH... --store LOCATION`") from exc
+        rows = (_call(client, where, "query", f"{prefix}_meta", filter='key == "info"', output_fields=["value"],
+                      consistency_level="Strong") if _call(client, where, "has_collection", f"{prefix}_meta") else [])
         if not rows:
             raise IndexNotFoundError(f"no index in {where}", hint="create one with `rag index PATH... --store LOCATION`")
         value = json.loads(rows[0]["value"])
@@ -390,16 +383,21 @@ class MilvusStore:
             self.call("delete", self.names["documents"], ids=batch)
         gone = {(r["doc_id"], r["gen"]) for r in stale_docs if r["doc_id"]} - live_doc_gens
         for batch in _batches(sorted(gone), 64):
-            self.call("delete", self.names["chunks"],
-                      filter=" or ".join(f"(doc_id == {_quote(d)} and gen == {g})" for d, g in batch))
+            self._delete_where("chunks", " or ".join(f"(doc_id == {_quote(d)} and gen == {g})" for d, g in batch))
         live_ids = {doc_id for doc_id, _ in live_doc_gens}
         dead_texts = {doc_id for doc_id, _ in gone} - live_ids
         for batch in _batches(sorted(dead_texts), 256):
-            self.call("delete", self.names["texts"], filter=_in("doc_id", batch))
+            self._delete_where("texts", _in("doc_id", batch))
         abandoned = time.time_ns() - ABANDONED_AFTER
-        committed = _in("gen", self._committed) if self._committed else "gen < 0"
+        uncommitted = f" and gen not in [{', '.join(map(str, self._committed))}]" if self._committed else ""
         for part in ("chunks", "documents"):
-            self.call("delete", self.names[part], filter=f"gen < {abandoned} and not ({committed})")
+            self._delete_where(part, f"gen < {abandoned}{uncommitted}")
+
+    def _delete_where(self, part: str, condition: str) -> None:
+        """Delete by primary key what `condition` selects (Milvus Lite deletes by key or simple expressions only)."""
+        keys = [row["key"] for row in self.query_all(part, condition, ["key"])]
+        for batch in _batches(keys, 1024):
+            self.call("delete", self.names[part], ids=batch)
 
     def describe(self) -> dict:
         counts = self.catalog.chunk_counts()
@@ -408,6 +406,26 @@ class MilvusStore:
                 "chunking": self.info.chunking.as_dict(), "chunk_count": self.catalog.chunk_count(),
                 "documents": {s: {"doc_id": d.doc_id, "chunks": counts.get(d.doc_id, 0)}
                               for s, d in self.catalog.documents.items()}}
+
+
+def _call(client, where, method: str, *args, **kwargs):
+    """A MilvusClient call whose failure becomes a MilvusUnavailableError that says what to do. A collection a
+    restarted server has not loaded yet is loaded, and the call made again."""
+    kwargs.setdefault("timeout", CALL_SECONDS)  # pymilvus otherwise retries an unreachable server for minutes
+    for attempt in range(2):
+        try:
+            return getattr(client, method)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds for one failure
+            if attempt == 0 and "not loaded" in str(exc) and args:
+                try:
+                    client.load_collection(args[0], timeout=CALL_SECONDS)
+                    continue
+                except Exception:  # noqa: BLE001 - reported below as the original failure
+                    pass
+            if where.is_server:  # reconnect next time (a Lite file keeps its one client)
+                _forget_client(MilvusStore._split(where)[0])
+            raise MilvusUnavailableError(f"Milvus at {where} failed on {method} ({_reason(exc)})",
+                                         hint=_UNREACHABLE_HINT) from exc
 
 
 _UNREACHABLE_HINT = ("check that the Milvus server is running and reachable (for a server location), or that the "
@@ -419,7 +437,7 @@ def _client_cache(target: str, factory):
     """One client per location and process: Milvus Lite allows one opener of a file, and clients are costly."""
     client = _CLIENTS.get(target)
     if client is None:
-        client = factory(target, timeout=30) if target.startswith(("http", "tcp")) else factory(target)
+        client = factory(target, timeout=CONNECT_SECONDS) if target.startswith(("http", "tcp", "unix")) else factory(target)
         _CLIENTS[target] = client
     return client
 

@@ -1,0 +1,313 @@
+"""One contract, every store: a FAISS folder, Milvus Lite (a .db file) and a real Milvus standalone server.
+
+The server is the binary bundled in the `milvus` wheel, started by the fixture with every component bound to
+127.0.0.1 (nothing listens beyond loopback) and stopped at the end; its tests skip with the reason when the wheel is
+missing. Each test gets its own collection prefix, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FakeReranker
+
+from rag.assistant import Assistant, Settings
+from rag.chunking import Chunker, ChunkSettings
+from rag.errors import IndexMismatchError, IndexNotFoundError, LoadError
+from rag.indexer import Indexer
+from rag.loaders import load_paths
+from rag.stores import open_for_writing, open_store, store_exists
+
+_names = itertools.count()
+
+
+class LoopbackMilvus:
+    """The bundled Milvus 2.3.5 standalone server in a network namespace of its own (tests/milvus_sandbox.py),
+    reached through a Unix socket: its components talk over the namespace's loopback and nothing listens outside."""
+
+    def __init__(self, folder: Path):
+        import milvus
+
+        data = Path(milvus.__file__).parent / "data"
+        template = (data / "config.yaml.template").read_text(encoding="utf-8")
+        # Every component's `ip:` is empty in the template (= the first non-loopback address): pin it to loopback.
+        template = re.sub(r"^(\s*)ip:\s*#.*$", r"\1ip: 127.0.0.1", template, flags=re.M)
+        (folder / "template.yaml").write_text(template, encoding="utf-8")
+        self.config = milvus.MilvusServerConfig(template=str(folder / "template.yaml"), data_dir=str(folder / "data"))
+        self.config.glog_conf_file = str(data / "glog.conf")  # the package sets it only for its default template
+        self.socket = folder / "milvus.sock"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import milvus
+
+        self.config.resolve()  # writes the config files and chooses free ports
+        self.config.cleanup_listen_ports()
+        milvus._initialize_data_files(self.config.base_data_dir)
+        self.socket.unlink(missing_ok=True)
+        self.process = subprocess.Popen(
+            ["unshare", "--user", "--map-root-user", "--net", sys.executable, str(Path(__file__).parent / "milvus_sandbox.py"),
+             self.config.base_data_dir, str(self.socket), str(self.config.get("proxy_port")), "9091"],
+            start_new_session=True, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not self.socket.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"the Milvus server did not start: {self.process.stderr.read()[-2000:]}")
+            time.sleep(0.2)
+
+    def _signal(self, number: int) -> None:
+        try:
+            os.killpg(self.process.pid, number)
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+        self._signal(signal.SIGKILL)  # anything left in the group
+        self.process = None
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self.process = None
+
+    @property
+    def uri(self) -> str:
+        return f"unix:{self.socket}"
+
+    def tcp_listeners(self) -> list[str]:
+        """Listening TCP sockets of this machine's (outer) network that belong to a milvus process."""
+        out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True).stdout
+        return [line for line in out.splitlines() if '"milvus"' in line]
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory):
+    pytest.importorskip("milvus", reason="the milvus wheel (Milvus standalone server) is not installed")
+    server = LoopbackMilvus(tmp_path_factory.mktemp("milvus"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["folder", "milvus-lite", "milvus-server"])
+def location(request, tmp_path):
+    if request.param == "folder":
+        return str(tmp_path / "idx")
+    if request.param == "milvus-lite":
+        return f"milvus:{tmp_path / 'index.db'}"
+    server = request.getfixturevalue("milvus_server")
+    return f"{server.uri}#t{next(_names)}_{int(time.time())}"
+
+
+def assistant_for(location: str, embedder) -> Assistant:
+    return Assistant(Settings(store=location, chunking=ChunkSettings(chunk_tokens=16, overlap_tokens=4)),
+                     embedder=embedder, reranker=FakeReranker())
+
+
+def test_indexed_documents_are_read_back_with_exact_offsets(location, corpus_dir, fake_embedder):
+    assert not store_exists(location)
+    with pytest.raises(IndexNotFoundError, match="no index in"):
+        open_store(location)
+    report, _ = assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    assert len(report.added) == 2
+    store = open_store(location)
+    assert {Path(s).name for s in store.catalog.documents} == {"rivers.txt", "volcanoes.md"}
+    assert store.vectors.count() == store.catalog.chunk_count() > 2
+    for chunk in store.catalog.chunks():
+        assert chunk.text == store.catalog.document(chunk.doc_id).text[chunk.start : chunk.end]
+    query = fake_embedder.embed_queries(["The Danube flows through ten countries"])
+    best, score = store.vectors.search(query, 1)[0][0]
+    assert "Danube" in store.catalog.chunk(best).text and 0 < score <= 1.0001
+    assert store.info.embedder_id == fake_embedder.model_id and store.info.chunking.chunk_tokens == 16
+
+
+def test_hybrid_answers_cite_the_span_from_every_store(location, corpus_dir, fake_embedder):
+    assistant = assistant_for(location, fake_embedder)
+    assistant.index_paths([corpus_dir])
+    answer = assistant_for(location, fake_embedder).ask("Which volcano erupted in 1669?")
+    assert "1669" in answer.hits[0].chunk.text and "1669" in answer.citations[0].quote
+    citation = answer.citations[0]
+    assert answer.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+
+
+def test_unchanged_files_embed_nothing_and_a_changed_one_replaces_its_chunks(location, corpus_dir, fake_embedder):
+    assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    before = fake_embedder.embedded_texts
+    report, _ = assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    assert fake_embedder.embedded_texts == before and len(report.unchanged) == 2 and not report.changed
+    (corpus_dir / "rivers.txt").write_text("The Loire is the longest river in France.", encoding="utf-8")
+    report, _ = assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    assert len(report.replaced) == 1
+    store = open_store(location)
+    texts = " ".join(c.text for c in store.catalog.chunks())
+    assert "Loire" in texts and "Danube" not in texts and len(store.catalog.documents) == 2
+    found = store.vectors.search(fake_embedder.embed_queries(["Danube river countries"]), 50)[0]
+    assert all("Danube" not in store.catalog.chunk(c).text for c, _ in found)
+    assert store.vectors.count() == store.catalog.chunk_count()
+
+
+def test_removing_a_document_removes_its_vectors(location, corpus_dir, fake_embedder):
+    assistant = assistant_for(location, fake_embedder)
+    assistant.index_paths([corpus_dir])
+    assistant.remove("rivers.txt")
+    store = open_store(location)
+    assert [Path(s).name for s in store.catalog.documents] == ["volcanoes.md"]
+    found = store.vectors.search(fake_embedder.embed_queries(["Danube"]), 50)[0]
+    assert found and all(store.catalog.chunk(c).doc_id == next(iter(store.catalog.documents.values())).doc_id for c, _ in found)
+    with pytest.raises(LoadError, match="not in the index"):
+        assistant.remove("rivers.txt")
+
+
+def test_nothing_is_visible_before_commit_and_everything_after(location, corpus_dir, fake_embedder):
+    assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    reader = open_store(location)
+    writer = open_for_writing(location, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension)
+    (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake in the world.", encoding="utf-8")
+    Indexer(writer, Chunker(fake_embedder.count_tokens, writer.info.chunking), fake_embedder.embed_documents).upsert(
+        load_paths([corpus_dir]).documents)
+    assert not reader.is_stale()
+    assert len(open_store(location).catalog.documents) == 2  # written, not committed: not read
+    writer.commit()
+    assert reader.is_stale()
+    fresh = open_store(location)
+    assert len(fresh.catalog.documents) == 3
+    hits = fresh.vectors.search(fake_embedder.embed_queries(["Lake Baikal deepest lake"]), 1)[0]
+    assert "Baikal" in fresh.catalog.chunk(hits[0][0]).text
+
+
+def test_another_embedder_is_refused(location, corpus_dir, fake_embedder):
+    assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    with pytest.raises(IndexMismatchError, match=r"built with embedder fake/hash-embedder \(64-d\), not other/model"):
+        open_for_writing(location, embedder_id="other/model", dimension=384)
+
+
+def test_a_rebuild_replaces_every_document(location, corpus_dir, fake_embedder, tmp_path):
+    assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "lakes.txt").write_text("Lake Baikal is the deepest lake in the world.", encoding="utf-8")
+    assistant_for(location, fake_embedder).index_paths([other], rebuild=True)
+    store = open_store(location)
+    assert [Path(s).name for s in store.catalog.documents] == ["lakes.txt"]
+    assert all("Baikal" in c.text or "deepest" in c.text or "lake" in c.text for c in store.catalog.chunks())
+
+
+# ----- Milvus only -------------------------------------------------------------------------------------------------
+
+
+def test_the_server_listens_on_nothing_but_its_socket(milvus_server):
+    from rag.stores import store_exists
+
+    assert milvus_server.tcp_listeners() == []  # its ports exist only inside its own network namespace
+    assert store_exists(f"{milvus_server.uri}#nothing_here") is False  # and it answers through the socket
+
+
+def test_two_chat_servers_on_one_milvus_see_each_other_s_uploads(milvus_server, corpus_dir, fake_embedder, tmp_path,
+                                                                  monkeypatch):
+    import rag.assistant
+
+    monkeypatch.setattr(rag.assistant, "STALE_CHECK_SECONDS", 0.0)
+    from ui.app import ChatApp
+
+    location = f"{milvus_server.uri}#shared{int(time.time())}"
+    first, second = (ChatApp(assistant_for(location, fake_embedder)) for _ in range(2))
+    first.assistant.index_paths([corpus_dir])
+    assert len(second.documents_table()) == 2
+    upload = tmp_path / "lakes.txt"
+    upload.write_text("Lake Baikal in Siberia is the deepest lake in the world.", encoding="utf-8")
+    first.upload([str(upload)])
+    assert any(row[0].startswith("lakes") for row in second.documents_table())
+    answer = second.ask_api("Which lake is the deepest in the world?")
+    assert "Baikal" in answer["citations"][0]["quote"]
+    (tmp_path / "glaciers.txt").write_text("The Perito Moreno glacier advances across Lago Argentino.", encoding="utf-8")
+    second.upload([str(tmp_path / "glaciers.txt")])
+    assert any(row[0].startswith("glaciers") for row in first.documents_table())
+
+
+def _when_up(action, seconds: float = 90):
+    """`action` once a restarted server answers (it replays its log first)."""
+    from rag.stores.milvus_store import MilvusUnavailableError
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return action()
+        except MilvusUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def test_a_server_killed_while_indexing_leaves_no_half_written_generation(tmp_path, fake_embedder, corpus_dir):
+    pytest.importorskip("milvus", reason="the milvus wheel (Milvus standalone server) is not installed")
+    from rag.stores.milvus_store import MilvusUnavailableError
+
+    server = LoopbackMilvus(tmp_path)
+    server.start()
+    try:
+        location = f"{server.uri}#killed"
+        assistant_for(location, fake_embedder).index_paths([corpus_dir])
+        big = tmp_path / "big"
+        big.mkdir()
+        for n in range(30):
+            (big / f"doc{n}.txt").write_text(f"Document {n} about topic {n}. " + " ".join(f"w{n}x{i}" for i in range(300)))
+
+        import rag.stores.milvus_store as milvus_store
+
+        original, calls = milvus_store.MilvusVectorStore.upsert, []
+
+        def upsert_then_die(self, chunks, vectors):
+            calls.append(len(chunks))
+            if len(calls) == 3:  # two documents' chunk rows are written; the server dies under the third
+                server.kill()
+            return original(self, chunks, vectors)
+
+        milvus_store.MilvusVectorStore.upsert = upsert_then_die
+        try:
+            with pytest.raises(MilvusUnavailableError, match=r"Milvus at .* failed.*server is running"):
+                assistant_for(location, fake_embedder).index_paths([big])
+        finally:
+            milvus_store.MilvusVectorStore.upsert = original
+        server.start()
+        store = _when_up(lambda: open_store(location))
+        assert {Path(s).name for s in store.catalog.documents} == {"rivers.txt", "volcanoes.md"}
+        assert store.vectors.count() == store.catalog.chunk_count()
+        hits = store.vectors.search(fake_embedder.embed_queries(["Document 3 about topic 3"]), 20)[0]
+        assert all(store.catalog.chunk(c) is not None for c, _ in hits)
+        # The next run indexes everything and the dead run's rows stay out of sight.
+        assistant_for(location, fake_embedder).index_paths([big])
+        assert len(open_store(location).catalog.documents) == 32
+    finally:
+        server.stop()
+
+
+def test_an_unreachable_server_is_a_clear_error(fake_embedder):
+    from rag.stores.milvus_store import MilvusUnavailableError
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(MilvusUnavailableError, match=rf"127\.0\.0\.1:{port}.*server is running"):
+        assistant_for(f"http://127.0.0.1:{port}", fake_embedder).ask("anything?")
