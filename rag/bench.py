@@ -6,8 +6,8 @@ Three benchmarks, each written as JSON (stable keys) and Markdown into the outpu
   at a time, as a person asks), cold start of `rag ask` (process start to printed answer), and the same work done
   the naive way with the same libraries (SentenceTransformer.encode one text at a time, IndexFlatL2, no batching,
   no caching), reported as our/naive ratios so the comparison holds on a noisy machine.
-- faiss: exact vs HNSW vs IVF search on synthetic clustered vectors: recall against exact search, latency, build
-  time; the data behind `rag.index.ANN_THRESHOLD`.
+- scale: the vector stores at scale (1M synthetic clustered vectors by default): FAISS IVF in memory and IVF-PQ on
+  disk (resident memory of a fresh process), optionally Milvus; build time, latency, recall@100 against exact search.
 - load: the chat server under N concurrent API clients for S seconds on loopback: failures, latency, memory.
 """
 
@@ -250,63 +250,150 @@ def synthetic_vectors(n: int, dim: int, seed: int, clusters: int = 2000) -> np.n
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def bench_faiss(sizes: Sequence[int] = (10_000, 30_000, 100_000), *, dim: int = 384, queries: int = 200, seed: int = 13,
-                log: Callable[[str], None] = print) -> dict:
+def _timed_search(search, probes: np.ndarray, k: int) -> tuple[list[float], list[np.ndarray]]:
+    latencies, found = [], []
+    for row in range(len(probes)):
+        started = time.perf_counter()
+        ids = search(probes[row : row + 1], k)
+        latencies.append((time.perf_counter() - started) * 1000)
+        found.append(np.asarray(ids))
+    return latencies, found
+
+
+def _recall(found: list[np.ndarray], truth: np.ndarray, k: int) -> float:
+    return round(float(np.mean([len(set(f[:k].tolist()) & set(t[:k].tolist())) / k for f, t in zip(found, truth)])), 4)
+
+
+def _rss_mib() -> float:
+    import psutil
+
+    return round(psutil.Process().memory_info().rss / 2**20, 1)
+
+
+def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries: int = 200, seed: int = 13,
+                milvus: Sequence[str] = (), work: Path | None = None, log: Callable[[str], None] = print) -> dict:
+    """The vector stores at scale on synthetic clustered vectors: build time, memory, latency, recall@100 against
+    exact search. FAISS in memory (IVF-Flat, as the store builds it) and on disk (IVF-PQ lists in an .ivfdata file,
+    searched by a fresh process whose resident memory is reported); Milvus locations given in `milvus` too."""
     import faiss
 
-    from rag.index import build_vector_index
+    from rag.stores import faiss_store
 
+    work = Path(work or tempfile.mkdtemp(prefix="rag-scale-"))
     rows = []
     for n in sizes:
+        log(f"{n:,} vectors: generating")
         data = synthetic_vectors(n + queries, dim, seed)
-        base, probes = data[:n], data[n:]
+        base, probes, ids = data[:n], data[n:], np.arange(n, dtype=np.int64)
         exact = faiss.IndexFlatIP(dim)
         exact.add(base)
         _, truth = exact.search(probes, 100)
-        candidates = [("flat", {})]
-        candidates += [("hnsw", {"efSearch": ef}) for ef in (128, 256, 512)]
-        candidates += [("ivf", {"nprobe": p}) for p in (16, 32, 64)]
-        built: dict[str, tuple[object, float]] = {}
-        for kind, params in candidates:
-            if kind not in built:
-                log(f"building {kind} over {n:,} vectors")
-                started = time.perf_counter()
-                built[kind] = (build_vector_index(base, kind=kind), time.perf_counter() - started)
-            index, build_s = built[kind]
-            for name, value in params.items():
-                setattr(index.hnsw if kind == "hnsw" else index, name, value)
-            latencies, found = [], []
-            for row in range(len(probes)):
-                started = time.perf_counter()
-                _, ids = index.search(probes[row : row + 1], 100)
-                latencies.append((time.perf_counter() - started) * 1000)
-                found.append(ids[0])
-            recall10 = float(np.mean([len(set(f[:10]) & set(t[:10])) / 10 for f, t in zip(found, truth)]))
-            recall100 = float(np.mean([len(set(f) & set(t)) / 100 for f, t in zip(found, truth)]))
-            rows.append({"vectors": n, "index": kind, "params": params, "build_s": round(build_s, 2),
-                         "search_ms": stats(latencies), "recall@10": round(recall10, 4), "recall@100": round(recall100, 4)})
-    return {"benchmark": "faiss", "machine": machine(), "dimension": dim, "queries": queries, "seed": seed, "rows": rows}
+        del exact
+        log(f"{n:,} vectors: IVF-Flat in memory")
+        started = time.perf_counter()
+        ivf = faiss_store.build_ivf(base, ids)
+        build_s = time.perf_counter() - started
+        default = ivf.nprobe
+        for nprobe in sorted({max(1, default // 2), default, default * 2}):
+            ivf.nprobe = nprobe
+            latencies, found = _timed_search(lambda q, k: ivf.search(q, k)[1][0], probes, 100)
+            rows.append({"vectors": n, "store": "faiss ivf-flat (memory)", "setting": f"nlist={ivf.nlist}, nprobe={nprobe}",
+                         "default": nprobe == default, "build_s": round(build_s, 1), "search_ms": stats(latencies),
+                         "recall@100": _recall(found, truth, 100), "bytes_per_vector": dim * 4 + 8})
+        del ivf
+        log(f"{n:,} vectors: IVF-PQ on disk")
+        folder = work / f"ondisk-{n}"
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        sample = base[np.sort(np.random.default_rng(0).choice(n, size=min(n, 40 * faiss_store.list_count(n)), replace=False))]
+        batches = ((base[i : i + 262_144], ids[i : i + 262_144]) for i in range(0, n, 262_144))
+        index = faiss_store.build_ondisk(batches, dim, n, folder, sample=sample)
+        faiss.write_index(index, str(folder / "vectors.faiss"))
+        build_s = time.perf_counter() - started
+        np.save(folder / "probes.npy", probes)
+        np.save(folder / "truth.npy", truth)
+        del index
+        child = subprocess.run([sys.executable, "-c", "from rag.bench import _ondisk_child; _ondisk_child()", str(folder)],
+                               capture_output=True, text=True, check=True)
+        measured = json.loads(child.stdout.strip().splitlines()[-1])
+        disk = sum(p.stat().st_size for p in folder.glob("vectors.*"))
+        rows.append({"vectors": n, "store": "faiss ivf-pq (on disk)", "setting": measured["setting"], "default": True,
+                     "build_s": round(build_s, 1), "search_ms": measured["search_ms"], "recall@100": measured["recall@100"],
+                     "resident_mib": measured["resident_mib"], "baseline_mib": measured["baseline_mib"],
+                     "disk_mib": round(disk / 2**20, 1), "bytes_per_vector": round(disk / n, 1)})
+        shutil.rmtree(folder, ignore_errors=True)
+        for location in milvus:
+            rows.append(_milvus_scale(location, base, probes, truth, log))
+    return {"benchmark": "scale", "machine": machine(), "dimension": dim, "queries": queries, "seed": seed, "rows": rows}
 
 
-def faiss_markdown(r: dict) -> str:
+def _ondisk_child() -> None:
+    """Runs in a fresh process: open the on-disk index, ask the probes, print latency, recall and resident memory."""
+    import faiss
+
+    folder = Path(sys.argv[1])
+    baseline = _rss_mib()
+    index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_ONDISK_SAME_DIR)
+    from rag.stores.faiss_store import probes as default_probes
+
+    index.nprobe = default_probes(index.nlist)
+    probes, truth = np.load(folder / "probes.npy"), np.load(folder / "truth.npy")
+    latencies, found = _timed_search(lambda q, k: index.search(q, k)[1][0], probes, 100)
+    print(json.dumps({"setting": f"nlist={index.nlist}, nprobe={index.nprobe}, {index.pq.M} bytes/code",
+                      "search_ms": stats(latencies), "recall@100": _recall(found, truth, 100),
+                      "resident_mib": _rss_mib(), "baseline_mib": baseline}))
+
+
+def _milvus_scale(location: str, base: np.ndarray, probes: np.ndarray, truth: np.ndarray, log) -> dict:
+    from pymilvus import DataType, MilvusClient
+
+    target = location.removeprefix("milvus:")
+    client = MilvusClient(target)
+    name = "rag_scale_bench"
+    if client.has_collection(name):
+        client.drop_collection(name)
+    schema = MilvusClient.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=base.shape[1])
+    index = client.prepare_index_params()
+    index.add_index("vector", index_type="FLAT", metric_type="IP")
+    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+    log(f"{len(base):,} vectors: Milvus at {location}")
+    started = time.perf_counter()
+    for start in range(0, len(base), 5000):
+        client.insert(name, [{"id": start + i, "vector": v.tolist()} for i, v in enumerate(base[start : start + 5000])])
+    insert_s = time.perf_counter() - started
+    latencies, found = _timed_search(
+        lambda q, k: [hit["id"] for hit in client.search(name, data=q.tolist(), limit=k, consistency_level="Strong")[0]],
+        probes, 100)
+    client.drop_collection(name)
+    return {"vectors": len(base), "store": f"milvus ({'server' if target.startswith('http') else 'lite'})",
+            "setting": "FLAT (exact)", "default": True, "build_s": round(insert_s, 1), "search_ms": stats(latencies),
+            "recall@100": _recall([np.asarray(f) for f in found], truth, 100)}
+
+
+def scale_markdown(r: dict) -> str:
     m = r["machine"]
     lines = [
-        "# rag bench: FAISS index types",
+        "# rag bench scale: vector stores at scale",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores. {r['dimension']}-d synthetic clustered unit vectors, "
-        f"{r['queries']} queries one at a time, 100 neighbours each (the hybrid search's candidate depth).",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB. {r['dimension']}-d synthetic clustered unit "
+        f"vectors, {r['queries']} queries one at a time, 100 neighbours each, recall against exact search.",
         "",
-        "| vectors | index | setting | build (s) | search p50 / p95 (ms) | recall@10 | recall@100 |",
+        "| vectors | store | setting | build / insert (s) | search p50 / p95 (ms) | recall@100 | memory |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in r["rows"]:
-        setting = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "exact"
-        lines.append(f"| {row['vectors']:,} | {row['index']} | {setting} | {row['build_s']} | "
-                     f"{row['search_ms']['p50']} / {row['search_ms']['p95']} | {row['recall@10']} | {row['recall@100']} |")
+        if "resident_mib" in row:
+            memory = (f"{row['resident_mib']} MiB resident ({row['baseline_mib']} before opening), "
+                      f"{row['disk_mib']} MiB on disk")
+        else:
+            memory = f"{row.get('bytes_per_vector', '')} B/vector" if row.get("bytes_per_vector") else ""
+        mark = " (default)" if row.get("default") and row["store"].startswith("faiss ivf-flat") else ""
+        lines.append(f"| {row['vectors']:,} | {row['store']} | {row['setting']}{mark} | {row['build_s']} | "
+                     f"{row['search_ms']['p50']} / {row['search_ms']['p95']} | {row['recall@100']} | {memory} |")
     return "\n".join(lines) + "\n"
 
-
-# ----- load ----------------------------------------------------------------------------------------------------
 
 def _free_port() -> int:
     import socket

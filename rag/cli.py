@@ -444,14 +444,16 @@ def cmd_eval_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("bench", "measure speed and memory (pipeline, faiss, load)",
-         opt("kind", nargs="?", choices=["pipeline", "faiss", "load"], default="pipeline"),
+@command("bench", "measure speed and memory (pipeline, scale, load)",
+         opt("kind", nargs="?", choices=["pipeline", "scale", "load"], default="pipeline"),
          opt("--corpus", metavar="DIR", help="pipeline: a BEIR folder or documents (default: ../shared/data/scifact)"),
          opt("--questions", metavar="FILE.jsonl", help="questions for a non-BEIR corpus; load: questions to ask"),
          opt("--docs", type=int, default=300, metavar="N", help="pipeline: seeded sample of N documents (0: all)"),
-         opt("--queries", type=int, metavar="N", help="questions timed (pipeline 100, faiss 200)"), BACKEND,
+         opt("--queries", type=int, metavar="N", help="questions timed (pipeline 100, scale 200)"), BACKEND,
          opt("--no-naive", action="store_true", help="pipeline: skip the naive baseline"),
-         opt("--sizes", default="10000,30000,100000", metavar="N,N", help="faiss: vector counts"),
+         opt("--sizes", default="1000000", metavar="N,N", help="scale: vector counts"),
+         opt("--store", metavar="URI", action="append", default=[],
+             help="scale: also measure this Milvus location (milvus:PATH.db or http://HOST:19530; repeatable)"),
          opt("--clients", type=int, default=20, metavar="N", help="load: concurrent clients"),
          opt("--seconds", type=float, default=60, metavar="S", help="load: duration"),
          opt("--reader", choices=["extractive", "llm"], default="extractive", help="load: reader"),
@@ -465,7 +467,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     pipeline (default): indexing throughput, query latency per stage (p50/p95), cold start of `rag ask` and peak
       memory on a corpus (default: BEIR SciFact in ../shared/data, a seeded sample of --docs documents), against a
       naive pipeline built from the same libraries, with our/naive ratios.
-    faiss: exact vs HNSW vs IVF search on synthetic vectors (recall against exact search, latency, build time).
+    scale: the vector stores on synthetic clustered vectors (default 1M): FAISS IVF in memory, IVF-PQ on disk
+      (resident memory of a fresh process), and any --store given: build time, latency, recall@100.
     load: the chat server under --clients concurrent API clients for --seconds, on loopback.
 
     Example: rag bench --docs 300 --queries 100 --out bench-results
@@ -474,10 +477,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     log = lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True)  # noqa: E731
-    if args.kind == "faiss":
+    if args.kind == "scale":
         sizes = [int(s) for s in args.sizes.split(",")]
-        result = bench.bench_faiss(sizes, queries=args.queries or 200, log=log)
-        markdown, name = bench.faiss_markdown(result), "faiss"
+        result = bench.bench_scale(sizes, queries=args.queries or 200, milvus=args.store, log=log)
+        markdown, name = bench.scale_markdown(result), "scale"
     elif args.kind == "load":
         from rag.evaluation.datasets import load_jsonl
 

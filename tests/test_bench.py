@@ -15,14 +15,20 @@ def test_stats_are_interpolated_percentiles():
     assert bench.stats([]) == {"p50": 0.0, "p95": 0.0, "n": 0}
 
 
-def test_faiss_benchmark_reports_recall_against_exact_search(tmp_path, capsys):
-    assert cli.main(["bench", "faiss", "--sizes", "2000", "--queries", "10", "--out", str(tmp_path)]) == 0
-    result = json.loads((tmp_path / "faiss.json").read_text())
-    rows = {(r["index"], tuple(r["params"].items())): r for r in result["rows"]}
-    assert rows[("flat", ())]["recall@10"] == 1.0
-    assert all(0 <= r["recall@100"] <= 1 for r in result["rows"])
-    assert {r["index"] for r in result["rows"]} == {"flat", "hnsw", "ivf"}
-    assert "| 2,000 | hnsw | efSearch=256 |" in capsys.readouterr().out
+def test_scale_benchmark_reports_recall_memory_and_milvus(tmp_path, monkeypatch):
+    from rag.stores import faiss_store
+
+    monkeypatch.setattr(faiss_store, "PQ_BYTES", 8)  # 32-d vectors: 8 sub-quantizers of 4 dimensions
+    result = bench.bench_scale([3000], dim=32, queries=10, milvus=[f"milvus:{tmp_path / 'scale.db'}"], work=tmp_path,
+                               log=lambda message: None)
+    stores = {r["store"] for r in result["rows"]}
+    assert stores == {"faiss ivf-flat (memory)", "faiss ivf-pq (on disk)", "milvus (lite)"}
+    assert all(0 < r["recall@100"] <= 1 for r in result["rows"])
+    milvus = next(r for r in result["rows"] if r["store"] == "milvus (lite)")
+    assert milvus["recall@100"] == 1.0  # exact search in Milvus finds what exact search in FAISS finds
+    ondisk = next(r for r in result["rows"] if r["store"].endswith("(on disk)"))
+    assert ondisk["resident_mib"] > 0 and ondisk["disk_mib"] > 0
+    assert "| 3,000 | faiss ivf-flat (memory) |" in bench.scale_markdown(result)
 
 
 def test_a_missing_benchmark_corpus_is_a_clear_error(tmp_path, capsys):
