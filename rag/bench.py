@@ -264,10 +264,12 @@ def _recall(found: list[np.ndarray], truth: np.ndarray, k: int) -> float:
     return round(float(np.mean([len(set(f[:k].tolist()) & set(t[:k].tolist())) / k for f, t in zip(found, truth)])), 4)
 
 
-def _rss_mib() -> float:
-    import psutil
-
-    return round(psutil.Process().memory_info().rss / 2**20, 1)
+def _rss_mib(kind: str = "VmRSS") -> float:
+    """Resident memory from /proc/self/status: VmRSS (all), RssAnon (the process's own), RssFile (mapped files)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(kind + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
 
 
 def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries: int = 200, seed: int = 13,
@@ -320,6 +322,7 @@ def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries:
         rows.append({"vectors": n, "store": "faiss ivf-pq (on disk)", "setting": measured["setting"], "default": True,
                      "build_s": round(build_s, 1), "search_ms": measured["search_ms"], "recall@100": measured["recall@100"],
                      "resident_mib": measured["resident_mib"], "baseline_mib": measured["baseline_mib"],
+                     "anon_mib": measured["anon_mib"], "file_mib": measured["file_mib"],
                      "disk_mib": round(disk / 2**20, 1), "bytes_per_vector": round(disk / n, 1)})
         shutil.rmtree(folder, ignore_errors=True)
         for location in milvus:
@@ -341,7 +344,8 @@ def _ondisk_child() -> None:
     latencies, found = _timed_search(lambda q, k: index.search(q, k)[1][0], probes, 100)
     print(json.dumps({"setting": f"nlist={index.nlist}, nprobe={index.nprobe}, {index.pq.M} bytes/code",
                       "search_ms": stats(latencies), "recall@100": _recall(found, truth, 100),
-                      "resident_mib": _rss_mib(), "baseline_mib": baseline}))
+                      "resident_mib": _rss_mib(), "baseline_mib": baseline, "anon_mib": _rss_mib("RssAnon"),
+                      "file_mib": _rss_mib("RssFile")}))
 
 
 def _milvus_scale(location: str, base: np.ndarray, probes: np.ndarray, truth: np.ndarray, log) -> dict:
@@ -385,8 +389,8 @@ def scale_markdown(r: dict) -> str:
     ]
     for row in r["rows"]:
         if "resident_mib" in row:
-            memory = (f"{row['resident_mib']} MiB resident ({row['baseline_mib']} before opening), "
-                      f"{row['disk_mib']} MiB on disk")
+            memory = (f"{row['resident_mib']} MiB resident ({row['baseline_mib']} before opening; {row['anon_mib']} own, "
+                      f"{row['file_mib']} mapped file pages), {row['disk_mib']} MiB on disk")
         else:
             memory = f"{row.get('bytes_per_vector', '')} B/vector" if row.get("bytes_per_vector") else ""
         mark = " (default)" if row.get("default") and row["store"].startswith("faiss ivf-flat") else ""
