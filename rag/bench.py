@@ -273,7 +273,8 @@ def _rss_mib(kind: str = "VmRSS") -> float:
 
 
 def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries: int = 200, seed: int = 13,
-                milvus: Sequence[str] = (), work: Path | None = None, log: Callable[[str], None] = print) -> dict:
+                milvus: Sequence[str] = (), work: Path | None = None, replace_chunks: int = 100_000,
+                log: Callable[[str], None] = print) -> dict:
     """The vector stores at scale on synthetic clustered vectors: build time, memory, latency, recall@100 against
     exact search. FAISS in memory (IVF-Flat, as the store builds it) and on disk (IVF-PQ lists in an .ivfdata file,
     searched by a fresh process whose resident memory is reported); Milvus locations given in `milvus` too."""
@@ -327,7 +328,9 @@ def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries:
         shutil.rmtree(folder, ignore_errors=True)
         for location in milvus:
             rows.append(_milvus_scale(location, base, probes, truth, log))
-    return {"benchmark": "scale", "machine": machine(), "dimension": dim, "queries": queries, "seed": seed, "rows": rows}
+    replace = bench_replace(replace_chunks, dim=dim, log=log) if replace_chunks else None
+    return {"benchmark": "scale", "machine": machine(), "dimension": dim, "queries": queries, "seed": seed, "rows": rows,
+            "replace": replace}
 
 
 def _ondisk_child() -> None:
@@ -376,6 +379,72 @@ def _milvus_scale(location: str, base: np.ndarray, probes: np.ndarray, truth: np
             "recall@100": _recall([np.asarray(f) for f in found], truth, 100)}
 
 
+def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 10, seed: int = 13,
+                  work: Path | None = None, log: Callable[[str], None] = print) -> dict:
+    """Replace one document in a folder index of `chunks` chunks (approximate from ANN_THRESHOLD on): the store's
+    work (delete + add by id), the commit (BM25 rebuild, files written, checksums, fsync), and both together.
+    Texts and vectors are synthetic and the embedder is a lookup, so only the store is timed."""
+    from rag.chunking import ChunkSettings
+    from rag.indexer import Indexer
+    from rag.stores import IndexInfo
+    from rag.stores.folder import FolderStore
+    from rag.types import Chunk, Document
+
+    rng = np.random.default_rng(seed)
+    vocabulary = [f"term{i}" for i in range(20_000)]
+    vectors = synthetic_vectors(chunks + per_document, dim, seed)
+    words = rng.integers(0, len(vocabulary), size=(chunks + per_document, 12))
+
+    def document(number: int, version: int) -> Document:
+        rows = range(number * per_document, (number + 1) * per_document)
+        text = " ".join(f"{' '.join(vocabulary[w] for w in words[r])} v{version}." for r in rows)
+        return Document(f"{number:08d}-{version}", f"doc{number}.txt", f"doc {number}", text, {})
+
+    class Chunker:  # one chunk per sentence, so each document has `per_document` chunks
+        @staticmethod
+        def chunk(doc: Document) -> list[Chunk]:
+            out, start = [], 0
+            for number, sentence in enumerate(doc.text.split(". ")):
+                end = start + len(sentence)
+                out.append(Chunk(f"{doc.doc_id}-{number}", doc.doc_id, start, end, doc.text[start:end]))
+                start = end + 2
+            return out
+
+    lookup: dict[str, np.ndarray] = {}
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.vstack([lookup[t] for t in texts])
+
+    documents = [document(n, 0) for n in range(chunks // per_document)]
+    for doc in documents:
+        for chunk, row in zip(Chunker.chunk(doc), range(int(doc.doc_id[:8]) * per_document, 10**12)):
+            lookup[chunk.text] = vectors[row]
+    folder = Path(work or tempfile.mkdtemp(prefix="rag-replace-")) / "index"
+    store = FolderStore(folder, IndexInfo("synthetic", dim, ChunkSettings()))
+    log(f"replace: building a {chunks:,}-chunk index")
+    started = time.perf_counter()
+    Indexer(store, Chunker, embed).upsert(documents)
+    store.commit()
+    build_s = time.perf_counter() - started
+    store = FolderStore.open(folder)
+    kind = store.vectors.kind
+    replacement = document(7, 1)
+    for chunk, row in zip(Chunker.chunk(replacement), range(chunks, chunks + per_document)):
+        lookup[chunk.text] = vectors[row]
+    log("replace: one document")
+    started = time.perf_counter()
+    Indexer(store, Chunker, embed).upsert([replacement])
+    store_s = time.perf_counter() - started
+    started = time.perf_counter()
+    store.commit()
+    commit_s = time.perf_counter() - started
+    found = store.vectors.search(vectors[chunks : chunks + 1], 1)[0][0][0]
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"chunks": chunks, "index": kind, "build_s": round(build_s, 1), "replace_store_s": round(store_s, 3),
+            "commit_s": round(commit_s, 2), "total_s": round(store_s + commit_s, 2),
+            "replaced_chunk_found": found.startswith(replacement.doc_id)}
+
+
 def scale_markdown(r: dict) -> str:
     m = r["machine"]
     lines = [
@@ -396,6 +465,11 @@ def scale_markdown(r: dict) -> str:
         mark = " (default)" if row.get("default") and row["store"].startswith("faiss ivf-flat") else ""
         lines.append(f"| {row['vectors']:,} | {row['store']} | {row['setting']}{mark} | {row['build_s']} | "
                      f"{row['search_ms']['p50']} / {row['search_ms']['p95']} | {row['recall@100']} | {memory} |")
+    replace = r.get("replace")
+    if replace:
+        lines += ["", f"Replacing one document ({replace['index']} index of {replace['chunks']:,} chunks): "
+                      f"{replace['replace_store_s']} s in the store (delete + add by id), {replace['commit_s']} s to commit "
+                      f"(BM25 rebuilt, generation written, checksummed, fsynced), {replace['total_s']} s in all."]
     return "\n".join(lines) + "\n"
 
 

@@ -19,8 +19,11 @@ def test_scale_benchmark_reports_recall_memory_and_milvus(tmp_path, monkeypatch)
     from rag.stores import faiss_store
 
     monkeypatch.setattr(faiss_store, "PQ_BYTES", 8)  # 32-d vectors: 8 sub-quantizers of 4 dimensions
+    monkeypatch.setattr(faiss_store, "ANN_THRESHOLD", 1000)  # the replacement is timed in an IVF index
     result = bench.bench_scale([3000], dim=32, queries=10, milvus=[f"milvus:{tmp_path / 'scale.db'}"], work=tmp_path,
-                               log=lambda message: None)
+                               replace_chunks=3000, log=lambda message: None)
+    replace = result["replace"]
+    assert replace["index"] == "ivf" and replace["replaced_chunk_found"] and replace["total_s"] > 0
     stores = {r["store"] for r in result["rows"]}
     assert stores == {"faiss ivf-flat (memory)", "faiss ivf-pq (on disk)", "milvus (lite)"}
     assert all(0 < r["recall@100"] <= 1 for r in result["rows"])

@@ -260,8 +260,11 @@ def _when_up(action, seconds: float = 90):
             time.sleep(1)
 
 
-def test_a_server_killed_while_indexing_leaves_no_half_written_generation(tmp_path, fake_embedder, corpus_dir):
+def test_a_server_killed_while_indexing_leaves_no_half_written_generation(tmp_path, fake_embedder, corpus_dir, monkeypatch):
     pytest.importorskip("milvus", reason="the milvus wheel (Milvus standalone server) is not installed")
+    import rag.stores.milvus_store as milvus_store
+
+    monkeypatch.setattr(milvus_store, "CALL_SECONDS", 4)  # a dead server is given up on sooner than a user would
     from rag.stores.milvus_store import MilvusUnavailableError
 
     server = LoopbackMilvus(tmp_path)
@@ -303,8 +306,11 @@ def test_a_server_killed_while_indexing_leaves_no_half_written_generation(tmp_pa
         server.stop()
 
 
-def test_an_unreachable_server_is_a_clear_error(fake_embedder):
+def test_an_unreachable_server_is_a_clear_error(fake_embedder, monkeypatch):
+    import rag.stores.milvus_store as milvus_store
     from rag.stores.milvus_store import MilvusUnavailableError
+
+    monkeypatch.setattr(milvus_store, "CONNECT_SECONDS", 2)
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

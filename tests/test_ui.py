@@ -234,3 +234,25 @@ def test_questions_and_uploads_from_many_threads_at_once(app, tmp_path):
     assert not errors
     assert checked and all(checked)
     assert len(app.documents_table()) == len(CORPUS) + 6
+
+
+def test_the_documents_tab_opens_another_index_location(app, tmp_path, fake_embedder):
+    import gradio as gr
+
+    from rag.assistant import Assistant, Settings
+    from tests.conftest import FakeReranker
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "lakes.txt").write_text("Lake Baikal is the deepest lake in the world.", encoding="utf-8")
+    Assistant(Settings(index_dir=tmp_path / "idx2"), embedder=fake_embedder, reranker=FakeReranker()).index_paths([other])
+    message, table, _ = app.open_store(str(tmp_path / "idx2"))
+    assert "Answering from" in message and "lakes.txt" in table and "volcanoes" not in table
+    assert "Baikal" in app.ask_api("Which lake is the deepest?")["citations"][0]["quote"]
+    message, table, _ = app.open_store(f"milvus:{tmp_path / 'new.db'}")
+    assert "No index at milvus:" in message and "will create it" in message
+    with pytest.raises(gr.Error, match=r"does not end in \.db"):
+        app.open_store("milvus:notes.txt")
+    assert app.assistant.settings.location.endswith("new.db")  # a refused location changes nothing
+    with pytest.raises(gr.Error, match="read-only"):
+        ChatApp(app.assistant, read_only=True).open_store(str(tmp_path / "idx2"))

@@ -236,6 +236,32 @@ class ChatApp:
         return message, render.documents_table(self.documents_table()), gr.update(choices=self.document_choices(), value=None)
 
 
+    def open_store(self, location: str | None) -> tuple[str, str, object]:
+        """Documents tab: answer from the index at another location (a folder, milvus:PATH.db or a Milvus server).
+        A location without an index yet is created by the next upload."""
+        import gradio as gr
+
+        from rag.stores import StoreLocation, store_exists
+
+        if self.read_only:
+            raise gr.Error("This server is read-only: it answers from the index it was started with.")
+        try:
+            where = StoreLocation(location or "")
+            exists = store_exists(where)
+            changes = ({"store": None, "index_dir": Path(where.target)} if where.kind == "folder"
+                       else {"store": str(location).strip()})
+            switched = self.assistant.with_settings(**changes)
+            if exists:
+                switched.documents()  # reads it now: a wrong embedder or a damaged index is said here, not later
+        except RagError as exc:
+            raise gr.Error(str(exc))
+        self.assistant = switched
+        shown = render.escape(switched.settings.location)
+        message = (f"Answering from {shown}." if exists else
+                   f"No index at {shown} yet: the documents you add here will create it.")
+        return message, render.documents_table(self.documents_table()), gr.update(choices=self.document_choices(), value=None)
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -297,6 +323,12 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
             else:
                 gr.Markdown("This server is read-only: documents are listed here but cannot be added or removed.",
                             elem_id="rag-read-only")
+            with gr.Row():
+                location = gr.Textbox(value=assistant.settings.location, label="Index location (a folder, "
+                                      "milvus:PATH.db for Milvus Lite, or http://HOST:19530 for a Milvus server)",
+                                      interactive=not read_only, scale=4, elem_id="rag-store")
+                if not read_only:
+                    open_store = gr.Button("Open", scale=1, elem_id="rag-open-store")
             table = gr.HTML(render.documents_table(app.documents_table()), elem_id="rag-documents", js_on_load=None)
             if not read_only:
                 with gr.Row():
@@ -307,6 +339,8 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
                               concurrency_id="write", api_name="upload")
                 remove.click(app.remove, [choice], [status, table, choice], concurrency_limit=1,
                              concurrency_id="write", api_visibility="private")
+                open_store.click(app.open_store, [location], [status, table, choice], concurrency_limit=1,
+                                 concurrency_id="write", api_visibility="private")
         gr.api(app.ask_api, api_name="ask", concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask")
         gr.api(app.documents_api, api_name="documents")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)

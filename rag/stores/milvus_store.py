@@ -124,6 +124,8 @@ class MilvusStore:
         self._doc_gen: dict[str, int] = {}  # doc_id -> generation its rows were written in
         self._committed: list[int] = []
         self._pending: int | None = None
+        self._replacing: list[str] = []  # a rebuild: every source of the previous index, hidden at commit
+        self._info_pending = False
         self._lexical = None
         self.generation: str | None = None
 
@@ -187,19 +189,19 @@ class MilvusStore:
 
     @classmethod
     def create(cls, where, info: IndexInfo) -> "MilvusStore":
-        """A store whose first commit replaces every document of an index at this location (a rebuild)."""
+        """A store whose first commit replaces every document of an index at this location (a rebuild). Until that
+        commit, readers keep the previous index and what it was built with."""
         client = cls._client(where)
         _, prefix = cls._split(where)
+        previous = cls.open(where) if cls.exists(where) else None
+        if previous is not None and previous.info.dimension != info.dimension:
+            raise IndexMismatchError(
+                f"the Milvus collections at {where} hold {previous.info.dimension}-d vectors, not {info.dimension}-d",
+                hint=f"use another collection prefix (add #NAME to the location) or drop the `{prefix}_*` collections")
         store = cls(where, info, client, prefix)
-        store._create_collections()
-        if cls.exists(where):
-            previous = cls.open(where)
-            if previous.info.dimension != info.dimension:
-                raise IndexMismatchError(
-                    f"the Milvus collections at {where} hold {previous.info.dimension}-d vectors, not {info.dimension}-d",
-                    hint=f"use another collection prefix (add #NAME to the location) or drop the `{prefix}_*` collections")
-            store._committed, store._doc_gen = previous._committed, {}
-            store._replacing = list(previous.catalog.documents)
+        store._create_collections(write_info=previous is None)
+        if previous is not None:
+            store._committed, store._replacing, store._info_pending = previous._committed, list(previous.catalog.documents), True
         return store
 
     @classmethod
@@ -212,7 +214,7 @@ class MilvusStore:
 
     # ----- schema -----------------------------------------------------------------------------------------------
 
-    def _create_collections(self) -> None:
+    def _create_collections(self, *, write_info: bool) -> None:
         from pymilvus import DataType, MilvusClient
 
         def schema(*fields, vector_dim: int):
@@ -236,16 +238,27 @@ class MilvusStore:
             "texts": ([("doc_id", *short), ("part", *number), ("text", *text)], DUMMY_DIM),
             "meta": ([("value", *text)], DUMMY_DIM),
         }
-        for part, (fields, dim) in layouts.items():
+        def create(part: str) -> None:
+            fields, dim = layouts[part]
             name = self.names[part]
-            if self.client.has_collection(name):
-                continue
+            if self.call("has_collection", name):
+                return
             index = self.client.prepare_index_params()
             # Exact search (FLAT) keeps parity with the folder index; a server can be given IVF/HNSW indexes for
             # large collections (README, Scaling out).
             index.add_index("vector", index_type="FLAT", metric_type="IP")
             self.call("create_collection", name, schema=schema(*fields, vector_dim=dim), index_params=index,
                       consistency_level="Strong")
+
+        # A server takes seconds to create and load each collection: the four are made at once.
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(layouts)) as pool:
+            list(pool.map(create, layouts))
+        if write_info:
+            self._write_info()
+
+    def _write_info(self) -> None:
         self._put_meta("info", {"schema_version": SCHEMA_VERSION, "embedder_id": self.info.embedder_id,
                                 "dimension": self.info.dimension, "chunking": self.info.chunking.as_dict()})
 
@@ -341,9 +354,8 @@ class MilvusStore:
         """Write the changed documents' rows, then the commit row (the one step that makes them visible), then
         delete what the new generation supersedes."""
         gen = self.pending_generation()
-        replacing = getattr(self, "_replacing", [])
         changes = dict(self.catalog.changes)
-        for source in replacing:
+        for source in self._replacing:
             changes.setdefault(source, None)
         rows, texts = [], []
         for source, document in changes.items():
@@ -364,6 +376,9 @@ class MilvusStore:
             self.call("upsert", self.names["texts"], data=batch)
         for batch in _batches(rows, INSERT_BATCH):
             self.call("insert", self.names["documents"], data=batch)
+        if self._info_pending:  # a rebuild: what it was built with changes with the generation that needs it
+            self._write_info()
+            self._info_pending = False
         self._put_meta(f"commit-{gen}", {"at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         self._committed = sorted(set(self._committed) | {gen})
         self._doc_gen.update({d.doc_id: gen for d in changes.values() if d is not None})
