@@ -369,12 +369,14 @@ def _milvus_scale(location: str, base: np.ndarray, probes: np.ndarray, truth: np
     started = time.perf_counter()
     for start in range(0, len(base), 5000):
         client.insert(name, [{"id": start + i, "vector": v.tolist()} for i, v in enumerate(base[start : start + 5000])])
+        if start % 200_000 == 0:
+            log(f"  {start:,} inserted ({time.perf_counter() - started:.0f} s)")
     insert_s = time.perf_counter() - started
     latencies, found = _timed_search(
         lambda q, k: [hit["id"] for hit in client.search(name, data=q.tolist(), limit=k, consistency_level="Strong")[0]],
         probes, 100)
     client.drop_collection(name)
-    return {"vectors": len(base), "store": f"milvus ({'server' if target.startswith('http') else 'lite'})",
+    return {"vectors": len(base), "store": f"milvus ({'lite' if location.startswith('milvus:') else 'server'})",
             "setting": "FLAT (exact)", "default": True, "build_s": round(insert_s, 1), "search_ms": stats(latencies),
             "recall@100": _recall([np.asarray(f) for f in found], truth, 100)}
 

@@ -113,7 +113,9 @@ def _assistant(args: argparse.Namespace, *, build_seed: bool = True):
     return assistant
 
 
-@command("index", "index files or folders", opt("paths", nargs="+", metavar="PATH"), *INDEX,
+@command("index", "index files or folders", opt("paths", nargs="*", metavar="PATH"), *INDEX,
+         opt("--from", dest="source", metavar="URI",
+             help="copy the index at this location (a folder or a Milvus one) into --store, vectors included"),
          opt("--rebuild", action="store_true", help="start a new index instead of updating the existing one"),
          opt("--chunk-tokens", type=int, metavar="N", help="chunk size in embedder tokens"),
          opt("--overlap-tokens", type=int, metavar="N", help="overlap between chunks in embedder tokens"))
@@ -124,9 +126,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     Files that cannot be read are reported and the others are still indexed (exit code 3).
 
     Example: rag index ~/notes report.pdf --index ~/my-index
+    Moving an index into Milvus (nothing is embedded again): rag index --from ~/my-index --store http://HOST:19530
     """
     from rag.assistant import Assistant
 
+    if args.source:
+        return _copy_index(args)
+    if not args.paths:
+        from rag.errors import RagError
+
+        raise RagError("nothing to index", hint="name files or folders, or copy an index with --from URI --store URI")
     assistant = Assistant(_settings(args))
     bar, update = _progress("embedding")
     report, skipped = assistant.index_paths(args.paths, rebuild=args.rebuild, on_progress=update)
@@ -136,10 +145,24 @@ def cmd_index(args: argparse.Namespace) -> int:
     for source, twin in report.duplicates:
         print(f"warning: skipped {source}: same content as {twin}", file=sys.stderr)
     print(
-        f"Indexed into {assistant.settings.index_dir}: {len(report.added)} added, {len(report.replaced)} updated, "
+        f"Indexed into {assistant.settings.location}: {len(report.added)} added, {len(report.replaced)} updated, "
         f"{len(report.unchanged)} unchanged, {report.chunks_embedded} chunks embedded."
     )
     return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+def _copy_index(args: argparse.Namespace) -> int:
+    from rag.errors import RagError
+    from rag.stores import copy_index
+
+    target = _settings(args).location
+    if args.paths or args.rebuild:
+        raise RagError("--from copies an index as it is", hint="leave out PATH and --rebuild; index new files afterwards")
+    bar, update = _progress("copying documents")
+    copied = copy_index(args.source, target, on_progress=update)
+    bar.close()
+    print(f"Copied {copied} chunks from {args.source} into {target}.")
+    return EXIT_OK
 
 
 @command("ask", "ask a question", opt("question"), *INDEX, PASSAGES,

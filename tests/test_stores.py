@@ -317,3 +317,26 @@ def test_an_unreachable_server_is_a_clear_error(fake_embedder, monkeypatch):
         port = probe.getsockname()[1]
     with pytest.raises(MilvusUnavailableError, match=rf"127\.0\.0\.1:{port}.*server is running"):
         assistant_for(f"http://127.0.0.1:{port}", fake_embedder).ask("anything?")
+
+
+def test_an_index_moves_into_another_store_without_embedding_again(location, tmp_path, corpus_dir, fake_embedder, capsys):
+    from rag import cli
+    from rag.stores import copy_index
+
+    source = tmp_path / "source-index"
+    Assistant(Settings(index_dir=source, chunking=ChunkSettings(chunk_tokens=16, overlap_tokens=4)),
+              embedder=fake_embedder, reranker=FakeReranker()).index_paths([corpus_dir])
+    before = fake_embedder.embedded_texts
+    if location.startswith(("milvus:", "unix:")):
+        assert cli.main(["index", "--from", str(source), "--store", location]) == 0
+        assert "Copied" in capsys.readouterr().out
+    else:
+        copy_index(source, location)
+    assert fake_embedder.embedded_texts == before
+    moved, original = open_store(location), open_store(source)
+    assert set(moved.catalog.documents) == set(original.catalog.documents)
+    assert moved.catalog.chunks() == original.catalog.chunks() and moved.info == original.info
+    query = fake_embedder.embed_queries(["The Danube flows through ten countries"])
+    assert [c for c, _ in moved.vectors.search(query, 3)[0]] == [c for c, _ in original.vectors.search(query, 3)[0]]
+    answer = assistant_for(location, fake_embedder).ask("Which volcano erupted in 1669?")
+    assert "1669" in answer.citations[0].quote

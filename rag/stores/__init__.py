@@ -142,6 +142,33 @@ def writing(location):
     return nullcontext()
 
 
+def copy_index(source, target, *, on_progress=None) -> int:
+    """Copy every document of the index at `source` into `target` with its chunks and stored vectors (nothing is
+    embedded again), as one generation of `target`. Returns the number of chunks copied."""
+    from rag.stores.base import centroid
+
+    origin = open_store(source)
+    destination = open_for_writing(target, embedder_id=origin.info.embedder_id, dimension=origin.info.dimension,
+                                   chunking=origin.info.chunking if not store_exists(target) else None)
+    documents = list(origin.catalog.documents.values())
+    copied = 0
+    for number, document in enumerate(documents, start=1):
+        chunks = origin.catalog.chunks_of(document.doc_id)
+        vectors = origin.vectors.fetch([c.chunk_id for c in chunks])
+        if document.source in destination.catalog.documents:
+            _, old = destination.catalog.remove(document.source)
+            destination.vectors.delete(c.chunk_id for c in old)
+        destination.vectors.upsert(chunks, vectors)
+        stored = origin.catalog.centroid(document.doc_id)
+        destination.catalog.put(document, chunks, stored if stored is not None else (centroid(vectors) if len(chunks) else None))
+        copied += len(chunks)
+        if on_progress:
+            on_progress(number, len(documents))
+    destination.changed()
+    destination.commit()
+    return copied
+
+
 def require(location) -> None:
     if not store_exists(location):
         raise IndexNotFoundError(f"no index in {_location(location)}", hint="create one with `rag index PATH... --store LOCATION`")

@@ -46,6 +46,10 @@ class VectorStore(Protocol):
 
     def count(self) -> int: ...
 
+    def fetch(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of these chunks, in order (to move an index to another store without re-embedding)."""
+        ...
+
 
 class Catalog:
     """Documents (by source), their chunks (by chunk_id, in document order) and document centroids (by doc_id)."""

@@ -188,6 +188,11 @@ class FaissVectorStore:
             params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(exclude, dtype=np.int64)))
         return index.search(queries, k, params=params)
 
+    def fetch(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        if not len(chunk_ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self._vectors_of(np.array([vector_id(c) for c in chunk_ids], dtype=np.int64))
+
     # ----- persisting -------------------------------------------------------------------------------------------
 
     def _reshape(self, folder: Path) -> None:

@@ -110,6 +110,21 @@ class MilvusVectorStore:
     def count(self) -> int:
         return self._store.catalog.chunk_count()
 
+    def fetch(self, chunk_ids: Sequence[str]) -> np.ndarray:
+        store, keys = self._store, []
+        for chunk_id in chunk_ids:
+            chunk = store.catalog.chunk(chunk_id)
+            keys.append(f"{chunk_id}@{store._doc_gen.get(chunk.doc_id) if chunk else -1}")
+        found: dict[str, list[float]] = {}
+        for batch in _batches(keys, 1024):
+            for row in store.query_all("chunks", _in("key", batch), ["key", "vector"]):
+                found[row["key"]] = row["vector"]
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise IndexCorruptError(f"{len(missing)} chunk vectors are missing from {store.location} (e.g. {missing[0]})",
+                                    hint=f"rebuild it with `rag index --rebuild PATH... --store {store.location}`")
+        return np.asarray([found[k] for k in keys], dtype=np.float32).reshape(len(keys), self.dimension)
+
 
 class MilvusStore:
     def __init__(self, where, info: IndexInfo, client, prefix: str):
