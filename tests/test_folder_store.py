@@ -306,3 +306,36 @@ def test_an_index_of_the_first_format_is_read_and_upgraded_on_the_next_commit(tm
     assert old.catalog.search_documents(query, 1)[0]  # centroids computed from the old vectors
     old.commit()
     assert FolderStore.open(folder).describe()["format_version"] == 2
+
+
+def test_a_store_past_the_on_disk_threshold_searches_exactly_and_keeps_changes_in_a_delta(tmp_path, corpus_dir,
+                                                                                         fake_embedder, monkeypatch):
+    import rag.stores.faiss_store as faiss_store
+
+    for name, value in {"ANN_THRESHOLD": 2, "ONDISK_THRESHOLD": 4, "PQ_BYTES": 8, "PQ_BITS": 2, "DELTA_SHARE": 1.0}.items():
+        monkeypatch.setattr(faiss_store, name, value)
+    monkeypatch.setattr(faiss_store, "list_count", lambda count: 2)
+    folder = tmp_path / "idx"
+    build(folder, corpus_dir, fake_embedder)
+    store = FolderStore.open(folder)
+    assert store.vectors.kind == "ivfpq-ondisk"
+    first = store.generation
+    query = fake_embedder.embed_queries(["The Danube flows through ten countries"])
+    chunk_id, score = store.vectors.search(query, 1)[0][0]
+    assert "Danube" in store.catalog.chunk(chunk_id).text
+    text = store.catalog.chunk(chunk_id).text  # re-scored with the exact vector, not its 2-bit code
+    assert score == pytest.approx(float(fake_embedder.embed_documents([text])[0] @ query[0]), abs=1e-5)
+    (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake in the world.", encoding="utf-8")
+    indexer(store, fake_embedder).remove("rivers.txt")
+    (corpus_dir / "rivers.txt").unlink()
+    indexer(store, fake_embedder).upsert(load_paths([corpus_dir]).documents)
+    store.commit()
+    # The base is shared with the previous generation (hard links), the change lives in the delta and tombstones.
+    base = tmp_path / "idx" / store.generation / "vectors.ivfdata"
+    assert base.stat().st_nlink == 2 and (tmp_path / "idx" / first / "vectors.ivfdata").samefile(base)
+    reloaded = FolderStore.open(folder)
+    found = [reloaded.catalog.chunk(c).text for c, _ in reloaded.vectors.search(query, 20)[0]]
+    assert not any("Danube" in text for text in found)
+    lake = reloaded.vectors.search(fake_embedder.embed_queries(["Lake Baikal is the deepest lake in the world."]), 1)[0]
+    assert "Baikal" in reloaded.catalog.chunk(lake[0][0]).text
+    assert reloaded.vectors.count() == reloaded.catalog.chunk_count()

@@ -7,8 +7,9 @@ The index type follows the size, decided when a generation is written:
   a document deletes its ids from their lists (`remove_ids`) and adds the new ones — nothing is rebuilt. The coarse
   centroids are trained once and again only when the store has grown fourfold since;
 - approximate on disk (`IndexIVFPQ` whose inverted lists are an `.ivfdata` file, built with faiss's `merge_ondisk`)
-  from ONDISK_THRESHOLD on, for corpora larger than memory: only the coarse centroids and PQ tables are resident and
-  the lists are read through the page cache. The on-disk part is immutable: later changes go to an in-memory exact
+  from ONDISK_THRESHOLD on, for corpora larger than memory: only the coarse centroids and PQ tables are resident; the
+  lists and the exact vectors (which re-score the PQ candidates) are read through the page cache. The on-disk part
+  is immutable: later changes go to an in-memory exact
   delta and a tombstone set, merged at search time, and the base is rebuilt once the delta passes a tenth of it.
   Generations share the immutable base by hard link, so a save does not copy it.
 
@@ -32,7 +33,8 @@ ANN_THRESHOLD = 100_000
 # On disk from here on: 8 million 384-d float vectors are 12 GiB, half this machine's memory.
 ONDISK_THRESHOLD = 8_000_000
 IVF_PROBE_SHARE = 1 / 24  # lists searched per query, as a share of all lists (measured: recall@100 >= 0.95)
-PQ_BYTES = 48  # bytes per vector in the on-disk lists (8 bits per sub-quantizer, 384 / 48 = 8 dimensions each)
+PQ_BYTES = 48  # bytes per vector in the on-disk lists (384 / 48 = 8 dimensions per sub-quantizer)
+PQ_BITS = 8
 DELTA_SHARE = 0.1  # an on-disk base is rebuilt once its in-memory delta holds this share of its vectors
 
 
@@ -74,27 +76,86 @@ def probes(lists: int) -> int:
     return max(8, round(lists * IVF_PROBE_SHARE))
 
 
-def build_ondisk(vectors_batches, dimension: int, count: int, folder: Path, *, sample: np.ndarray):
-    """An IVF-PQ index whose lists live in folder/vectors.ivfdata, filled batch by batch (never all in memory).
+BASE_FILES = ("vectors.faiss", "vectors.ivfdata", "vectors.f32", "refine-ids.npy", "refine-rows.npy")
+REFINE_FACTOR = 4  # an on-disk search re-scores this many times k PQ candidates with the exact vectors
 
-    `vectors_batches` yields (vectors, ids); `sample` trains the coarse quantizer and the product quantizer."""
-    import faiss
-    from faiss.contrib.ondisk import merge_ondisk
 
-    lists = list_count(count)
-    trained = faiss.IndexIVFPQ(faiss.IndexFlatIP(dimension), dimension, lists, PQ_BYTES, 8, faiss.METRIC_INNER_PRODUCT)
-    _train(trained, sample, lists)
-    shards = []
-    for number, (vectors, ids) in enumerate(vectors_batches):
-        shard = faiss.clone_index(trained)
-        shard.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        path = folder / f"shard-{number:04d}.faiss"
-        faiss.write_index(shard, str(path))
-        shards.append(path)
-    merge_ondisk(trained, [str(p) for p in shards], str(folder / "vectors.ivfdata"))
-    for path in shards:
-        path.unlink()
-    return trained
+class OnDiskBase:
+    """An immutable on-disk vector base: IVF-PQ lists in vectors.ivfdata find candidates, and the exact vectors in
+    vectors.f32 (memory-mapped, found through sorted ids) re-score them, so the codes' error costs little recall.
+    Only the coarse centroids and PQ tables are held; lists and vectors are read through the page cache."""
+
+    def __init__(self, folder: Path, index, dimension: int):
+        self.folder, self.index, self.dimension = folder, index, dimension
+        self.vectors = np.memmap(folder / "vectors.f32", dtype=np.float32, mode="r").reshape(-1, dimension)
+        self.sorted_ids = np.load(folder / "refine-ids.npy", mmap_mode="r")
+        self.rows = np.load(folder / "refine-rows.npy", mmap_mode="r")
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.folder / name for name in BASE_FILES]
+
+    @classmethod
+    def open(cls, folder: Path) -> "OnDiskBase":
+        import faiss
+
+        index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_ONDISK_SAME_DIR)
+        index.nprobe = probes(index.nlist)
+        return cls(folder, index, index.d)
+
+    @classmethod
+    def build(cls, vectors_batches, dimension: int, count: int, folder: Path, *, sample: np.ndarray) -> "OnDiskBase":
+        """Fill the lists and the exact vectors batch by batch (never all in memory); `vectors_batches` yields
+        (vectors, ids); `sample` trains the coarse quantizer and the product quantizer."""
+        import faiss
+        from faiss.contrib.ondisk import merge_ondisk
+
+        lists = list_count(count)
+        trained = faiss.IndexIVFPQ(faiss.IndexFlatIP(dimension), dimension, lists, PQ_BYTES, PQ_BITS, faiss.METRIC_INNER_PRODUCT)
+        _train(trained, sample, lists)
+        exact = np.memmap(folder / "vectors.f32", dtype=np.float32, mode="w+", shape=(count, dimension))
+        all_ids, shards, row = np.zeros(count, dtype=np.int64), [], 0
+        for number, (vectors, ids) in enumerate(vectors_batches):
+            shard = faiss.clone_index(trained)
+            shard.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+            path = folder / f"shard-{number:04d}.faiss"
+            faiss.write_index(shard, str(path))
+            shards.append(path)
+            exact[row : row + len(ids)] = vectors
+            all_ids[row : row + len(ids)] = ids
+            row += len(ids)
+        exact.flush()
+        del exact
+        merge_ondisk(trained, [str(p) for p in shards], str(folder / "vectors.ivfdata"))
+        for path in shards:
+            path.unlink()
+        order = np.argsort(all_ids, kind="stable")
+        np.save(folder / "refine-ids.npy", all_ids[order])
+        np.save(folder / "refine-rows.npy", order)
+        faiss.write_index(trained, str(folder / "vectors.faiss"))
+        return cls.open(folder)
+
+    def exact_vectors(self, ids: np.ndarray) -> np.ndarray:
+        positions = np.searchsorted(self.sorted_ids, ids)
+        return np.asarray(self.vectors[np.asarray(self.rows[positions])], dtype=np.float32)
+
+    def search(self, queries: np.ndarray, k: int, *, exclude: set[int] = frozenset()):
+        import faiss
+
+        params = faiss.SearchParametersIVF(nprobe=self.index.nprobe)
+        if exclude:
+            params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(exclude, dtype=np.int64)))
+        _, candidates = self.index.search(queries, min(self.index.ntotal, REFINE_FACTOR * k), params=params)
+        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        for row, (query, found) in enumerate(zip(queries, candidates)):
+            found = found[found >= 0]
+            if not len(found):
+                continue
+            exact = self.exact_vectors(found) @ query
+            top = np.argsort(-exact, kind="stable")[:k]
+            scores[row, : len(top)], ids[row, : len(top)] = exact[top], found[top]
+        return scores, ids
 
 
 class FaissVectorStore:
@@ -105,13 +166,13 @@ class FaissVectorStore:
         self._index = _flat(dimension)
         self._chunk_ids: dict[int, str] = {}
         self._trained_at = 0  # vectors the IVF centroids were trained for
-        self._base_files: list[Path] = []  # on disk: the immutable files a generation links to
+        self._base: OnDiskBase | None = None  # on disk: the immutable base a generation links to
         self._delta = None  # on disk: changes since the base was written, exact
         self._tombstones: set[int] = set()  # on disk: ids in the base that were deleted since
 
     @property
     def kind(self) -> str:
-        if self._base_files:
+        if self._base is not None:
             return "ivfpq-ondisk"
         return "ivf" if self._is_ivf() else "flat"
 
@@ -137,7 +198,7 @@ class FaissVectorStore:
             if known is not None and known != chunk.chunk_id:
                 raise ValueError(f"chunk ids {known!r} and {chunk.chunk_id!r} share a vector id")
         self.delete(c.chunk_id for c in chunks)
-        target = self._delta if self._base_files else self._index
+        target = self._delta if self._base is not None else self._index
         target.add_with_ids(vectors, ids)
         self._chunk_ids.update(zip(ids.tolist(), (c.chunk_id for c in chunks)))
 
@@ -150,7 +211,7 @@ class FaissVectorStore:
         wanted = np.array(ids, dtype=np.int64)
         # A hash-table direct map (IVF) removes only through an IDSelectorArray; the flat map takes any selector.
         selector = faiss.IDSelectorArray(len(wanted), faiss.swig_ptr(wanted))
-        if self._base_files:
+        if self._base is not None:
             self._delta.remove_ids(selector)
             self._tombstones.update(ids)
         else:
@@ -165,7 +226,10 @@ class FaissVectorStore:
         if not self._chunk_ids or k <= 0:
             return [[] for _ in range(len(queries))]
         depth = min(k, self.count())
-        scores, ids = self._search(self._index, queries, depth, exclude=self._tombstones)
+        if self._base is not None:
+            scores, ids = self._base.search(queries, depth, exclude=self._tombstones)
+        else:
+            scores, ids = self._search(self._index, queries, depth)
         if self._delta is not None and self._delta.ntotal:
             extra_scores, extra_ids = self._delta.search(queries, min(depth, self._delta.ntotal))
             scores, ids = np.hstack([scores, extra_scores]), np.hstack([ids, extra_ids])
@@ -178,15 +242,12 @@ class FaissVectorStore:
         return results
 
     @staticmethod
-    def _search(index, queries: np.ndarray, k: int, *, exclude: set[int]):
+    def _search(index, queries: np.ndarray, k: int):
         import faiss
 
         if not isinstance(index, faiss.IndexIVF):
             return index.search(queries, k)
-        params = faiss.SearchParametersIVF(nprobe=index.nprobe)
-        if exclude:
-            params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(exclude, dtype=np.int64)))
-        return index.search(queries, k, params=params)
+        return index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=index.nprobe))
 
     def fetch(self, chunk_ids: Sequence[str]) -> np.ndarray:
         if not len(chunk_ids):
@@ -198,7 +259,7 @@ class FaissVectorStore:
     def _reshape(self, folder: Path) -> None:
         """Move to the index type the size calls for (see the module's docstring), before writing."""
         count = self.count()
-        if self._base_files:
+        if self._base is not None:
             if self._delta.ntotal > DELTA_SHARE * (count - self._delta.ntotal):
                 self._write_base(folder)
             return
@@ -227,21 +288,18 @@ class FaissVectorStore:
                 yield self._vectors_of(ids[start : start + batch]), ids[start : start + batch]
 
         sample = self._vectors_of(np.sort(np.random.default_rng(0).choice(ids, size=min(len(ids), 40 * list_count(len(ids))), replace=False)))
-        self._index = build_ondisk(batches(), self.dimension, len(ids), folder, sample=sample)
-        self._base_files = [folder / "vectors.faiss", folder / "vectors.ivfdata"]
-        import faiss
-
-        faiss.write_index(self._index, str(folder / "vectors.faiss"))
+        self._base = OnDiskBase.build(batches(), self.dimension, len(ids), folder, sample=sample)
+        self._index = self._base.index
         self._delta, self._tombstones = _flat(self.dimension), set()
 
     def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
-        if self._base_files:
-            in_delta = np.array([self._delta_has(int(i)) for i in ids])
+        if self._base is not None:
+            in_delta = np.array([self._delta_has(int(i)) for i in ids], dtype=bool)
             out = np.zeros((len(ids), self.dimension), dtype=np.float32)
             if in_delta.any():
                 out[in_delta] = self._delta.reconstruct_batch(ids[in_delta])
             if (~in_delta).any():
-                out[~in_delta] = self._index.reconstruct_batch(ids[~in_delta])
+                out[~in_delta] = self._base.exact_vectors(ids[~in_delta])
             return out
         return self._index.reconstruct_batch(ids)
 
@@ -256,13 +314,11 @@ class FaissVectorStore:
         """Write into a new generation folder; an on-disk base is hard-linked from the previous generation."""
         import faiss
 
-        reused = bool(self._base_files)
         self._reshape(folder)
-        if self._base_files:
-            if reused and self._base_files[0].parent != folder:
-                for path in self._base_files:
+        if self._base is not None:
+            if self._base.folder != folder:  # unchanged since the previous generation: shared, not copied
+                for path in self._base.files:
                     os.link(path, folder / path.name)
-                self._base_files = [folder / p.name for p in self._base_files]
             faiss.write_index(self._delta, str(folder / "delta.faiss"))
             np.save(folder / "tombstones.npy", np.fromiter(self._tombstones, dtype=np.int64))
         else:
@@ -281,13 +337,13 @@ class FaissVectorStore:
         store._chunk_ids = {vector_id(c): c for c in meta["chunk_ids"]}
         store._trained_at = int(meta.get("trained_at", 0))
         if meta["kind"] == "ivfpq-ondisk":
-            store._index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_ONDISK_SAME_DIR)
-            store._base_files = [folder / "vectors.faiss", folder / "vectors.ivfdata"]
+            store._base = OnDiskBase.open(folder)
+            store._index = store._base.index
             store._delta = faiss.read_index(str(folder / "delta.faiss"))
             store._tombstones = set(np.load(folder / "tombstones.npy").tolist())
         else:
             store._index = faiss.read_index(str(folder / "vectors.faiss"))
-        if store._is_ivf():
+        if store._is_ivf() and store._base is None:
             store._index.nprobe = probes(store._index.nlist)
             if store._index.direct_map.type != faiss.DirectMap.Hashtable:
                 store._index.set_direct_map_type(faiss.DirectMap.Hashtable)
