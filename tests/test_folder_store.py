@@ -339,3 +339,22 @@ def test_a_store_past_the_on_disk_threshold_searches_exactly_and_keeps_changes_i
     lake = reloaded.vectors.search(fake_embedder.embed_queries(["Lake Baikal is the deepest lake in the world."]), 1)[0]
     assert "Baikal" in reloaded.catalog.chunk(lake[0][0]).text
     assert reloaded.vectors.count() == reloaded.catalog.chunk_count()
+
+
+def test_a_commit_tokenizes_only_the_new_texts_even_in_a_new_process(tmp_path, corpus_dir, fake_embedder, monkeypatch):
+    import rag.lexical
+
+    folder = tmp_path / "idx"
+    build(folder, corpus_dir, fake_embedder)
+    store = FolderStore.open(folder)  # as a fresh `rag index` run would: the tokens come from the generation's files
+    tokenized: list[str] = []
+    real = rag.lexical.tokenize
+    monkeypatch.setattr(rag.lexical, "tokenize", lambda texts: tokenized.extend(texts) or real(texts))
+    (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake in the world.", encoding="utf-8")
+    indexer(store, fake_embedder).upsert(load_paths([corpus_dir]).documents)
+    store.commit()
+    lake = next(d for d in store.catalog.documents.values() if "Baikal" in d.text)
+    assert sorted(tokenized) == sorted([lake.text] + [c.text for c in store.catalog.chunks_of(lake.doc_id)])
+    fresh = FolderStore.open(folder)
+    assert fresh.lexical.chunks.search("deepest lake", 1)[0][0] in {c.chunk_id for c in fresh.catalog.chunks_of(lake.doc_id)}
+    assert fresh.lexical.chunks.search("Danube", 1)  # the reused tokens still find the old texts

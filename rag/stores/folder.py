@@ -132,6 +132,7 @@ class FolderStore:
         self.vectors = FaissVectorStore(info.dimension)
         self.generation: str | None = current(self.folder)
         self._lexical = None
+        self._previous_lexical = None
 
     @staticmethod
     def exists(folder: str | Path) -> bool:
@@ -262,11 +263,13 @@ class FolderStore:
         if self._lexical is None:
             from rag.lexical import Lexical
 
-            self._lexical = Lexical.build(self.catalog)
+            self._lexical = Lexical.build(self.catalog, self._previous_lexical)
+            self._previous_lexical = None
         return self._lexical
 
     def changed(self) -> None:
-        """The catalog changed: derived indexes are rebuilt on first use."""
+        """The catalog changed: derived indexes are rebuilt on first use (reusing the tokens of unchanged texts)."""
+        self._previous_lexical = self._lexical or self._previous_lexical
         self._lexical = None
 
     def is_stale(self) -> bool:
@@ -285,7 +288,7 @@ class FolderStore:
         _write_file(gen_dir / MARKER, b"written by rag; this folder is deleted when two newer generations exist\n")
         docs = list(self.catalog.documents.values())
         _write_file(gen_dir / "documents.jsonl", _jsonl(asdict(d) for d in docs))
-        _write_file(gen_dir / "chunks.jsonl", _jsonl(asdict(c) for c in self.catalog.chunks()))
+        _write_file(gen_dir / "chunks.jsonl", _jsonl(vars(c) for c in self.catalog.chunks()))  # flat: no asdict needed
         with_centroid = [d.doc_id for d in docs if self.catalog.centroid(d.doc_id) is not None]
         matrix = (np.stack([self.catalog.centroid(i) for i in with_centroid]) if with_centroid
                   else np.zeros((0, self.info.dimension), dtype=np.float32))

@@ -142,6 +142,7 @@ class MilvusStore:
         self._replacing: list[str] = []  # a rebuild: every source of the previous index, hidden at commit
         self._info_pending = False
         self._lexical = None
+        self._previous_lexical = None
         self.generation: str | None = None
 
     # ----- connecting -------------------------------------------------------------------------------------------
@@ -349,10 +350,12 @@ class MilvusStore:
         if self._lexical is None:
             from rag.lexical import Lexical
 
-            self._lexical = Lexical.build(self.catalog)
+            self._lexical = Lexical.build(self.catalog, self._previous_lexical)
+            self._previous_lexical = None
         return self._lexical
 
     def changed(self) -> None:
+        self._previous_lexical = self._lexical or self._previous_lexical
         self._lexical = None
 
     def is_stale(self) -> bool:
