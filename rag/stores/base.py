@@ -154,6 +154,29 @@ def centroid(vectors: np.ndarray) -> np.ndarray:
     return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
 
 
+class DerivedLexical:
+    """The BM25 indexes of a store, derived from its catalog: rebuilt on first use after a change, reusing the tokens
+    of texts that did not change."""
+
+    _lexical = None
+    _previous_lexical = None
+    catalog: Catalog
+
+    @property
+    def lexical(self):
+        if self._lexical is None:
+            from rag.lexical import Lexical
+
+            self._lexical = Lexical.build(self.catalog, self._previous_lexical)
+            self._previous_lexical = None
+        return self._lexical
+
+    def changed(self) -> None:
+        """The catalog changed: derived indexes are rebuilt on first use."""
+        self._previous_lexical = self._lexical or self._previous_lexical
+        self._lexical = None
+
+
 class Store(Protocol):
     """One index: its catalog, vectors and lexical index, at one location (a folder, a Milvus file or server)."""
 

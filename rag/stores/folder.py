@@ -34,7 +34,7 @@ import numpy as np
 from rag.chunking import ChunkSettings
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexRecoveredWarning
 from rag.hashing import file_sha256
-from rag.stores.base import Catalog, IndexInfo, centroid
+from rag.stores.base import Catalog, DerivedLexical, IndexInfo, centroid
 from rag.stores.faiss_store import FaissVectorStore
 from rag.types import Chunk, Document
 
@@ -121,7 +121,7 @@ def current(folder: Path) -> str | None:
         return None
 
 
-class FolderStore:
+class FolderStore(DerivedLexical):
     """A Store in a local folder (see the module docstring). `open` reads the live generation; `commit` writes one."""
 
     def __init__(self, folder: str | Path, info: IndexInfo):
@@ -131,8 +131,6 @@ class FolderStore:
         self.catalog = Catalog()
         self.vectors = FaissVectorStore(info.dimension)
         self.generation: str | None = current(self.folder)
-        self._lexical = None
-        self._previous_lexical = None
 
     @staticmethod
     def exists(folder: str | Path) -> bool:
@@ -257,20 +255,6 @@ class FolderStore:
             self.catalog.put(doc, [chunks[i] for i in mine], centroid(vectors[mine]) if mine else None)
 
     # ----- what retrieval reads ----------------------------------------------------------------------------
-
-    @property
-    def lexical(self):
-        if self._lexical is None:
-            from rag.lexical import Lexical
-
-            self._lexical = Lexical.build(self.catalog, self._previous_lexical)
-            self._previous_lexical = None
-        return self._lexical
-
-    def changed(self) -> None:
-        """The catalog changed: derived indexes are rebuilt on first use (reusing the tokens of unchanged texts)."""
-        self._previous_lexical = self._lexical or self._previous_lexical
-        self._lexical = None
 
     def is_stale(self) -> bool:
         return current(self.folder) != self.generation

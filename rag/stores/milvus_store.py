@@ -33,7 +33,7 @@ import numpy as np
 
 from rag.chunking import ChunkSettings
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
-from rag.stores.base import Catalog, IndexInfo
+from rag.stores.base import Catalog, DerivedLexical, IndexInfo
 from rag.types import Chunk, Document
 
 TEXT_PART = 16_000  # characters; Milvus VARCHAR holds at most 65,535 bytes and a character is up to 4
@@ -126,7 +126,7 @@ class MilvusVectorStore:
         return np.asarray([found[k] for k in keys], dtype=np.float32).reshape(len(keys), self.dimension)
 
 
-class MilvusStore:
+class MilvusStore(DerivedLexical):
     def __init__(self, where, info: IndexInfo, client, prefix: str):
         self.where = where
         self.location = str(where)
@@ -141,8 +141,6 @@ class MilvusStore:
         self._pending: int | None = None
         self._replacing: list[str] = []  # a rebuild: every source of the previous index, hidden at commit
         self._info_pending = False
-        self._lexical = None
-        self._previous_lexical = None
         self.generation: str | None = None
 
     # ----- connecting -------------------------------------------------------------------------------------------
@@ -344,19 +342,6 @@ class MilvusStore:
         for rows in chunks.values():
             rows.sort(key=lambda c: (c.start, c.end))
         return chunks
-
-    @property
-    def lexical(self):
-        if self._lexical is None:
-            from rag.lexical import Lexical
-
-            self._lexical = Lexical.build(self.catalog, self._previous_lexical)
-            self._previous_lexical = None
-        return self._lexical
-
-    def changed(self) -> None:
-        self._previous_lexical = self._lexical or self._previous_lexical
-        self._lexical = None
 
     def is_stale(self) -> bool:
         return bool(set(self._commits()) - set(self._committed))
