@@ -451,6 +451,10 @@ def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 
     Indexer(store, Chunker, embed).upsert(documents)
     store.commit()
     build_s = time.perf_counter() - started
+    probe = ("import sys; from rag.bench import _rss_mib; before = _rss_mib(); from rag.stores.folder import FolderStore; "
+             "store = FolderStore.open(sys.argv[1]); store.lexical; print(before, _rss_mib())")
+    child = subprocess.run([sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, check=True)
+    before_mib, opened_mib = map(float, child.stdout.split()[-2:])
     store = FolderStore.open(folder)
     kind = store.vectors.kind
     replacement = document(7, 1)
@@ -467,6 +471,8 @@ def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 
     shutil.rmtree(folder, ignore_errors=True)
     return {"chunks": chunks, "index": kind, "build_s": round(build_s, 1), "replace_store_s": round(store_s, 3),
             "commit_s": round(commit_s, 2), "total_s": round(store_s + commit_s, 2),
+            "opened_mib": round(opened_mib - before_mib, 1),
+            "bytes_per_chunk_opened": round((opened_mib - before_mib) * 2**20 / chunks),
             "replaced_chunk_found": found.startswith(replacement.doc_id)}
 
 
@@ -496,7 +502,9 @@ def scale_markdown(r: dict) -> str:
     if replace:
         lines += ["", f"Replacing one document ({replace['index']} index of {replace['chunks']:,} chunks): "
                       f"{replace['replace_store_s']} s in the store (delete + add by id), {replace['commit_s']} s to commit "
-                      f"(BM25 rebuilt, generation written, checksummed, fsynced), {replace['total_s']} s in all."]
+                      f"(BM25 rebuilt, generation written, checksummed, fsynced), {replace['total_s']} s in all. "
+                      f"A process that opens this index holds {replace['opened_mib']} MiB for it "
+                      f"({replace['bytes_per_chunk_opened']} bytes a chunk: catalog, BM25, vectors)."]
     return "\n".join(lines) + "\n"
 
 
