@@ -356,51 +356,46 @@ def faiss_store_refine() -> int:
 
 
 def _milvus_scale(location: str, base: np.ndarray, probes: np.ndarray, truth: np.ndarray, log) -> list[dict]:
+    """Exact search (FLAT, what the store creates) and, on a server, an IVF_FLAT collection with the folder store's
+    list and probe counts; each in a fresh collection (a 2.3 server may not reload a released collection)."""
     from pymilvus import DataType, MilvusClient
+
+    from rag.stores.faiss_store import list_count, probes as probe_count
 
     target = location.removeprefix("milvus:")
     client = MilvusClient(target)
-    name = "rag_scale_bench"
-    if client.has_collection(name):
-        client.drop_collection(name)
-    schema = MilvusClient.create_schema(auto_id=False)
-    schema.add_field("id", DataType.INT64, is_primary=True)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=base.shape[1])
-    index = client.prepare_index_params()
-    index.add_index("vector", index_type="FLAT", metric_type="IP")
-    client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
-    log(f"{len(base):,} vectors: Milvus at {location}")
-    started = time.perf_counter()
-    for start in range(0, len(base), 5000):
-        client.insert(name, [{"id": start + i, "vector": v.tolist()} for i, v in enumerate(base[start : start + 5000])])
-        if start % 200_000 == 0:
-            log(f"  {start:,} inserted ({time.perf_counter() - started:.0f} s)")
-    insert_s = time.perf_counter() - started
     kind = "lite" if location.startswith("milvus:") else "server"
-
-    def measured(setting: str, build_s: float, params: dict) -> dict:
+    lists = list_count(len(base))
+    variants = [("FLAT (exact; what the store creates)", "FLAT", {}, {})]
+    if kind == "server":
+        variants.append((f"IVF_FLAT nlist={lists}, nprobe={probe_count(lists)}", "IVF_FLAT", {"nlist": lists},
+                         {"nprobe": probe_count(lists)}))
+    rows = []
+    for setting, index_type, build_params, search_params in variants:
+        name = f"rag_scale_bench_{index_type.lower()}"
+        if client.has_collection(name):
+            client.drop_collection(name)
+        schema = MilvusClient.create_schema(auto_id=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=base.shape[1])
+        index = client.prepare_index_params()
+        index.add_index("vector", index_type=index_type, metric_type="IP", params=build_params)
+        client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
+        log(f"{len(base):,} vectors: Milvus at {location}, {index_type}")
+        started = time.perf_counter()
+        for start in range(0, len(base), 5000):
+            client.insert(name, [{"id": start + i, "vector": v} for i, v in enumerate(base[start : start + 5000].tolist())])
+            if start % 200_000 == 0:
+                log(f"  {start:,} inserted ({time.perf_counter() - started:.0f} s)")
+        insert_s = time.perf_counter() - started
+        params = {"metric_type": "IP", "params": search_params}
         latencies, found = _timed_search(
             lambda q, k: [hit["id"] for hit in client.search(name, data=q.tolist(), limit=k, search_params=params,
                                                              consistency_level="Strong")[0]], probes, 100)
-        return {"vectors": len(base), "store": f"milvus ({kind})", "setting": setting, "default": setting.startswith("FLAT"),
-                "build_s": round(build_s, 1), "search_ms": stats(latencies),
-                "recall@100": _recall([np.asarray(f) for f in found], truth, 100)}
-
-    rows = [measured("FLAT (exact; what the store creates)", insert_s, {"metric_type": "IP", "params": {}})]
-    if kind == "server":  # what an IVF index on the server gives, with the folder store's list and probe counts
-        from rag.stores.faiss_store import list_count, probes as probe_count
-
-        lists = list_count(len(base))
-        started = time.perf_counter()
-        client.release_collection(name)
-        client.drop_index(name, "vector")
-        index = client.prepare_index_params()
-        index.add_index("vector", index_type="IVF_FLAT", metric_type="IP", params={"nlist": lists})
-        client.create_index(name, index)
-        client.load_collection(name)
-        rows.append(measured(f"IVF_FLAT nlist={lists}, nprobe={probe_count(lists)}", time.perf_counter() - started,
-                             {"metric_type": "IP", "params": {"nprobe": probe_count(lists)}}))
-    client.drop_collection(name)
+        rows.append({"vectors": len(base), "store": f"milvus ({kind})", "setting": setting,
+                     "default": index_type == "FLAT", "build_s": round(insert_s, 1), "search_ms": stats(latencies),
+                     "recall@100": _recall([np.asarray(f) for f in found], truth, 100)})
+        client.drop_collection(name)
     return rows
 
 
@@ -494,8 +489,6 @@ def scale_markdown(r: dict) -> str:
         else:
             memory = f"{row.get('bytes_per_vector', '')} B/vector" if row.get("bytes_per_vector") else ""
         mark = " (default)" if row.get("default") and row["store"].startswith("faiss ivf-flat") else ""
-        if row["store"].startswith("milvus") and not row.get("default"):
-            memory = "index built after the insert"
         lines.append(f"| {row['vectors']:,} | {row['store']} | {row['setting']}{mark} | {row['build_s']} | "
                      f"{row['search_ms']['p50']} / {row['search_ms']['p95']} | {row['recall@100']} | {memory} |")
     replace = r.get("replace")
