@@ -274,7 +274,7 @@ def _rss_mib(kind: str = "VmRSS") -> float:
 
 def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries: int = 200, seed: int = 13,
                 milvus: Sequence[str] = (), work: Path | None = None, replace_chunks: int = 100_000,
-                log: Callable[[str], None] = print) -> dict:
+                memory_index: bool = True, log: Callable[[str], None] = print) -> dict:
     """The vector stores at scale on synthetic clustered vectors: build time, memory, latency, recall@100 against
     exact search. FAISS in memory (IVF-Flat, as the store builds it) and on disk (IVF-PQ lists in an .ivfdata file,
     searched by a fresh process whose resident memory is reported); Milvus locations given in `milvus` too."""
@@ -292,18 +292,8 @@ def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries:
         exact.add(base)
         _, truth = exact.search(probes, 100)
         del exact
-        log(f"{n:,} vectors: IVF-Flat in memory")
-        started = time.perf_counter()
-        ivf = faiss_store.build_ivf(base, ids)
-        build_s = time.perf_counter() - started
-        default = ivf.nprobe
-        for nprobe in sorted({max(1, default // 2), default, default * 2}):
-            ivf.nprobe = nprobe
-            latencies, found = _timed_search(lambda q, k: ivf.search(q, k)[1][0], probes, 100)
-            rows.append({"vectors": n, "store": "faiss ivf-flat (memory)", "setting": f"nlist={ivf.nlist}, nprobe={nprobe}",
-                         "default": nprobe == default, "build_s": round(build_s, 1), "search_ms": stats(latencies),
-                         "recall@100": _recall(found, truth, 100), "bytes_per_vector": dim * 4 + 8})
-        del ivf
+        if memory_index:
+            rows.extend(_ivf_rows(base, ids, probes, truth, log))
         log(f"{n:,} vectors: IVF-PQ on disk")
         folder = work / f"ondisk-{n}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -330,6 +320,25 @@ def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries:
     replace = bench_replace(replace_chunks, dim=dim, log=log) if replace_chunks else None
     return {"benchmark": "scale", "machine": machine(), "dimension": dim, "queries": queries, "seed": seed, "rows": rows,
             "replace": replace}
+
+
+def _ivf_rows(base: np.ndarray, ids: np.ndarray, probes: np.ndarray, truth: np.ndarray, log) -> list[dict]:
+    from rag.stores import faiss_store
+
+    n, dim = base.shape
+    log(f"{n:,} vectors: IVF-Flat in memory")
+    started = time.perf_counter()
+    ivf = faiss_store.build_ivf(base, ids)
+    build_s = time.perf_counter() - started
+    default, rows = ivf.nprobe, []
+    for nprobe in sorted({max(1, default // 2), default, default * 2}):
+        ivf.nprobe = nprobe
+        latencies, found = _timed_search(lambda q, k: ivf.search(q, k)[1][0], probes, 100)
+        rows.append({"vectors": n, "store": "faiss ivf-flat (memory)", "setting": f"nlist={ivf.nlist}, nprobe={nprobe}",
+                     "default": nprobe == default, "build_s": round(build_s, 1), "search_ms": stats(latencies),
+                     "recall@100": _recall(found, truth, 100), "bytes_per_vector": dim * 4 + 8})
+    del ivf
+    return rows
 
 
 def _ondisk_child() -> None:

@@ -477,6 +477,9 @@ def cmd_eval_table(args: argparse.Namespace) -> int:
          opt("--sizes", default="1000000", metavar="N,N", help="scale: vector counts"),
          opt("--store", metavar="URI", action="append", default=[],
              help="scale: also measure this Milvus location (milvus:PATH.db or http://HOST:19530; repeatable)"),
+         opt("--ondisk-only", action="store_true", help="scale: only the on-disk index (sizes beyond memory)"),
+         opt("--replace-chunks", type=int, default=100_000, metavar="N",
+             help="scale: time replacing one document in an index of N chunks (0: skip)"),
          opt("--clients", type=int, default=20, metavar="N", help="load: concurrent clients"),
          opt("--seconds", type=float, default=60, metavar="S", help="load: duration"),
          opt("--reader", choices=["extractive", "llm"], default="extractive", help="load: reader"),
@@ -502,7 +505,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     log = lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True)  # noqa: E731
     if args.kind == "scale":
         sizes = [int(s) for s in args.sizes.split(",")]
-        result = bench.bench_scale(sizes, queries=args.queries or 200, milvus=args.store, log=log)
+        result = bench.bench_scale(sizes, queries=args.queries or 200, milvus=args.store, log=log,
+                                   memory_index=not args.ondisk_only, replace_chunks=args.replace_chunks)
         markdown, name = bench.scale_markdown(result), "scale"
     elif args.kind == "load":
         from rag.evaluation.datasets import load_jsonl
