@@ -243,11 +243,19 @@ def pipeline_markdown(r: dict) -> str:
 # ----- faiss ---------------------------------------------------------------------------------------------------
 
 def synthetic_vectors(n: int, dim: int, seed: int, clusters: int = 2000) -> np.ndarray:
-    """Unit vectors around random topic centres: embedding-like structure rather than uniform noise."""
+    """Unit vectors around random topic centres: embedding-like structure rather than uniform noise. Above two
+    million they are made in blocks (same distribution, other draws), so that the float64 noise fits in memory."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((clusters, dim)).astype(np.float32)
-    vectors = centres[rng.integers(0, clusters, n)] + 0.8 * rng.standard_normal((n, dim)).astype(np.float32)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    if n <= 2_000_000:
+        vectors = centres[rng.integers(0, clusters, n)] + 0.8 * rng.standard_normal((n, dim)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    out = np.empty((n, dim), dtype=np.float32)
+    for start in range(0, n, 500_000):
+        size = min(500_000, n - start)
+        block = centres[rng.integers(0, clusters, size)] + 0.8 * rng.standard_normal((size, dim), dtype=np.float32)
+        out[start : start + size] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
 
 
 def _timed_search(search, probes: np.ndarray, k: int) -> tuple[list[float], list[np.ndarray]]:
