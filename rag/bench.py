@@ -316,11 +316,15 @@ def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries:
         child = subprocess.run([sys.executable, "-c", "from rag.bench import _ondisk_child; _ondisk_child()", str(folder)],
                                capture_output=True, text=True, check=True)
         measured = json.loads(child.stdout.strip().splitlines()[-1])
-        rows.append({"vectors": n, "store": "faiss ivf-pq (on disk)", "setting": measured["setting"], "default": True,
-                     "build_s": round(build_s, 1), "search_ms": measured["search_ms"], "recall@100": measured["recall@100"],
-                     "resident_mib": measured["resident_mib"], "baseline_mib": measured["baseline_mib"],
-                     "anon_mib": measured["anon_mib"], "file_mib": measured["file_mib"],
-                     "disk_mib": round(disk / 2**20, 1), "bytes_per_vector": round(disk / n, 1)})
+        from rag.stores.faiss_store import REFINE_FACTOR
+
+        for run in measured["runs"]:
+            rows.append({"vectors": n, "store": "faiss ivf-pq (on disk)", "setting": run["setting"],
+                         "default": run["refine"] == REFINE_FACTOR, "build_s": round(build_s, 1),
+                         "search_ms": run["search_ms"], "recall@100": run["recall@100"],
+                         "resident_mib": measured["resident_mib"], "baseline_mib": measured["baseline_mib"],
+                         "anon_mib": measured["anon_mib"], "file_mib": measured["file_mib"],
+                         "disk_mib": round(disk / 2**20, 1), "bytes_per_vector": round(disk / n, 1)})
         del index
         shutil.rmtree(folder, ignore_errors=True)
         for location in milvus:
@@ -349,6 +353,9 @@ def _ivf_rows(base: np.ndarray, ids: np.ndarray, probes: np.ndarray, truth: np.n
     return rows
 
 
+ONDISK_REFINE_FACTORS = (4, 10, 20)  # candidates re-scored, as multiples of k, measured side by side
+
+
 def _ondisk_child() -> None:
     """Runs in a fresh process: open the on-disk index, ask the probes, print latency, recall and resident memory."""
     folder = Path(sys.argv[1])
@@ -357,19 +364,14 @@ def _ondisk_child() -> None:
 
     base = OnDiskBase.open(folder)
     probes, truth = np.load(folder / "probes.npy"), np.load(folder / "truth.npy")
-    latencies, found = _timed_search(lambda q, k: base.search(q, k)[1][0], probes, 100)
-    index = base.index
-    print(json.dumps({"setting": f"nlist={index.nlist}, nprobe={index.nprobe}, {index.pq.M} bytes/code, "
-                                 f"{faiss_store_refine()}x candidates re-scored exactly",
-                      "search_ms": stats(latencies), "recall@100": _recall(found, truth, 100),
-                      "resident_mib": _rss_mib(), "baseline_mib": baseline, "anon_mib": _rss_mib("RssAnon"),
-                      "file_mib": _rss_mib("RssFile")}))
-
-
-def faiss_store_refine() -> int:
-    from rag.stores.faiss_store import REFINE_FACTOR
-
-    return REFINE_FACTOR
+    index, results = base.index, []
+    for refine in ONDISK_REFINE_FACTORS:
+        latencies, found = _timed_search(lambda q, k: base.search(q, k, refine=refine)[1][0], probes, 100)
+        results.append({"setting": f"nlist={index.nlist}, nprobe={index.nprobe}, {index.pq.M} bytes/code, "
+                                   f"{refine}x candidates re-scored exactly", "refine": refine,
+                        "search_ms": stats(latencies), "recall@100": _recall(found, truth, 100)})
+    print(json.dumps({"runs": results, "resident_mib": _rss_mib(), "baseline_mib": baseline,
+                      "anon_mib": _rss_mib("RssAnon"), "file_mib": _rss_mib("RssFile")}))
 
 
 def _milvus_scale(location: str, base: np.ndarray, probes: np.ndarray, truth: np.ndarray, log) -> list[dict]:
@@ -505,7 +507,7 @@ def scale_markdown(r: dict) -> str:
                       f"{row['file_mib']} mapped file pages), {row['disk_mib']} MiB on disk")
         else:
             memory = f"{row.get('bytes_per_vector', '')} B/vector" if row.get("bytes_per_vector") else ""
-        mark = " (default)" if row.get("default") and row["store"].startswith("faiss ivf-flat") else ""
+        mark = " (default)" if row.get("default") and row["store"].startswith("faiss") else ""
         lines.append(f"| {row['vectors']:,} | {row['store']} | {row['setting']}{mark} | {row['build_s']} | "
                      f"{row['search_ms']['p50']} / {row['search_ms']['p95']} | {row['recall@100']} | {memory} |")
     replace = r.get("replace")

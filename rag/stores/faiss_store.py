@@ -139,13 +139,14 @@ class OnDiskBase:
         positions = np.searchsorted(self.sorted_ids, ids)
         return np.asarray(self.vectors[np.asarray(self.rows[positions])], dtype=np.float32)
 
-    def search(self, queries: np.ndarray, k: int, *, exclude: set[int] = frozenset()):
+    def search(self, queries: np.ndarray, k: int, *, exclude: set[int] = frozenset(), refine: int | None = None):
         import faiss
 
         params = faiss.SearchParametersIVF(nprobe=self.index.nprobe)
         if exclude:
             params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(exclude, dtype=np.int64)))
-        _, candidates = self.index.search(queries, min(self.index.ntotal, REFINE_FACTOR * k), params=params)
+        depth = min(self.index.ntotal, (refine or REFINE_FACTOR) * k)
+        _, candidates = self.index.search(queries, depth, params=params)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         for row, (query, found) in enumerate(zip(queries, candidates)):
