@@ -387,8 +387,8 @@ def _milvus_scale(location: str, base: np.ndarray, probes: np.ndarray, truth: np
     lists = list_count(len(base))
     variants = [("FLAT (exact; what the store creates)", "FLAT", {}, {})]
     if kind == "server":
-        variants.append((f"IVF_FLAT nlist={lists}, nprobe={probe_count(lists)}", "IVF_FLAT", {"nlist": lists},
-                         {"nprobe": probe_count(lists)}))
+        nprobe = probe_count(lists, len(base))
+        variants.append((f"IVF_FLAT nlist={lists}, nprobe={nprobe}", "IVF_FLAT", {"nlist": lists}, {"nprobe": nprobe}))
     rows = []
     for setting, index_type, build_params, search_params in variants:
         name = f"rag_scale_bench_{index_type.lower()}"
