@@ -31,7 +31,7 @@ class StoreLocation:
             path = text[len("milvus:"):]
             if not path.endswith(".db"):
                 raise RagError(f"Milvus Lite file '{path}' does not end in .db",
-                               hint="name the file like milvus:./index.db (Milvus Lite requires .db)")
+                               hint="name it like milvus:./index.db; Milvus Lite files end in .db")
             self.kind, self.target = "milvus", str(Path(path).expanduser().resolve())
         elif text.startswith(("http://", "https://", "tcp://", "unix:")):
             self.kind, self.target = "milvus", text
