@@ -105,7 +105,8 @@ def _assistant(args: argparse.Namespace, *, build_seed: bool = True):
     from rag.assistant import Assistant
 
     assistant = Assistant(_settings(args))
-    if not getattr(args, "index", None) and build_seed and not assistant.has_index():
+    chosen = getattr(args, "index", None) or getattr(args, "store", None)  # a named index is never filled with the seeds
+    if not chosen and build_seed and not assistant.has_index():
         print(f"Indexing the seed corpus into {assistant.settings.index_dir} (first use only)...", file=sys.stderr)
         bar, update = _progress("embedding")
         assistant.ensure_seed_index(on_progress=update)
@@ -215,6 +216,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     """
     assistant = _assistant(args)
     rows = [{"source": d.source, "title": d.title, "chars": d.chars, "chunks": d.chunks} for d in assistant.documents()]
+    if not rows and not args.json:
+        where = assistant.settings.location
+        print(f"No documents indexed in {where} yet (add some with `rag index PATH... --store {where}`).", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
     else:

@@ -107,3 +107,13 @@ def test_default_index_is_built_from_the_seed_corpus_on_first_use(capsys):
     code, out, err = run(capsys, "list", "--json")
     assert code == 0 and "Indexing the seed corpus" in err
     assert [r["source"].rsplit("/", 2)[-2] for r in json.loads(out)] == ["seeds"]
+
+
+def test_a_named_store_without_an_index_is_never_filled_with_the_seed_corpus(tmp_path, capsys, monkeypatch):
+    from rag import cli
+
+    monkeypatch.setattr("rag.assistant.Assistant.ensure_seed_index",
+                        lambda self, **kw: pytest.fail("the seed corpus was indexed into a named store"))
+    assert cli.main(["list", "--store", f"milvus:{tmp_path / 'empty.db'}"]) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and "No documents indexed in milvus:" in out.err

@@ -289,7 +289,7 @@ def test_a_server_killed_while_indexing_leaves_no_half_written_generation(tmp_pa
 
         milvus_store.MilvusVectorStore.upsert = upsert_then_die
         try:
-            with pytest.raises(MilvusUnavailableError, match=r"Milvus at .* failed.*server is running"):
+            with pytest.raises(MilvusUnavailableError, match=r"Milvus at .* failed.*check that it is running"):
                 assistant_for(location, fake_embedder).index_paths([big])
         finally:
             milvus_store.MilvusVectorStore.upsert = original
@@ -315,7 +315,7 @@ def test_an_unreachable_server_is_a_clear_error(fake_embedder, monkeypatch):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(MilvusUnavailableError, match=rf"127\.0\.0\.1:{port}.*server is running"):
+    with pytest.raises(MilvusUnavailableError, match=rf"127\.0\.0\.1:{port}.*check that it is running"):
         assistant_for(f"http://127.0.0.1:{port}", fake_embedder).ask("anything?")
 
 

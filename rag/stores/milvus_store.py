@@ -446,8 +446,8 @@ def _call(client, where, method: str, *args, **kwargs):
                                          hint=_UNREACHABLE_HINT) from exc
 
 
-_UNREACHABLE_HINT = ("check that the Milvus server is running and reachable (for a server location), or that the "
-                     "Milvus Lite file is not open in another program, then try again")
+_UNREACHABLE_HINT = ("for a server: check that it is running and reachable; for a milvus:PATH.db file: check that its "
+                     "folder exists and no other program has the file open; then try again")
 _CLIENTS: dict[str, object] = {}
 
 
@@ -455,6 +455,9 @@ def _client_cache(target: str, factory):
     """One client per location and process: Milvus Lite allows one opener of a file, and clients are costly."""
     client = _CLIENTS.get(target)
     if client is None:
+        import logging
+
+        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # its failures reach the user as MilvusUnavailableError
         client = factory(target, timeout=CONNECT_SECONDS) if target.startswith(("http", "tcp", "unix")) else factory(target)
         _CLIENTS[target] = client
     return client
