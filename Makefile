@@ -70,12 +70,14 @@ calibrate: install
 	$(RAG) calibrate eval-results/cal-ext-gold eval-results/cal-ext-open --reader extractive --write
 	$(RAG) calibrate eval-results/cal-llm-gold eval-results/cal-llm-open --reader llm --write
 
-# The README's performance tables: the embedder backends, FAISS index types, the server under load (both readers,
-# with uploads landing during the run).
+# The README's performance tables: the embedder backends, the vector stores at scale (Scaling out; the Milvus rows
+# need a server: add --store http://HOST:19530), the server under load (both readers, with uploads landing).
 bench: install
 	$(RAG) bench --corpus $(DATA)/scifact --embedder-backend torch --out bench-results
 	$(RAG) bench --corpus $(DATA)/scifact --out bench-results
-	$(RAG) bench faiss --out bench-results
+	$(RAG) bench scale --sizes 1000000 --out bench-results/scale-1m
+	$(RAG) bench scale --sizes 1000000 --ondisk-only --replace-chunks 0 --out bench-results/scale-1m-ondisk
+	$(RAG) bench scale --sizes 4000000 --ondisk-only --replace-chunks 0 --out bench-results/scale-4m
 	$(RAG) bench load --clients 20 --seconds 60 --out bench-results
 	$(RAG) bench load --clients 20 --seconds 60 --uploads-every 10 --out bench-results/with-uploads
 	$(RAG) bench load --reader llm --clients 8 --seconds 60 --uploads-every 10 --out bench-results/with-uploads
