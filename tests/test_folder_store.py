@@ -358,3 +358,22 @@ def test_a_commit_tokenizes_only_the_new_texts_even_in_a_new_process(tmp_path, c
     fresh = FolderStore.open(folder)
     assert fresh.lexical.chunks.search("deepest lake", 1)[0][0] in {c.chunk_id for c in fresh.catalog.chunks_of(lake.doc_id)}
     assert fresh.lexical.chunks.search("Danube", 1)  # the reused tokens still find the old texts
+
+
+def test_an_on_disk_base_outlives_the_generation_that_built_it(tmp_path, corpus_dir, fake_embedder, monkeypatch):
+    import rag.stores.faiss_store as faiss_store
+
+    for name, value in {"ANN_THRESHOLD": 2, "ONDISK_THRESHOLD": 4, "PQ_BYTES": 8, "PQ_BITS": 2, "DELTA_SHARE": 100.0}.items():
+        monkeypatch.setattr(faiss_store, name, value)
+    monkeypatch.setattr(faiss_store, "list_count", lambda count: 2)
+    folder = tmp_path / "idx"
+    build(folder, corpus_dir, fake_embedder)
+    store = FolderStore.open(folder)
+    for number in range(4):  # the generation that built the base is deleted after two newer ones
+        (corpus_dir / f"extra{number}.txt").write_text(f"Extra document number {number}.", encoding="utf-8")
+        indexer(store, fake_embedder).upsert(load_paths([corpus_dir]).documents)
+        store.commit()
+    reloaded = FolderStore.open(folder)
+    assert reloaded.vectors.kind == "ivfpq-ondisk" and len(reloaded.catalog.documents) == 6
+    query = fake_embedder.embed_queries(["The Danube flows through ten countries"])
+    assert "Danube" in reloaded.catalog.chunk(reloaded.vectors.search(query, 1)[0][0][0]).text

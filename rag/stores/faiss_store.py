@@ -315,7 +315,7 @@ class FaissVectorStore:
         except RuntimeError:
             return False
 
-    def write(self, folder: Path, previous: Path | None) -> None:
+    def write(self, folder: Path) -> None:
         """Write into a new generation folder; an on-disk base is hard-linked from the previous generation."""
         import faiss
 
@@ -324,6 +324,7 @@ class FaissVectorStore:
             if self._base.folder != folder:  # unchanged since the previous generation: shared, not copied
                 for path in self._base.files:
                     os.link(path, folder / path.name)
+                self._base.folder = folder  # the next generation links from here: older folders get deleted
             faiss.write_index(self._delta, str(folder / "delta.faiss"))
             np.save(folder / "tombstones.npy", np.fromiter(self._tombstones, dtype=np.int64))
         else:

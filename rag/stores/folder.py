@@ -278,8 +278,7 @@ class FolderStore(DerivedLexical):
                   else np.zeros((0, self.info.dimension), dtype=np.float32))
         np.save(gen_dir / "centroids.npy", matrix.astype(np.float32))
         _write_file(gen_dir / "centroid-ids.json", json.dumps(with_centroid).encode("utf-8"))
-        previous_dir = self.folder / self.generation if self.generation else None
-        self.vectors.write(gen_dir, previous_dir)
+        self.vectors.write(gen_dir)
         self.lexical.save(gen_dir / "lexical")
         files = {str(p.relative_to(gen_dir)): {"bytes": p.stat().st_size, "sha256": _digest(p)}
                  for p in sorted(gen_dir.rglob("*")) if p.is_file() and p.name != MARKER}
