@@ -63,6 +63,16 @@ class Settings:
         check_k(self.k)
 
 
+def location_settings(location: str | Path) -> dict:
+    """Settings values for an index location: a folder is `index_dir`, a Milvus location is `store`."""
+    from rag.stores import StoreLocation
+
+    where = StoreLocation(location)
+    if where.kind == "folder":
+        return {"index_dir": Path(where.target), "store": None}
+    return {"store": str(location).strip()}
+
+
 def clean_question(question: str) -> str:
     """The question as it will be asked, or a QuestionError that says what to fix."""
     if not isinstance(question, str):
@@ -128,13 +138,7 @@ class Assistant:
 
         values: dict = {"reader": reader, "k": k, "retrieval": RetrievalSettings(rerank=rerank)}
         if index is not None:
-            from rag.stores import StoreLocation
-
-            where = StoreLocation(index)
-            if where.kind == "folder":
-                values["index_dir"] = Path(where.target)
-            else:
-                values["store"] = str(index)
+            values.update(location_settings(index))
         if embedder is not None:
             values["embedder"] = embedder
         assistant = cls(Settings(**values))
@@ -283,11 +287,10 @@ class Assistant:
 
     def remove(self, source: str) -> Document:
         from rag.indexer import Indexer
-        from rag.stores import check_embedder, open_store
+        from rag.stores import open_store
 
         with self._write_lock, self._writing():
             store = open_store(self.settings.location)
-            check_embedder(store, store.info.embedder_id)
             removed = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents).remove(source)
             store.commit()
             self._store = store

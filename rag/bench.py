@@ -349,7 +349,6 @@ def _ivf_rows(base: np.ndarray, ids: np.ndarray, probes: np.ndarray, truth: np.n
         rows.append({"vectors": n, "store": "faiss ivf-flat (memory)", "setting": f"nlist={ivf.nlist}, nprobe={nprobe}",
                      "default": nprobe == default, "build_s": round(build_s, 1), "search_ms": stats(latencies),
                      "recall@100": _recall(found, truth, 100), "bytes_per_vector": dim * 4 + 8})
-    del ivf
     return rows
 
 

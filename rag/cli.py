@@ -51,13 +51,9 @@ def _settings(args: argparse.Namespace, **extra):
     if getattr(args, "index", None):
         values["index_dir"] = Path(args.index).expanduser()
     if getattr(args, "store", None):
-        from rag.stores import StoreLocation
+        from rag.assistant import location_settings
 
-        where = StoreLocation(args.store)
-        if where.kind == "folder":
-            values["index_dir"] = Path(where.target)
-        else:
-            values["store"] = args.store
+        values.update(location_settings(args.store))
     if getattr(args, "embedder", None):
         values["embedder"] = args.embedder
     if getattr(args, "embedder_backend", None):

@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.chunking import Chunker
 from rag.errors import IndexMismatchError
-from rag.stores.base import Store, centroid
+from rag.stores.base import Store, write_document
 from rag.types import Chunk, Document
 
 EMBED_BATCH = 256
@@ -47,14 +47,10 @@ class Indexer:
         report, todo = self._plan(documents)
         chunked = [(doc, self.chunker.chunk(doc)) for doc in todo]
         vectors = self._embed([chunk for _, chunks in chunked for chunk in chunks], on_progress)
-        catalog, start = self.store.catalog, 0
+        start = 0
         for doc, chunks in chunked:
-            mine = vectors[start : start + len(chunks)]
+            write_document(self.store, doc, chunks, vectors[start : start + len(chunks)])
             start += len(chunks)
-            if doc.source in catalog.documents:
-                self.store.vectors.delete(c.chunk_id for c in catalog.remove(doc.source)[1])
-            self.store.vectors.upsert(chunks, mine)
-            catalog.put(doc, chunks, centroid(mine) if len(chunks) else None)
         report.chunks_embedded = len(vectors)
         if todo:
             self.store.changed()

@@ -2,10 +2,7 @@
 
 import json
 
-import numpy as np
 import pytest
-
-from tests.conftest import FakeReranker
 
 from rag import bench, cli
 

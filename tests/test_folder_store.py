@@ -3,7 +3,6 @@ import multiprocessing
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from rag.chunking import Chunker, ChunkSettings
@@ -308,13 +307,19 @@ def test_an_index_of_the_first_format_is_read_and_upgraded_on_the_next_commit(tm
     assert FolderStore.open(folder).describe()["format_version"] == 2
 
 
-def test_a_store_past_the_on_disk_threshold_searches_exactly_and_keeps_changes_in_a_delta(tmp_path, corpus_dir,
-                                                                                         fake_embedder, monkeypatch):
+def on_disk_from_four_chunks(monkeypatch, delta_share: float) -> None:
+    """Tiny thresholds and codes, so the test corpus is stored like a corpus of millions."""
     import rag.stores.faiss_store as faiss_store
 
-    for name, value in {"ANN_THRESHOLD": 2, "ONDISK_THRESHOLD": 4, "PQ_BYTES": 8, "PQ_BITS": 2, "DELTA_SHARE": 1.0}.items():
+    for name, value in {"ANN_THRESHOLD": 2, "ONDISK_THRESHOLD": 4, "PQ_BYTES": 8, "PQ_BITS": 2,
+                        "DELTA_SHARE": delta_share}.items():
         monkeypatch.setattr(faiss_store, name, value)
     monkeypatch.setattr(faiss_store, "list_count", lambda count: 2)
+
+
+def test_a_store_past_the_on_disk_threshold_searches_exactly_and_keeps_changes_in_a_delta(tmp_path, corpus_dir,
+                                                                                         fake_embedder, monkeypatch):
+    on_disk_from_four_chunks(monkeypatch, delta_share=1.0)
     folder = tmp_path / "idx"
     build(folder, corpus_dir, fake_embedder)
     store = FolderStore.open(folder)
@@ -361,11 +366,7 @@ def test_a_commit_tokenizes_only_the_new_texts_even_in_a_new_process(tmp_path, c
 
 
 def test_an_on_disk_base_outlives_the_generation_that_built_it(tmp_path, corpus_dir, fake_embedder, monkeypatch):
-    import rag.stores.faiss_store as faiss_store
-
-    for name, value in {"ANN_THRESHOLD": 2, "ONDISK_THRESHOLD": 4, "PQ_BYTES": 8, "PQ_BITS": 2, "DELTA_SHARE": 100.0}.items():
-        monkeypatch.setattr(faiss_store, name, value)
-    monkeypatch.setattr(faiss_store, "list_count", lambda count: 2)
+    on_disk_from_four_chunks(monkeypatch, delta_share=100.0)
     folder = tmp_path / "idx"
     build(folder, corpus_dir, fake_embedder)
     store = FolderStore.open(folder)

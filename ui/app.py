@@ -241,15 +241,14 @@ class ChatApp:
         A location without an index yet is created by the next upload."""
         import gradio as gr
 
-        from rag.stores import StoreLocation, store_exists
+        from rag.assistant import location_settings
+        from rag.stores import store_exists
 
         if self.read_only:
             raise gr.Error("This server is read-only: it answers from the index it was started with.")
         try:
-            where = StoreLocation(location or "")
-            exists = store_exists(where)
-            changes = ({"store": None, "index_dir": Path(where.target)} if where.kind == "folder"
-                       else {"store": str(location).strip()})
+            changes = location_settings(location or "")
+            exists = store_exists(location or "")
             switched = self.assistant.with_settings(**changes)
             if exists:
                 switched.documents()  # reads it now: a wrong embedder or a damaged index is said here, not later

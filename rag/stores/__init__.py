@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rag.chunking import ChunkSettings
-from rag.errors import IndexMismatchError, IndexNotFoundError, RagError
+from rag.errors import IndexMismatchError, RagError
 from rag.stores.base import Catalog, IndexInfo, Store, VectorStore
 
 __all__ = ["Catalog", "IndexInfo", "Store", "VectorStore", "StoreLocation", "open_store", "open_for_writing",
@@ -145,7 +145,7 @@ def writing(location):
 def copy_index(source, target, *, on_progress=None) -> int:
     """Copy every document of the index at `source` into `target` with its chunks and stored vectors (nothing is
     embedded again), as one generation of `target`. Returns the number of chunks copied."""
-    from rag.stores.base import centroid
+    from rag.stores.base import write_document
 
     origin = open_store(source)
     destination = open_for_writing(target, embedder_id=origin.info.embedder_id, dimension=origin.info.dimension,
@@ -154,21 +154,11 @@ def copy_index(source, target, *, on_progress=None) -> int:
     copied = 0
     for number, document in enumerate(documents, start=1):
         chunks = origin.catalog.chunks_of(document.doc_id)
-        vectors = origin.vectors.fetch([c.chunk_id for c in chunks])
-        if document.source in destination.catalog.documents:
-            _, old = destination.catalog.remove(document.source)
-            destination.vectors.delete(c.chunk_id for c in old)
-        destination.vectors.upsert(chunks, vectors)
-        stored = origin.catalog.centroid(document.doc_id)
-        destination.catalog.put(document, chunks, stored if stored is not None else (centroid(vectors) if len(chunks) else None))
+        write_document(destination, document, chunks, origin.vectors.fetch([c.chunk_id for c in chunks]),
+                       origin.catalog.centroid(document.doc_id))
         copied += len(chunks)
         if on_progress:
             on_progress(number, len(documents))
     destination.changed()
     destination.commit()
     return copied
-
-
-def require(location) -> None:
-    if not store_exists(location):
-        raise IndexNotFoundError(f"no index in {_location(location)}", hint="create one with `rag index PATH... --store LOCATION`")

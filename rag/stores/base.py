@@ -154,6 +154,18 @@ def centroid(vectors: np.ndarray) -> np.ndarray:
     return (mean / (np.linalg.norm(mean) or 1.0)).astype(np.float32)
 
 
+def write_document(store: "Store", document: Document, chunks: Sequence[Chunk], vectors: np.ndarray,
+                   document_vector: np.ndarray | None = None) -> None:
+    """Put a document with its chunks and their vectors into a store (not yet committed), replacing the one with the
+    same source; its centroid is computed from the vectors unless given."""
+    if document.source in store.catalog.documents:
+        store.vectors.delete(c.chunk_id for c in store.catalog.remove(document.source)[1])
+    store.vectors.upsert(chunks, vectors)
+    if document_vector is None and len(chunks):
+        document_vector = centroid(vectors)
+    store.catalog.put(document, chunks, document_vector)
+
+
 class DerivedLexical:
     """The BM25 indexes of a store, derived from its catalog: rebuilt on first use after a change, reusing the tokens
     of texts that did not change."""

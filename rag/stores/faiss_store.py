@@ -299,7 +299,9 @@ class FaissVectorStore:
 
     def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
         if self._base is not None:
-            in_delta = np.array([self._delta_has(int(i)) for i in ids], dtype=bool)
+            import faiss
+
+            in_delta = np.isin(ids, faiss.vector_to_array(self._delta.id_map))
             out = np.zeros((len(ids), self.dimension), dtype=np.float32)
             if in_delta.any():
                 out[in_delta] = self._delta.reconstruct_batch(ids[in_delta])
@@ -307,13 +309,6 @@ class FaissVectorStore:
                 out[~in_delta] = self._base.exact_vectors(ids[~in_delta])
             return out
         return self._index.reconstruct_batch(ids)
-
-    def _delta_has(self, key: int) -> bool:
-        try:
-            self._delta.reconstruct(key)
-            return True
-        except RuntimeError:
-            return False
 
     def write(self, folder: Path) -> None:
         """Write into a new generation folder; an on-disk base is hard-linked from the previous generation."""
@@ -356,12 +351,4 @@ class FaissVectorStore:
         live = store._index.ntotal - len(store._tombstones) + (store._delta.ntotal if store._delta is not None else 0)
         if live != store.count() or store._index.d != dimension:
             raise ValueError(f"{live} vectors of dimension {store._index.d} for {store.count()} chunks of dimension {dimension}")
-        return store
-
-    @classmethod
-    def from_rows(cls, index, chunk_ids: Sequence[str]) -> "FaissVectorStore":
-        """A store from an index of the first format, whose row i was chunk i (read once, then written anew)."""
-        store = cls(index.d)
-        vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), dtype=np.float32)
-        store.upsert([Chunk(c, "", 0, 0, "") for c in chunk_ids], vectors)
         return store

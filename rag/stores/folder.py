@@ -244,8 +244,8 @@ class FolderStore(DerivedLexical):
         index = faiss.read_index(str(gen_dir / "vectors.faiss"))
         if index.ntotal != len(chunks) or index.d != self.info.dimension:
             raise ValueError(f"{index.ntotal} vectors for {len(chunks)} chunks")
-        self.vectors = FaissVectorStore.from_rows(index, [c.chunk_id for c in chunks])
-        vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else None
+        vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), dtype=np.float32)
+        self.vectors.upsert(chunks, vectors)
         rows: dict[str, list[int]] = {}
         for row, chunk in enumerate(chunks):
             rows.setdefault(chunk.doc_id, []).append(row)
@@ -316,11 +316,6 @@ class FolderStore(DerivedLexical):
         if not self.generation or not (self.folder / self.generation / "manifest.json").is_file():
             return {}
         return json.loads((self.folder / self.generation / "manifest.json").read_text(encoding="utf-8"))
-
-    @contextmanager
-    def writing(self, wait_seconds: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
-        with locked(self.folder, wait_seconds=wait_seconds):
-            yield
 
 
 @contextmanager

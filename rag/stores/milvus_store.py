@@ -70,7 +70,6 @@ class MilvusVectorStore:
     def __init__(self, store: "MilvusStore"):
         self._store = store
         self.dimension = store.info.dimension
-        self._pending: list[dict] = []
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         gen = self._store.pending_generation()
