@@ -26,7 +26,7 @@ browser-deps:
 	fi
 
 run: install
-	$(VENV)/bin/rag serve --reader llm
+	$(VENV)/bin/rag serve --reader auto
 
 test: install browser-deps
 	$(PYTEST) -q

@@ -25,8 +25,8 @@ from rag.types import Answer, Document
 MAX_QUESTION_CHARS = 1000
 MAX_K = 100
 STALE_CHECK_SECONDS = 1.0  # how often a long-running assistant looks for a generation committed elsewhere
-ReaderName = Literal["extractive", "llm", "qa-model"]
-READERS: tuple[str, ...] = ("extractive", "llm", "llm-explain", "qa-model")
+ReaderName = Literal["auto", "extractive", "llm", "llm-explain", "qa-model"]
+READERS: tuple[str, ...] = ("auto", "extractive", "llm", "llm-explain", "qa-model")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -343,6 +343,10 @@ class Assistant:
                     self.embedder, model=self.settings.llm_model, explain=explain,
                     extractive=self.reader("extractive", rerank=second_stage, **overrides), **overrides,
                 )
+            elif name == "auto":
+                from rag.readers.auto import AutoReader
+
+                self._readers[key] = AutoReader(self.reader("llm", rerank=second_stage, **overrides))
             elif name == "qa-model":
                 from rag.readers.qa_model import QAModelReader
 
@@ -383,9 +387,16 @@ class Assistant:
         store = self.store  # one generation for the whole question, even if an update lands meanwhile
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
-        hits = self.retriever(store, rerank=second_stage).search(retrieval_query(question, history), k, timings)
+        query = retrieval_query(question, history)
+        if chosen.name == "auto" and history:
+            from rag.questions import resolve_followup
+
+            resolved = resolve_followup(question, history)  # "What did she sign?" read with the name it refers to
+            query, question = (resolved, resolved) if resolved != question else (query, question)
+        hits = self.retriever(store, rerank=second_stage).search(query, k, timings)
         read_started = time.perf_counter()
         reading = None
+        chosen = self._bound(chosen, store, second_stage)
         with closing(chosen.stream(question, hits, store.catalog.document)) as events:
             for event, value in events:
                 if event == "partial":
@@ -395,6 +406,16 @@ class Assistant:
         timings["reader_ms"] = (time.perf_counter() - read_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         yield "answer", self._answer(question, reading, hits, timings, store.catalog.document)
+
+    def _bound(self, reader, store, second_stage: bool):
+        """The auto reader searches again (a second hop, each thing a comparison names) in the same generation."""
+        from rag.readers.auto import AutoReader, Library
+
+        if not isinstance(reader, AutoReader):
+            return reader
+        retriever = self.retriever(store, rerank=second_stage)
+        return reader.bound(Library(search=lambda query, k: retriever.search(query, k),
+                                    documents=lambda: list(store.catalog.documents.values())))
 
     def _answer(self, question, reading, hits, timings, lookup) -> Answer:
         # The answer keeps the documents it cites and retrieved, as they were: an upload or removal that lands
@@ -412,6 +433,8 @@ class Assistant:
             answer_span=reading.answer_span,
             signals={k: round(float(v), 4) for k, v in reading.signals.items()},
             documents={doc_id: lookup(doc_id) for doc_id in doc_ids},
+            short=reading.short,
+            kind=reading.kind,
         )
 
     def with_settings(self, **changes) -> "Assistant":
@@ -442,4 +465,6 @@ def answer_to_dict(answer: Answer) -> dict:
             for h in answer.hits
         ],
         "timings_ms": dict(answer.timings),
+        "kind": answer.kind,
+        "short": answer.short,
     }

@@ -39,7 +39,8 @@ PASSAGES = opt("-k", type=int, metavar="N", help="passages per question (default
 LLM_MODEL = opt("--llm-model", metavar="PATH",
                 help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
 QA_MODEL = opt("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder (--reader qa-model)")
-CHAT_READER = opt("--reader", choices=["extractive", "llm", "llm-explain"], help="how answers are read from passages")
+CHAT_READER = opt("--reader", choices=["auto", "extractive", "llm", "llm-explain"],
+                  help="how answers are read from passages (auto: shaped by the question's kind)")
 SEED_QUESTIONS = Path(__file__).resolve().parent.parent / "seeds" / "questions.jsonl"
 
 
@@ -163,7 +164,8 @@ def _copy_index(args: argparse.Namespace) -> int:
 
 
 @command("ask", "ask a question", opt("question"), *INDEX, PASSAGES,
-         opt("--reader", choices=["extractive", "llm", "qa-model"], help="how answers are read from passages"),
+         opt("--reader", choices=["auto", "extractive", "llm", "llm-explain", "qa-model"],
+             help="how answers are read from passages (auto: the answer shaped by the question's kind)"),
          opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)"),
          opt("--explain", action="store_true", help="llm reader: one to three sentences with [n] markers"),
          LLM_MODEL, QA_MODEL, RERANK,
@@ -332,8 +334,12 @@ def cmd_mcp(args: argparse.Namespace) -> int:
          opt("--beir", metavar="DIR", help="BEIR dataset folder (retrieval only)"),
          opt("--split", default="test"),
          opt("--rgb", metavar="FILE", help="RGB news questions (JSON lines)"),
+         opt("--hotpot", metavar="FILE", help="HotpotQA, processed JSON lines (corpus = every question's paragraphs)"),
+         opt("--baseline", choices=["stuff"],
+             help="also answer with the textbook chain (dense top-4, the classic stuff prompt, the same local model)"),
          opt("--negatives-only", action="store_true", help="RGB: only passages without the answer"),
-         opt("--reader", choices=["extractive", "llm", "qa-model", "none"], help="none: retrieval only"),
+         opt("--reader", choices=["auto", "extractive", "llm", "llm-explain", "qa-model", "none"],
+             help="none: retrieval only"),
          QA_MODEL, LLM_MODEL,
          opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="mode the reader uses (all are measured)"),
          opt("-k", type=int, metavar="N", help="passages given to the reader (default 5)"), RERANK,
@@ -357,9 +363,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from rag.evaluation import datasets
     from rag.evaluation.runner import EvalConfig, run
 
-    sources = [bool(args.questions), bool(args.squad), bool(args.beir), bool(args.rgb)]
+    sources = [bool(args.questions), bool(args.squad), bool(args.beir), bool(args.rgb), bool(args.hotpot)]
     if sum(sources) != 1:
-        raise RagError("give exactly one question set", hint="QUESTIONS.jsonl, --squad FILE, --beir DIR or --rgb FILE")
+        raise RagError("give exactly one question set",
+                       hint="QUESTIONS.jsonl, --squad FILE, --beir DIR, --rgb FILE or --hotpot FILE")
     gold = None
     if args.questions:
         eval_set = datasets.load_jsonl(args.questions)
@@ -377,12 +384,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
             eval_set.documents = load_paths([SEED_CORPUS]).documents
     elif args.squad:
         eval_set, gold = datasets.load_squad(args.squad, fold=args.fold)
+    elif args.hotpot:
+        eval_set, gold = datasets.load_hotpot(args.hotpot, fold=args.fold)
     elif args.beir:
         eval_set = datasets.load_beir(args.beir, args.split)
     else:
         eval_set = datasets.load_rgb(args.rgb, negatives_only=args.negatives_only, fold=args.fold)
     if args.gold_context and gold is None:
-        raise RagError("--gold-context needs a dataset that labels each question's passage", hint="use it with --squad")
+        raise RagError("--gold-context needs a dataset that labels each question's passage",
+                       hint="use it with --squad or --hotpot")
 
     base = _settings(args)
     from rag.embedding import Embedder
@@ -417,11 +427,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         embedder=embedder.model_id,
         rerank=base.retrieval.rerank,
         abstain=not args.no_abstain,
+        baseline=args.baseline,
     )
     summary = run(eval_set, factory, config, Path(args.out), cache_root=cache_dir() / "eval-indexes" / embedder.model_id.replace("/", "--").replace(":", "-"), gold_docs=gold, progress=progress)
     bar.close()
     keys = ["questions", "answerable", "hit@1", "hit@5", "hit@10", "mrr", "ndcg@10", "recall@100", "mrr@10", "em", "f1",
-            "f1_answerable", "citation_support", "abstention_precision", "abstention_recall", "latency_ms_p50", "latency_ms_p95"]
+            "f1_answerable", "f1_yes_no", "support_recall", "citation_support", "abstention_precision", "abstention_recall",
+            "latency_ms_p50", "latency_ms_p95", "f1_vs_baseline", "baseline", "by_kind"]
     print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
     print(f"Wrote {args.out}/summary.json, results.jsonl, report.md, hit_at_k.png, latency.png", file=sys.stderr)
     return EXIT_OK

@@ -88,6 +88,8 @@ class Answer:
     signals: Mapping[str, float] = field(default_factory=dict)  # what the confidence was computed from
     # The documents the answer cites and retrieved, as they were when it was made (doc_id -> Document).
     documents: Mapping[str, Document] = field(default_factory=dict)
+    short: str | None = None  # the crisp answer ("Yes", a name, the items of a list) when the shape has one
+    kind: str | None = None  # the question's kind (rag.questions: fact, list, yesno, ...) when the reader decided it
 
     def document(self, doc_id: str) -> Document:
         return self.documents[doc_id]

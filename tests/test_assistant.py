@@ -37,7 +37,7 @@ def test_settings_are_validated():
 def test_answer_json_shape_is_stable(assistant):
     answer = assistant.ask("Where does the Rhine rise?")
     data = answer_to_dict(answer)
-    assert list(data) == ["question", "answer", "abstained", "citations", "hits", "timings_ms"]
+    assert list(data) == ["question", "answer", "abstained", "citations", "hits", "timings_ms", "kind", "short"]
     assert list(data["citations"][0]) == ["doc_id", "source", "start", "end", "quote"]
     assert list(data["hits"][0]) == ["source", "start", "end", "score"]
     assert data["citations"][0]["source"].endswith("rivers.txt")

@@ -38,7 +38,7 @@ def test_the_openai_client_gets_answers_with_citations(server, seed_index):
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed-on-loopback")
-    assert {m.id for m in client.models.list()} == {"rag-extractive", "rag-llm", "rag-llm-explain"}
+    assert {m.id for m in client.models.list()} == {"rag-auto", "rag-extractive", "rag-llm", "rag-llm-explain"}
     reply = client.chat.completions.create(model="rag-extractive", messages=[{"role": "user", "content": QUESTION}])
     text = reply.choices[0].message.content
     assert "[1]" in text

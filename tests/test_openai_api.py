@@ -20,7 +20,7 @@ def client_for(assistant, credentials=None):
 
 def test_models_are_the_readers(assistant):
     data = client_for(assistant).get("/v1/models").json()
-    assert [m["id"] for m in data["data"]] == ["rag-extractive", "rag-llm", "rag-llm-explain"]
+    assert [m["id"] for m in data["data"]] == ["rag-auto", "rag-extractive", "rag-llm", "rag-llm-explain"]
 
 
 def test_a_completion_answers_the_last_user_message_with_citations(assistant):

@@ -86,7 +86,7 @@ def test_oversized_upload_is_refused(app, tmp_path, monkeypatch):
 
 def test_ask_api_returns_the_cli_json_shape(app):
     data = app.ask_api("Where does the Rhine rise?")
-    assert list(data) == ["question", "answer", "abstained", "citations", "hits", "timings_ms"]
+    assert list(data) == ["question", "answer", "abstained", "citations", "hits", "timings_ms", "kind", "short"]
     assert "Swiss Alps" in data["citations"][0]["quote"]
 
 

@@ -24,6 +24,7 @@ MAX_UPLOAD_MB = 50
 CONCURRENCY_LIMIT = 2  # questions answered at once: the models are shared and the machine has few cores
 QUEUE_SIZE = 64
 READER_CHOICES = [
+    ("Automatic: shaped by the question (lists, yes/no, reasons, overviews)", "auto"),
     ("Extractive: fast, quotes the source", "extractive"),
     ("Local LLM: crisp answer", "llm"),
     ("Local LLM: short explanation", "llm-explain"),

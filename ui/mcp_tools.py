@@ -78,12 +78,13 @@ def build(assistant: Assistant, *, show_paths: bool = False):
         return path if show_paths else Path(path).name
 
     @server.tool()
-    def ask(question: str, k: int = 5, reader: Literal["extractive", "llm", "llm-explain"] = "extractive") -> AnswerResult:
+    def ask(question: str, k: int = 5, reader: Literal["auto", "extractive", "llm", "llm-explain"] = "extractive") -> AnswerResult:
         """Answer a question from the indexed documents.
 
         Returns the answer text, whether the documents do not say (`abstained`), the citations that support it
         (source file, start and end character offsets, and `quote`, the document's exact text there) and the
-        passages that were retrieved (`hits`). `reader`: extractive (instant, quotes the source), llm (a short
+        passages that were retrieved (`hits`). `reader`: auto (shaped by the question: a fact, a list, yes/no, a
+        reason, an overview), extractive (instant, quotes the source), llm (a short
         phrase from a local model), llm-explain (one to three sentences with [n] markers). `k`: passages, 1-100."""
         try:
             data = answer_to_dict(assistant.ask(question, k=k, reader=reader))

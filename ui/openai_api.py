@@ -1,6 +1,6 @@
 """OpenAI-compatible chat routes, for chat front-ends and editors that speak that API (Open WebUI, LibreChat, ...).
 
-    GET  /v1/models             one model per reader: rag-extractive, rag-llm, rag-llm-explain
+    GET  /v1/models             one model per reader: rag-auto, rag-extractive, rag-llm, rag-llm-explain
     POST /v1/chat/completions   the last user message is the question, earlier user messages its history;
                                 "stream": true sends server-sent events
 
@@ -27,7 +27,7 @@ from rag.errors import RagError
 from rag.types import Answer
 from ui import render
 
-MODELS = {"rag-extractive": "extractive", "rag-llm": "llm", "rag-llm-explain": "llm-explain"}
+MODELS = {"rag-auto": "auto", "rag-extractive": "extractive", "rag-llm": "llm", "rag-llm-explain": "llm-explain"}
 
 
 def authorised(header: str | None, credentials: tuple[str, str] | None) -> bool:

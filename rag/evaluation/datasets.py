@@ -166,3 +166,41 @@ def _flatten(answer) -> list[str]:
     if isinstance(answer, str):
         return [answer]
     return [a for item in answer for a in _flatten(item)]
+
+
+def load_hotpot(path: str | Path, fold: str | None = None) -> tuple[EvalSet, dict[str, tuple[str, ...]]]:
+    """HotpotQA, processed (one JSON object a line: question_id, question_text, answers_objects[].spans, contexts[]
+    with title, paragraph_text, is_supporting). The corpus is every question's paragraphs, each a document (its
+    title, a blank line, its text); a question's relevant documents are its two supporting paragraphs. Also returns
+    question id -> supporting doc_ids, for reading with the gold context. With a fold, the questions in even
+    ("tune") or odd ("test") places are asked; the corpus stays whole."""
+    path = Path(path)
+    if fold not in (None, "tune", "test"):
+        raise EvaluationError(f"unknown fold '{fold}'", hint="use tune or test")
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = [json.loads(line) for line in lines]
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EvaluationError(f"{path} is not a HotpotQA JSON-lines file ({exc})",
+                              hint="pass the processed file, e.g. hotpotqa_dev250.jsonl") from exc
+    documents: dict[str, Document] = {}
+    questions: list[EvalQuestion] = []
+    gold: dict[str, tuple[str, ...]] = {}
+    for place, row in enumerate(rows):
+        try:
+            made = [(make_document(f"hotpot:{c['title']}", c["title"], f"{c['title']}\n\n{c['paragraph_text']}"),
+                     bool(c.get("is_supporting"))) for c in row["contexts"]]
+            answers = tuple(dict.fromkeys(s for a in row["answers_objects"] for s in a.get("spans", ()) if s))
+            qid, text = str(row["question_id"]), row["question_text"]
+        except (KeyError, TypeError) as exc:
+            raise EvaluationError(f"{path.name} line {place + 1} is not a HotpotQA question ({exc})",
+                                  hint="each line needs question_id, question_text, answers_objects, contexts") from exc
+        for doc, _ in made:
+            documents.setdefault(doc.doc_id, doc)
+        if fold is not None and (place % 2 == 0) != (fold == "tune"):
+            continue
+        supporting = tuple(dict.fromkeys(d.doc_id for d, s in made if s))
+        questions.append(EvalQuestion(qid, text, answers, {d: 1 for d in supporting}))
+        gold[qid] = supporting
+    name = path.stem + (f"-{fold}" if fold else "")
+    return EvalSet(name, questions, list(documents.values()), corpus_name=path.stem), gold

@@ -6,6 +6,7 @@ import hashlib
 import json
 import platform
 import random
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,10 +15,12 @@ from typing import Callable, Sequence
 from rag.evaluation import metrics
 from rag.evaluation.errors import declining_curve, error_counts, examples_markdown, roc_auc
 from rag.evaluation.datasets import EvalQuestion, EvalSet
+from rag.questions import classify
 from rag.retrieval import MODES, RetrievalSettings, Retriever
 from rag.types import Hit
 
 HIT_KS = (1, 3, 5, 10, 20)
+_MARKERS = re.compile(r"\[\d+\]")
 LATENCY_SAMPLE = 300  # questions timed one by one in retrieval-only runs
 
 
@@ -33,6 +36,7 @@ class EvalConfig:
     embedder: str = ""  # the embedder id, recorded in the summary
     rerank: bool = True  # the second stage, for the reader's retrieval (side by side, it is measured both ways)
     abstain: bool = True  # False: the reader always answers; its confidence is still recorded and plotted
+    baseline: str | None = None  # "stuff": the textbook chain answers the same questions in the same run
 
 
 def _relevant(question: EvalQuestion, hit: Hit, text: str) -> bool:
@@ -136,6 +140,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
     if config.reader and not eval_set.retrieval_only:
         reader_owner = assistant or assistant_factory(None)
         reader = reader_owner.reader(config.reader, abstain=config.abstain)
+    baseline = _baseline(config, assistant or assistant_factory(None)) if config.baseline and reader is not None else None
     for number, (question, row) in enumerate(zip(questions, rows)):
         lookup = lookup_for(question)
         timings: dict[str, float] = {}
@@ -161,9 +166,10 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
             passages = hits[: config.k]
             if config.gold_context and gold_docs:
                 passages = _gold_hits(assistant.store, gold_docs[question.id])
-            reading = reader.read(question.question, passages, lookup)
+            reading = _bind(reader, assistant, config, passages if config.gold_context and gold_docs else None,
+                            lookup).read(question.question, passages, lookup)
             timings["reader_ms"] = (time.perf_counter() - retrieval_done) * 1000
-            prediction = "" if reading.abstained else reading.text
+            prediction = "" if reading.abstained else _shown(reading)
             row.update({
                 "answer": prediction,
                 "abstained": reading.abstained,
@@ -173,7 +179,11 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
                     metrics.contains_answer(lookup(h.chunk.doc_id).text[h.chunk.start : h.chunk.end], question.answers)
                     for h in passages) if question.answers else None,
                 "citations": [{"source": c.source, "start": c.start, "end": c.end, "quote": c.quote} for c in reading.citations],
+                "kind": reading.kind or classify(question.question).kind,
             })
+            if question.relevant and not eval_set.doc_level:
+                cited = {c.doc_id for c in reading.citations}
+                row["scores"]["support_recall"] = round(sum(d in cited for d in question.relevant) / len(question.relevant), 4)
             row["scores"].update({
                 "em": metrics.exact_match(prediction, question.answers),
                 "f1": round(metrics.f1_score(prediction, question.answers), 4),
@@ -184,6 +194,8 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
             })
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         row["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
+        if baseline is not None:
+            row["baseline"] = _baseline_answer(baseline, assistant, config, question, gold_docs, lookup)
         if reader is not None or number < LATENCY_SAMPLE:
             latencies.append(timings["total_ms"])
         _tick(progress, number + 1, len(questions), "answering" if reader else "timing")
@@ -193,9 +205,54 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
     return summary
 
 
-def _gold_hits(store, doc_id: str) -> list[Hit]:
-    chunks = store.catalog.chunks_of(doc_id)
+def _gold_hits(store, doc_ids: str | Sequence[str]) -> list[Hit]:
+    doc_ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
+    chunks = [c for doc_id in doc_ids for c in store.catalog.chunks_of(doc_id)]
     return [Hit(c, 1.0, rank, {}) for rank, c in enumerate(chunks)]
+
+
+def _shown(reading) -> str:
+    """What is scored: the crisp answer when the shape has one ("Yes", the name), else the text without markers."""
+    if reading.short is not None:
+        return reading.short
+    return " ".join(_MARKERS.sub(" ", reading.text).split())
+
+
+def _bind(reader, assistant, config: EvalConfig, gold: list[Hit] | None, lookup):
+    """The auto reader searches again as it does for users; with the gold context, only within those passages."""
+    from rag.readers.auto import AutoReader, Library
+
+    if not isinstance(reader, AutoReader):
+        return reader
+    if gold is None:
+        return assistant._bound(reader, assistant.store, config.rerank)
+    documents = [lookup(d) for d in dict.fromkeys(h.chunk.doc_id for h in gold)]
+    return reader.bound(Library(search=lambda query, k: gold, documents=lambda: documents))
+
+
+def _baseline(config: EvalConfig, owner):
+    from rag.readers.baseline import StuffReader
+
+    if config.baseline != "stuff":
+        raise ValueError(f"unknown baseline {config.baseline!r}")
+    return StuffReader(owner.reader("llm").llm)
+
+
+def _baseline_answer(baseline, assistant, config: EvalConfig, question: EvalQuestion, gold_docs, lookup) -> dict:
+    """The textbook chain: dense top-4 (or the gold passages), the stuff prompt, the same local model."""
+    started = time.perf_counter()
+    if config.gold_context and gold_docs:
+        passages = _gold_hits(assistant.store, gold_docs[question.id])
+    else:
+        passages = Retriever(assistant.store, assistant.embedder, RetrievalSettings(mode="dense", rerank=False)).search(
+            question.question, baseline.passages)
+    reading = baseline.read(question.question, passages, lookup)
+    prediction = "" if reading.abstained else reading.text
+    return {"answer": reading.text, "abstained": reading.abstained,
+            "em": metrics.exact_match(prediction, question.answers),
+            "f1": round(metrics.f1_score(prediction, question.answers), 4),
+            "contains_gold": metrics.contains_answer(reading.text, question.answers) if question.answers else None,
+            "total_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
 def _tick(progress, done, total, label) -> None:
@@ -231,6 +288,24 @@ def _summary(eval_set, questions, rows, by_mode, config, latencies, default_name
         confidences = [r["confidence"] for r in rows]
         summary["confidence_auc"] = round(roc_auc([c for c, a in zip(confidences, answerable) if a],
                                                   [c for c, a in zip(confidences, answerable) if not a]), 4)
+    if rows and "kind" in rows[0]:
+        summary["by_kind"] = _by_kind(rows)
+        recalls = [r["scores"]["support_recall"] for r in rows if "support_recall" in r["scores"]]
+        if recalls:
+            summary["support_recall"] = _mean(recalls)
+        yes_no = [r for r in rows if [g.lower() for g in r["gold"]] in (["yes"], ["no"])]
+        if yes_no:
+            summary["f1_yes_no"] = _mean(r["scores"]["f1"] for r in yes_no)
+    if rows and "baseline" in rows[0]:
+        base = [r["baseline"] for r in rows]
+        summary["baseline"] = {
+            "name": config.baseline, "em": _mean(b["em"] for b in base), "f1": _mean(b["f1"] for b in base),
+            "contains_gold": _mean(float(b["contains_gold"]) for b in base if b["contains_gold"] is not None),
+            "declined": sum(b["abstained"] for b in base),
+            "latency_ms_p50": round(metrics.percentile([b["total_ms"] for b in base], 50), 2),
+        }
+        if summary["baseline"]["f1"]:
+            summary["f1_vs_baseline"] = round(summary["f1"] / summary["baseline"]["f1"], 2)
     summary["latency_ms_p50"] = round(metrics.percentile(latencies, 50), 2)
     summary["latency_ms_p95"] = round(metrics.percentile(latencies, 95), 2)
     summary["by_retrieval"] = by_mode
@@ -238,9 +313,26 @@ def _summary(eval_set, questions, rows, by_mode, config, latencies, default_name
         "reader": config.reader if not eval_set.retrieval_only else None,
         "k": config.k, "mode": config.mode, "rerank": config.rerank, "abstain": config.abstain,
         "gold_context": config.gold_context, "limit": config.limit, "embedder": config.embedder,
+        "baseline": config.baseline,
     }
     summary["machine"] = {"platform": platform.platform(), "python": platform.python_version(), "cpus": _cpus()}
     return summary
+
+
+def _by_kind(rows: list[dict]) -> dict:
+    """F1, EM, declined and answer p50 per question kind (and the baseline's F1 beside it, when it ran)."""
+    kinds: dict[str, list[dict]] = {}
+    for row in rows:
+        kinds.setdefault(row["kind"], []).append(row)
+    table = {}
+    for kind, members in sorted(kinds.items()):
+        table[kind] = {"questions": len(members), "f1": _mean(r["scores"]["f1"] for r in members),
+                       "em": _mean(r["scores"]["em"] for r in members),
+                       "declined": sum(r["abstained"] for r in members),
+                       "latency_ms_p50": round(metrics.percentile([r["timings_ms"]["total_ms"] for r in members], 50), 2)}
+        if "baseline" in members[0]:
+            table[kind]["baseline_f1"] = _mean(r["baseline"]["f1"] for r in members)
+    return table
 
 
 def _cpus() -> int:
@@ -262,7 +354,7 @@ def _write(out_dir: Path, summary: dict, rows: list[dict]) -> None:
 
 
 def report_markdown(summary: dict) -> str:
-    skip = {"by_retrieval", "settings", "machine", "dataset", "errors"}
+    skip = {"by_retrieval", "settings", "machine", "dataset", "errors", "by_kind", "baseline"}
     lines = [f"# Evaluation: {summary['dataset']}", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary.items() if k not in skip]
     if summary.get("by_retrieval"):
@@ -270,6 +362,21 @@ def report_markdown(summary: dict) -> str:
         keys = list(next(iter(summary["by_retrieval"].values())))
         lines += ["", "## Retrieval side by side", "", "| metric | " + " | ".join(modes) + " |", "|---" * (len(modes) + 1) + "|"]
         lines += [f"| {k} | " + " | ".join(str(summary["by_retrieval"][m][k]) for m in modes) + " |" for k in keys]
+    if summary.get("baseline"):
+        base = summary["baseline"]
+        lines += ["", f"## Beside the textbook chain ({base['name']}: dense top-4, the classic stuff prompt, the same model)",
+                  "", "| measure | this reader | textbook chain |", "|---|---|---|",
+                  f"| F1 | {summary.get('f1')} | {base['f1']} |", f"| EM | {summary.get('em')} | {base['em']} |",
+                  f"| declined | {summary.get('abstained')} | {base['declined']} |",
+                  f"| p50 ms | {summary.get('latency_ms_p50')} | {base['latency_ms_p50']} |"]
+    if summary.get("by_kind"):
+        with_base = any("baseline_f1" in v for v in summary["by_kind"].values())
+        lines += ["", "## By question kind", "",
+                  "| kind | questions | F1 | EM | declined | p50 ms |" + (" textbook F1 |" if with_base else ""),
+                  "|---|---|---|---|---|---|" + ("---|" if with_base else "")]
+        for kind, v in summary["by_kind"].items():
+            lines.append(f"| {kind} | {v['questions']} | {v['f1']} | {v['em']} | {v['declined']} | {v['latency_ms_p50']} |"
+                         + (f" {v.get('baseline_f1', '')} |" if with_base else ""))
     if summary.get("errors"):
         lines += ["", "## Errors", "", "| cause | questions |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in summary["errors"].items()]

@@ -21,6 +21,8 @@ class Reading:
     signals: Mapping[str, float] = field(default_factory=dict)  # what the confidence was computed from
     # Document offsets of a short answer inside the first citation (its own characters), when there is one.
     answer_span: tuple[int, int] | None = None
+    short: str | None = None  # the crisp answer ("Yes", a name, a list of items) when the answer's shape has one
+    kind: str | None = None  # the question's kind (rag.questions), when the reader decided it
 
 
 class Reader(Protocol):

@@ -1,0 +1,167 @@
+"""What kind of question this is, so the answer can take the shape a person expects.
+
+Kinds: fact (one name, date, number or phrase), list (several items), yesno (a verdict; a statement to check is this
+kind too), reason (why / how / what caused), description (who or what something is), overview (what a document or
+the indexed documents are about), comparison (two named things weighed against each other) and two-step (a fact
+about something the question only describes: "the director of the film that won X").
+
+Rules decide; they read only the question's form (its first words, "or" between two named things, a relative
+clause), never a document's content. A follow-up ("What did she sign?") is resolved against the question it follows
+by `resolve_followup`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+Kind = Literal["fact", "list", "yesno", "reason", "description", "overview", "comparison", "two-step"]
+KINDS: tuple[str, ...] = ("fact", "list", "yesno", "reason", "description", "overview", "comparison", "two-step")
+
+_AUX = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will", "would",
+        "should", "shall", "may", "might", "must", "isn't", "aren't", "wasn't", "weren't", "doesn't", "didn't",
+        "don't", "hasn't", "haven't", "can't", "won't")
+_WH = ("who", "whom", "whose", "what", "which", "when", "where", "why", "how", "in", "on", "at", "for", "from",
+       "by", "with", "to", "name", "list", "give", "tell", "describe", "explain", "summarize", "summarise")
+_OVERVIEW = re.compile(
+    r"\b(summar(y|ise|ize)|overview|main (points|ideas|topics)|key (points|takeaways)|gist|tl;?dr)\b"
+    r"|^what(?:'s| is| are| was)? (?:(?:this|the|these|my|that) )?(?:\w+ )?(article|document|text|report|file|page|"
+    r"paper|story|letter|mail|email|book|documents|files|articles|reports|notes|it|this)s? (is |are )?about\b"
+    r"|^what (do|does) (the|these|my|this) (documents?|files?|articles?|reports?|notes) (say|cover|contain)\b"
+    r"|^what (documents|files) (are|do you have)",
+    re.I,
+)
+_REASON = re.compile(
+    r"^(why|explain|in what ways?)\b"
+    r"|^how (did|does|do|has|have|had|is|are|was|were|will|would|could|can|should|might)\b"
+    r"|^what (caused|causes|led to|leads to|drove|motivated|prompted|happened|happens)\b"
+    r"|^what (is|was|are|were|will be|would be) (the )?(main |primary |likely )?(reasons?|causes?|purposes?|effects?|"
+    r"impacts?|results?|consequences?|significance|motives?|goals?|aims?|role|point|implications?)\b"
+    r"|\b(affect|impact|influence)(ed|s)?\b.*\?$",
+    re.I,
+)
+_LIST = re.compile(
+    r"^(list|name|enumerate|give( me)? (a list|all|some|examples|the names))\b"
+    r"|^(what|which) (are|were) (the |all |some )?(main |key |different |other )?\w+s\b(?! of the (name|date))"
+    r"|\b(all the|each of the|types of|kinds of|examples of|which ones)\b"
+    r"|^(what|which) \w+(ies|[^su]s) (?!of\b)\w+"
+    r"|^who (are|were) (the |all )",
+    re.I,
+)
+_DESCRIPTION = re.compile(r"^(?:who|what)(?:'s| is| was| are| were) (?P<subject>[^?]{1,80}?)\??$", re.I)
+_TELL_ABOUT = re.compile(r"^(?:tell me (?:more )?about|describe|what do (?:you|the documents) (?:know|say) about|"
+                         r"who (?:is|was) this) (?P<subject>[^?]{1,80}?)[.?]?$", re.I)
+# "the X of ..." asks for a fact (the name, the date, the capital of something), not for a description.
+_LOOKUP_NOUN = re.compile(
+    r"^(the |an? )?([\w'’-]+ ){0,3}(of|in|for|on|at|from|between|behind)\b"
+    r"|^(the |an? )?(name|date|year|number|amount|capital|population|title|size|price|cost|age|height|length|"
+    r"distance|area|score|result|total|percentage|rate|time|address)\b", re.I)
+# A relative clause or a nested "of the <noun>" describes what the question is really about: two steps.
+_RELATIVE = re.compile(r"\b(the|a|an|this|that)\s+(?:[\w'’-]+\s+){0,4}?(who|whom|whose|which|that|where)\s+\w+", re.I)
+_NESTED = re.compile(r"\b(the|a)\s+(?:[\w'’-]+\s+){0,2}(of|by|for|from|in|starring|featuring|founded by|"
+                     r"directed by|written by)\s+(the|a|an)\s+(?:[\w'’-]+\s+){0,3}?"
+                     r"(film|movie|band|album|song|book|novel|company|team|show|series|city|country|person|man|"
+                     r"woman|actor|actress|singer|player|author|writer|director|group|university|school|magazine|"
+                     r"newspaper|station|game|organization|organisation|party|club|agency)\b", re.I)
+_OPTIONS_AFTER_COMMA = re.compile(r",\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^,?]+?)\s*\??$", re.I)
+_OPTIONS_ANYWHERE = re.compile(
+    r"(?P<a>(?:the\s+)?[A-Z0-9][\w.'’&-]*(?:\s+(?:of|the|and|de|la|[A-Z0-9][\w.'’&-]*))*)\s+or\s+"
+    r"(?P<b>(?:the\s+)?[A-Z0-9][\w.'’&-]*(?:\s+(?:of|the|de|la|[A-Z0-9][\w.'’&-]*))*)")
+_TWO_SUBJECTS = re.compile(
+    r"^(?:is|are|was|were|do|does|did|have|has|had)\s+(?:both\s+)?(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+"
+    r"(?:both|the same|each|either|considered|from|of|located|in|an?|American|British|\w+ed\b|\w+s\b)", re.I)
+_BETWEEN = re.compile(r"\b(?:difference|differences|compare|comparison)\b.*?\b(?:between|of)?\s*(?P<a>[^,?]+?)\s+"
+                      r"(?:and|with|to|vs\.?|versus)\s+(?P<b>[^,?]+?)\s*\??$", re.I)
+_PRONOUN = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|its|it)\b", re.I)
+_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w’'-]+(?:\s+(?:de|del|la|van|von|da|of|the)?\s*[A-Z][\w’'-]+)*)")
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    kind: Kind
+    options: tuple[str, ...] = ()  # comparison: the named things; yes/no about two things: both
+    subject: str = ""  # description / overview: what it is about
+    claim: bool = False  # a statement to check rather than a question
+
+
+def _first_word(text: str) -> str:
+    match = re.match(r"[\w'’]+", text)
+    return match.group().lower().replace("’", "'") if match else ""
+
+
+def _clean_option(text: str) -> str:
+    text = re.sub(r"^(the|a|an)\s+", "", text.strip(" \"'“”‘’"), flags=re.I)
+    return text.strip(" \"'“”‘’.")
+
+
+def _options(text: str) -> tuple[str, ...]:
+    for pattern in (_OPTIONS_AFTER_COMMA, _OPTIONS_ANYWHERE):
+        match = pattern.search(text)
+        if match:
+            a, b = _clean_option(match.group("a")), _clean_option(match.group("b"))
+            if a and b and a.lower() != b.lower():
+                return a, b
+    return ()
+
+
+def classify(question: str) -> Question:
+    """The kind of a (cleaned) question, with the named things a comparison weighs."""
+    text = " ".join(question.split())
+    first = _first_word(text)
+    if _OVERVIEW.search(text):
+        return Question(text, "overview")
+    if " or " in text and (first in ("which", "who", "whose", "what") or first in _AUX):
+        options = _options(text)
+        if options:
+            return Question(text, "comparison", options)
+    if first in ("compare",) or re.search(r"\b(difference|differences) between\b", text, re.I):
+        match = _BETWEEN.search(text)
+        options = (_clean_option(match.group("a")), _clean_option(match.group("b"))) if match else ()
+        return Question(text, "comparison", options)
+    if first in _AUX:
+        match = _TWO_SUBJECTS.match(text)
+        options = (_clean_option(match.group("a")), _clean_option(match.group("b"))) if match else ()
+        return Question(text, "yesno", options)
+    if not text.endswith("?") and first not in _WH and len(text.split()) >= 4:
+        return Question(text, "yesno", claim=True)  # a statement to check (a claim)
+    if _REASON.search(text):
+        return Question(text, "reason")
+    if _LIST.search(text):
+        return Question(text, "list")
+    for pattern in (_TELL_ABOUT, _DESCRIPTION):
+        match = pattern.match(text)
+        if match:
+            subject = match.group("subject").strip()
+            looked_up = first == "who" and subject.lower().startswith(("the ", "a ", "an "))
+            if len(subject.split()) <= 7 and not _LOOKUP_NOUN.search(subject) and not looked_up or pattern is _TELL_ABOUT:
+                return Question(text, "description", subject=subject)
+    if _RELATIVE.search(text[4:]) or _NESTED.search(text):
+        return Question(text, "two-step")
+    return Question(text, "fact")
+
+
+def resolve_followup(question: str, history: Sequence[str]) -> str:
+    """A follow-up's pronoun replaced by the name the previous question was about ("What did she sign?" after
+    "Who is Delcy Rodríguez?" reads "What did Delcy Rodríguez sign?"); other questions come back unchanged."""
+    if not history or not _PRONOUN.search(question):
+        return question
+    previous = history[-1]
+    asked = classify(previous)
+    names = [asked.subject] if asked.kind == "description" and asked.subject[:1].isupper() else []
+    names += [m.group(1) for m in _NAME.finditer(previous)]
+    names = [n for n in names if n and n.lower() not in question.lower()]
+    if not names:
+        return question
+    name = max(names, key=lambda n: len(n.split()))
+
+    def swap(match: re.Match) -> str:
+        word = match.group(1).lower()
+        if word in ("his", "hers", "their", "its"):
+            return f"{name}'s"
+        if word in ("her",):  # "her" is both "of her" and "to her": the possessive reads well in either place
+            return f"{name}'s" if re.match(r"\s+[a-z]", question[match.end():]) else name
+        return name
+
+    return _PRONOUN.sub(swap, question, count=1)

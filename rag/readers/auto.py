@@ -1,0 +1,455 @@
+"""The `auto` reader: the answer takes the shape of the question (`rag.questions`), every claim cited and checked.
+
+- fact: the llm reader's crisp phrase; when it declines, a second hop (below) may still find it across passages.
+- two-step: the best sentence for the question is read, the documents are searched again with it (the thing the
+  question only describes is named there), and the model copies the answer from the sentences of both hops.
+- yesno: "Yes" or "No" (the model's verdict over the evidence, P(Yes) from its first token), then the evidence
+  sentence, cited; a verdict too close to even is declined. Two named things are searched for separately.
+- comparison: evidence searched for each named thing separately, then the model picks one of them.
+- list: the model copies every item the best sentences name; each item must stand in the sentence it cites.
+- reason / description: the model writes one to three sentences with [n] markers; each is checked by the support
+  judge (`rag.readers.support`) against the sentence it cites and dropped when unsupported. When nothing survives,
+  the best sentences themselves are quoted.
+- overview: the document itself is read (its most central sentences and its opening), not the top chunks; over
+  several documents, one cited line for each.
+
+Everything shown is the source's own characters or a sentence the judge checked against the span it cites.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from rag.questions import Question, classify
+from rag.readers import ABSTAIN_TEXT, DocumentLookup, Reading, abstention
+from rag.readers.extractive import ScoredSentence
+from rag.readers.llm import LLMReader, align, yes_probability
+from rag.readers.support import SupportJudge
+from rag.text import sentence_spans
+from rag.types import Citation, Document, Hit
+
+Search = Callable[[str, int], Sequence[Hit]]
+
+MULTI_SYSTEM = (
+    "You answer a question from numbered passages. The answer may need two passages: one names what the question "
+    "describes, another gives the fact. Reply with the shortest phrase copied exactly from the passages that answers "
+    "the question, and nothing else. If the passages do not answer it, reply: NONE"
+)
+MULTI_EXAMPLES = [
+    ("Passages:\n[1] The Night Watch is a painting completed by Rembrandt in 1642.\n[2] Rembrandt was born in "
+     "Leiden, in the Dutch Republic.\n\nQuestion: In which city was the painter of The Night Watch born?", "Leiden"),
+    ("Passages:\n[1] The bridge opened to traffic in 1932.\n[2] Its engineer, Ana Costa, also designed the harbour."
+     "\n\nQuestion: Who painted the bridge's first mural?", "NONE"),
+]
+CHOICE_SYSTEM = (
+    "You answer a comparison question from numbered passages. Reply with exactly one of the options given, copied "
+    "as written, and nothing else."
+)
+VERDICT_SYSTEM = (
+    "You answer yes/no questions from numbered passages. Reply Yes or No, as the passages say. Reply with one word."
+)
+LIST_SYSTEM = (
+    "You list answers from numbered passages. Write every item the passages name that answers the question, one "
+    "short item per line, each copied exactly from the passages and followed by its passage number in brackets. "
+    "Write nothing else. If the passages name none, reply: NONE"
+)
+LIST_EXAMPLES = [
+    ("Passages:\n[1] The market sells apples, pears and plums from local farms.\n[2] Since 2001 it has also sold "
+     "cherries.\n[3] It opens at eight.\n\nQuestion: What fruit does the market sell?",
+     "apples [1]\npears [1]\nplums [1]\ncherries [2]"),
+    ("Passages:\n[1] The bridge opened in 1932.\n\nQuestion: Which painters worked on the bridge?", "NONE"),
+]
+EXPLAIN_SYSTEM = (
+    "You answer questions using only the numbered passages. Write one to three short sentences in your own words "
+    "that answer the question. End each sentence with the number of the passage that states it, like [1]. Say only "
+    "what the passages state. If the passages do not answer the question, reply: NONE"
+)
+DESCRIBE_SYSTEM = (
+    "You say who or what something is, using only the numbered passages. Write one or two short sentences naming "
+    "the role, title or definition the passages give. End each sentence with the number of the passage that states "
+    "it, like [1]. If the passages do not say, reply: NONE"
+)
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+_PLURAL_OVERVIEW = re.compile(r"\b(documents|files|articles|reports|notes|everything|indexed|all)\b", re.I)
+
+
+@dataclass(frozen=True)
+class AutoSettings:
+    evidence: int = 4  # sentences a multi-passage read sees
+    explain_sentences: int = 3
+    list_sentences: int = 3
+    hop_k: int = 5  # passages searched in a second hop, or for each named thing
+    verdict_margin: float = 0.1  # a yes/no verdict within this of 0.5 is too close to call: declined
+    min_relevance: float = -2.0  # cross-encoder logit: below it a quoted sentence is not about the question
+    overview_sentences: int = 3
+    overview_documents: int = 10
+    max_tokens_list: int = 80
+    max_tokens_explain: int = 140
+
+
+@dataclass(frozen=True)
+class Library:
+    """What an answer may read beyond the passages retrieved for the question."""
+
+    search: Search
+    documents: Callable[[], Sequence[Document]]
+
+
+class AutoReader:
+    name = "auto"
+
+    def __init__(self, short: LLMReader, *, settings: AutoSettings = AutoSettings(), judge: SupportJudge | None = None,
+                 library: Library | None = None):
+        self.short = short  # the llm reader: crisp facts, and the model and sentence ranking every shape uses
+        self.extractive = short.extractive
+        self.settings = settings
+        self._judge = judge
+        self.library = library
+
+    def bound(self, library: Library) -> "AutoReader":
+        """This reader reading from `library` (one index generation, for one question)."""
+        return AutoReader(self.short, settings=self.settings, judge=self._judge, library=library)
+
+    @property
+    def llm(self):
+        return self.short.llm
+
+    @property
+    def judge(self) -> SupportJudge:
+        if self._judge is None:
+            self._judge = SupportJudge(self.llm)
+        return self._judge
+
+    def read(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Reading:
+        reading = None
+        for event, value in self.stream(question, hits, lookup):
+            if event == "answer":
+                reading = value
+        return reading
+
+    def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
+        asked = classify(question)
+        shaped = {
+            "fact": self._fact, "two-step": self._two_step, "yesno": self._yesno, "comparison": self._comparison,
+            "list": self._list, "reason": self._explain, "description": self._explain, "overview": self._overview,
+        }[asked.kind]
+        for event, value in shaped(asked, hits, lookup):
+            yield event, (replace(value, kind=asked.kind) if event == "answer" else value)
+
+    # ----- one fact, or a fact across two passages ------------------------------------------------------------
+
+    def _fact(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
+        reading = self.short.read(asked.text, hits, lookup)
+        if reading.abstained and self.library is not None:
+            hopped = self._hop(asked, hits, lookup)
+            if hopped is not None:
+                reading = hopped
+        yield "answer", self._with_short(reading)
+
+    def _two_step(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
+        hopped = self._hop(asked, hits, lookup)
+        yield "answer", hopped if hopped is not None else self._with_short(self.short.read(asked.text, hits, lookup))
+
+    def _with_short(self, reading: Reading) -> Reading:
+        return reading if reading.abstained else replace(reading, short=reading.text)
+
+    def _hop(self, asked: Question, hits, lookup) -> Reading | None:
+        """Read the best sentence, search again with it, and copy the answer from the sentences of both hops."""
+        first = self.extractive.ranked(asked.text, hits, lookup)
+        if not first:
+            return None
+        evidence = first[:2]
+        if self.library is not None:
+            seen = {h.chunk.chunk_id for h in hits}
+            again = [h for h in self.library.search(f"{asked.text} {first[0].text}", self.settings.hop_k)
+                     if h.chunk.chunk_id not in seen]
+            second = self.extractive.ranked(asked.text, again, lookup) if again else []
+            evidence += [s for s in second if s.candidate.doc_id != first[0].candidate.doc_id][:2]
+        # Room left goes to the first hop's next sentences (the bridge's own document may hold the answer too).
+        evidence += [s for s in first[2:] if all(s.candidate != e.candidate for e in evidence)]
+        evidence = evidence[: self.settings.evidence]
+        return self._copy_phrase(asked, evidence, lookup, bridge=first[0])
+
+    def _copy_phrase(self, asked: Question, evidence: list[ScoredSentence], lookup, *, bridge: ScoredSentence) -> Reading | None:
+        messages = [{"role": "system", "content": MULTI_SYSTEM}]
+        for user, assistant in MULTI_EXAMPLES:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+        messages.append({"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])})
+        reply = _first_line(self.llm.complete(messages, max_tokens=24).text)
+        if not reply or reply.upper().startswith("NONE"):
+            return None
+        for sentence in evidence:
+            span = align(reply, sentence.text, self.short.settings.fuzzy_threshold)
+            if span is None:
+                continue
+            verdict = self.llm.complete(
+                self.short.verify_messages(asked.text, " ".join(s.text for s in evidence), sentence.text[span[0]:span[1]]),
+                max_tokens=1, top_logprobs=10)
+            probability = yes_probability(verdict)
+            if probability < 0.5:
+                return None
+            start, end = sentence.candidate.start + span[0], sentence.candidate.start + span[1]
+            cited = [sentence] + ([bridge] if bridge is not sentence else [])
+            citations = tuple(_citation(s, lookup) for s in cited)
+            text = lookup(sentence.candidate.doc_id).text[start:end]
+            return Reading(text, citations, False, probability, answer_span=(start, end), short=text,
+                           signals={"verified": probability, "hops": 2.0})
+        return None
+
+    # ----- yes / no, and comparisons -------------------------------------------------------------------------
+
+    def _evidence_for(self, asked: Question, hits, lookup) -> list[ScoredSentence]:
+        """The best sentences for the question, and for each thing it names, searched for separately."""
+        ranked = self.extractive.ranked(asked.text, hits, lookup)
+        evidence = ranked[:2]
+        if asked.options and self.library is not None:
+            evidence = []
+            for option in asked.options:
+                others = [o for o in asked.options if o != option]
+                query = asked.text
+                for other in others:
+                    query = re.sub(re.escape(other), " ", query, flags=re.I)
+                found = self.library.search(f"{option} {query}", self.settings.hop_k)
+                best = self.extractive.ranked(query, found, lookup)
+                about = [s for s in best if option.lower() in lookup(s.candidate.doc_id).text.lower()] or best
+                evidence += [s for s in about[:1] if s not in evidence]
+            evidence += [s for s in ranked[:1] if all(s.candidate != e.candidate for e in evidence)]
+        return evidence[: self.settings.evidence]
+
+    def _yesno(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
+        evidence = self._evidence_for(asked, hits, lookup)
+        if not evidence or max(s.relevance for s in evidence) < self.settings.min_relevance:
+            yield "answer", abstention()
+            return
+        question = asked.text if not asked.claim else f"Is this true: {asked.text}"
+        messages = [{"role": "system", "content": VERDICT_SYSTEM},
+                    {"role": "user", "content": _numbered(question, [s.text for s in evidence])}]
+        probability = yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=10))
+        if abs(probability - 0.5) < self.settings.verdict_margin:
+            yield "answer", abstention(abs(probability - 0.5) * 2, {"p_yes": probability})
+            return
+        verdict = "Yes" if probability >= 0.5 else "No"
+        cited = evidence[:2] if asked.options else evidence[:1]
+        citations = tuple(_citation(s, lookup) for s in cited)
+        quotes = " ".join(f"{c.quote} [{n}]" for n, c in enumerate(citations, start=1))
+        yield "answer", Reading(f"{verdict}. {quotes}", citations, False, max(probability, 1 - probability),
+                                short=verdict, signals={"p_yes": probability})
+
+    def _comparison(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
+        if len(asked.options) != 2:
+            yield from self._explain(asked, hits, lookup)
+            return
+        evidence = self._evidence_for(asked, hits, lookup)
+        if not evidence:
+            yield "answer", abstention()
+            return
+        a, b = asked.options
+        messages = [{"role": "system", "content": CHOICE_SYSTEM},
+                    {"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])
+                     + f"\nOptions: {a} | {b}\nAnswer with one option."}]
+        reply = _first_line(self.llm.complete(messages, max_tokens=16).text)
+        from rapidfuzz import fuzz
+
+        scores = [fuzz.partial_ratio(reply.lower(), option.lower()) for option in asked.options]
+        if not reply or max(scores) < 60 or scores[0] == scores[1]:
+            yield "answer", abstention(0.0, {"choice": 0.0})
+            return
+        chosen = asked.options[int(scores[1] > scores[0])]
+        citations = tuple(_citation(s, lookup) for s in evidence[:2])
+        quotes = " ".join(f"{c.quote} [{n}]" for n, c in enumerate(citations, start=1))
+        yield "answer", Reading(f"{chosen}. {quotes}", citations, False, max(scores) / 100, short=chosen)
+
+    # ----- several items ----------------------------------------------------------------------------------------
+
+    def _list(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
+        ranked = self.extractive.ranked(asked.text, hits, lookup)
+        evidence = [s for s in ranked[: self.settings.list_sentences] if s.relevance >= self.settings.min_relevance]
+        if not evidence:
+            yield "answer", abstention()
+            return
+        messages = [{"role": "system", "content": LIST_SYSTEM}]
+        for user, assistant in LIST_EXAMPLES:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+        messages.append({"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])})
+        written = self.llm.complete(messages, max_tokens=self.settings.max_tokens_list).text
+        items: list[tuple[str, ScoredSentence, tuple[int, int]]] = []
+        seen: set[str] = set()
+        for line in written.splitlines():
+            line = line.strip().lstrip("-•*0123456789.) ").strip()
+            if not line or line.upper().startswith("NONE"):
+                continue
+            number = _MARKER.search(line)
+            phrase = _MARKER.sub("", line).strip(" ,;.")
+            order = [evidence[int(number.group(1)) - 1]] if number and 1 <= int(number.group(1)) <= len(evidence) else []
+            for sentence in order + evidence:
+                span = align(phrase, sentence.text, self.short.settings.fuzzy_threshold)
+                if span is not None:
+                    key = " ".join(sentence.text[span[0]:span[1]].lower().split())
+                    if key not in seen and len(key.split()) <= 12:
+                        seen.add(key)
+                        items.append((sentence.text[span[0]:span[1]], sentence, span))
+                    break
+        if not items:
+            yield "answer", self._quoted(asked, ranked, lookup, 1)
+            return
+        cited: list[ScoredSentence] = []
+        shown = []
+        for text, sentence, _ in items:
+            if sentence not in cited:
+                cited.append(sentence)
+            shown.append(f"{text} [{cited.index(sentence) + 1}]")
+        citations = tuple(_citation(s, lookup) for s in cited)
+        first = items[0]
+        span = (first[1].candidate.start + first[2][0], first[1].candidate.start + first[2][1])
+        yield "answer", Reading("; ".join(shown), citations, False, 1.0, answer_span=span,
+                                short=", ".join(text for text, _, _ in items))
+
+    # ----- reasons and descriptions: written, then checked sentence by sentence -------------------------------
+
+    def _explain(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
+        query = f"Who or what is {asked.subject}?" if asked.kind == "description" and asked.subject else asked.text
+        ranked = self.extractive.ranked(query, hits, lookup)
+        evidence = [s for s in ranked[: self.settings.explain_sentences] if s.relevance >= self.settings.min_relevance]
+        if not evidence:
+            yield "answer", abstention()
+            return
+        system = DESCRIBE_SYSTEM if asked.kind == "description" else EXPLAIN_SYSTEM
+        messages = [{"role": "system", "content": system},
+                    {"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])}]
+        written = ""
+        for piece in self.llm.stream(messages, max_tokens=self.settings.max_tokens_explain):
+            written += piece
+            yield "partial", _MARKER.sub("", written)
+        kept, dropped = self._checked(asked, written, evidence, lookup)
+        if not kept:
+            if written.strip().upper().startswith("NONE"):
+                yield "answer", abstention(0.0, {"checked_sentences": 0.0})
+                return
+            yield "answer", self._quoted(asked, evidence, lookup, 1 if asked.kind == "description" else 2,
+                                         dropped=dropped)
+            return
+        cited: list[ScoredSentence] = []
+        shown = []
+        for sentence_text, sources in kept:
+            numbers = []
+            for source in sources:
+                if source not in cited:
+                    cited.append(source)
+                numbers.append(cited.index(source) + 1)
+            shown.append(sentence_text + " " + "".join(f"[{n}]" for n in numbers))
+        citations = tuple(_citation(s, lookup) for s in cited)
+        yield "answer", Reading(" ".join(shown), citations, False, 1.0, partly_unsupported=False,
+                                signals={"checked_sentences": float(len(kept)), "dropped_sentences": float(dropped)})
+
+    def _checked(self, asked: Question, written: str, evidence: list[ScoredSentence], lookup):
+        """The written sentences whose cited passages state them, each with those passages; and how many were dropped."""
+        written = written.strip()
+        if not written or written.upper().startswith("NONE"):
+            return [], 0
+        kept, dropped = [], 0
+        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z\[])|(?<=\])\s+(?=[A-Z])", written):
+            numbers = [int(n) for n in _MARKER.findall(sentence)]
+            claim = _MARKER.sub("", sentence).strip()
+            if len(re.findall(r"\w+", claim)) < 3:
+                dropped += bool(claim)  # a marker alone, or a fragment: nothing to show
+                continue
+            sources = [evidence[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(evidence)]
+            if not sources:  # no marker: it may still be stated by one of the passages
+                sources = [max(evidence, key=lambda s: _share(claim, s.text))]
+            # The sentence before a cited one comes along: "It erupted in 1669" needs it to say what "it" is.
+            if self.judge(claim, [_in_context(s, lookup) for s in sources], asked.text).supported:
+                kept.append((claim if claim.endswith((".", "!", "?")) else claim + ".", sources))
+            else:
+                dropped += 1
+        return kept, dropped
+
+    def _quoted(self, asked: Question, ranked: list[ScoredSentence], lookup, count: int, dropped: int = 0) -> Reading:
+        """The best sentences themselves, quoted: what the source says when nothing written could be checked."""
+        chosen = [s for s in ranked[:count] if s.relevance >= self.settings.min_relevance]
+        if not chosen:
+            return abstention(0.0, {"dropped_sentences": float(dropped)})
+        citations = tuple(_citation(s, lookup) for s in chosen)
+        text = " ".join(f"{c.quote} [{n}]" for n, c in enumerate(citations, start=1))
+        return Reading(text, citations, False, 0.5, signals={"quoted": 1.0, "dropped_sentences": float(dropped)})
+
+    # ----- what a document, or the whole index, is about --------------------------------------------------------
+
+    def _overview(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
+        documents = list(self.library.documents()) if self.library is not None else []
+        if not documents:
+            documents = [lookup(doc_id) for doc_id in dict.fromkeys(h.chunk.doc_id for h in hits)]
+        if not documents:
+            yield "answer", abstention()
+            return
+        several = len(documents) > 1 and _PLURAL_OVERVIEW.search(asked.text)
+        if not several:
+            top = hits[0].chunk.doc_id if hits else documents[0].doc_id
+            document = next((d for d in documents if d.doc_id == top), documents[0])
+            spans = self._central(document, self.settings.overview_sentences)
+            citations = tuple(Citation.from_document(document, s, e) for s, e in spans)
+            body = " ".join(f"{c.quote} [{n}]" for n, c in enumerate(citations, start=1))
+            label = document.title or document.name
+            yield "answer", Reading(f"{label}: {body}", citations, False, 1.0, signals={"documents": 1.0})
+            return
+        lines, citations = [], []
+        for document in documents[: self.settings.overview_documents]:
+            spans = self._central(document, 1)
+            if not spans:
+                continue
+            citations.append(Citation.from_document(document, *spans[0]))
+            lines.append(f"{document.title or document.name}: {citations[-1].quote} [{len(citations)}]")
+        more = len(documents) - self.settings.overview_documents
+        if more > 0:
+            lines.append(f"… and {more} more documents (see the Documents list).")
+        yield "answer", Reading("\n".join(lines), tuple(citations), False, 1.0,
+                                signals={"documents": float(len(citations))})
+
+    def _central(self, document: Document, count: int) -> list[tuple[int, int]]:
+        """The opening sentence and the sentences closest to the document's centre of meaning, in reading order."""
+        spans = [(s, e) for s, e in sentence_spans(document.text) if len(document.text[s:e].split()) >= 6][:400]
+        if not spans:
+            return []
+        texts = [document.text[s:e] for s, e in spans]
+        vectors = self.extractive.sentence_vectors(texts)
+        centre = vectors.mean(axis=0)
+        scores = vectors @ (centre / (np.linalg.norm(centre) or 1.0))
+        chosen = {0}
+        for index in np.argsort(-scores):
+            if len(chosen) >= count:
+                break
+            chosen.add(int(index))
+        return [spans[i] for i in sorted(chosen)][:count]
+
+
+def _numbered(question: str, texts: Sequence[str]) -> str:
+    numbered = "\n".join(f"[{n}] {' '.join(t.split())}" for n, t in enumerate(texts, start=1))
+    return f"Passages:\n{numbered}\n\nQuestion: {question}"
+
+
+def _first_line(text: str) -> str:
+    text = text.strip()
+    return text.splitlines()[0].strip() if text else ""
+
+
+def _citation(sentence: ScoredSentence, lookup: DocumentLookup) -> Citation:
+    return Citation.from_document(lookup(sentence.candidate.doc_id), sentence.candidate.start, sentence.candidate.end)
+
+
+def _in_context(sentence: ScoredSentence, lookup: DocumentLookup) -> str:
+    text = lookup(sentence.candidate.doc_id).text
+    start = sentence.candidate.start
+    before = [s for s in sentence_spans(text, max(0, start - 400), start) if s[1] <= start]
+    return (text[before[-1][0]:before[-1][1]] + " " if before else "") + sentence.text
+
+
+def _share(claim: str, text: str) -> float:
+    from rag.readers.support import coverage
+
+    return coverage(claim, [text])
+
+
+__all__ = ["AutoReader", "AutoSettings", "Library", "ABSTAIN_TEXT"]

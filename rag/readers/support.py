@@ -1,0 +1,92 @@
+"""The one judge of "this span states this claim", for every claim the assistant shows.
+
+Two signals, both cheap:
+- coverage: the share of the claim's content words (stemmed, stop words and the question's own words left out) that
+  the cited spans hold. A claim that adds a title, a year or a name the span does not have scores low, whatever a
+  model thinks of it.
+- the local model's verdict: one token, P(Yes) / (P(Yes) + P(No)) to "does the passage state this?".
+
+A claim is supported when both pass (`SupportSettings`). Claims copied from the source are supported by
+construction and never sent to the model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+from rag.text import content_terms
+
+JUDGE_SYSTEM = (
+    "You check statements against passages. Reply Yes if the passages themselves state everything the statement says "
+    "(names, roles, numbers, dates and causes included). Reply No if the statement adds anything the passages do not "
+    "say, or says something else."
+)
+
+
+@dataclass(frozen=True)
+class SupportSettings:
+    min_coverage: float = 0.8  # content words of the claim the spans must hold
+    min_verdict: float = 0.5  # the model's P(Yes)
+    top_logprobs: int = 10
+
+
+@dataclass(frozen=True)
+class Support:
+    probability: float  # the model's P(Yes), 1.0 for a verbatim claim
+    coverage: float
+    supported: bool
+
+
+def coverage(claim: str, spans: Sequence[str], question: str = "") -> float:
+    """Share of the claim's own content words found in the spans (the question's words do not count: restating the
+    question is not a claim)."""
+    asked = set(content_terms(question))
+    said = [t for t in dict.fromkeys(content_terms(claim)) if t not in asked]
+    if not said:
+        said = list(dict.fromkeys(content_terms(claim)))
+    if not said:
+        return 0.0
+    held = set(content_terms(" ".join(spans)))
+    return sum(t in held for t in said) / len(said)
+
+
+def verdict_probability(completion) -> float:
+    """P(Yes) / (P(Yes) + P(No)) at the reply's first token; 0.5 when the model gave neither."""
+    if not completion.tokens:
+        text = completion.text.strip().lower()
+        return 1.0 if text.startswith("yes") else 0.0 if text.startswith("no") else 0.5
+    first = completion.tokens[0]
+    options = first.top or ((first.text, first.logprob),)
+    yes = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "yes")
+    no = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "no")
+    return yes / (yes + no) if yes + no else 0.5
+
+
+def judge_messages(claim: str, spans: Sequence[str], question: str = "") -> list[dict]:
+    passages = "\n".join(f"- {' '.join(s.split())}" for s in spans)
+    asked = f"Question: {question}\n" if question else ""
+    return [{"role": "system", "content": JUDGE_SYSTEM},
+            {"role": "user", "content": f"Passages:\n{passages}\n{asked}Statement: {claim}\n"
+                                        "Do the passages state this? Answer Yes or No."}]
+
+
+class SupportJudge:
+    """judge(claim, spans, question) -> Support. `llm` is anything with `complete(messages, max_tokens, top_logprobs)`."""
+
+    def __init__(self, llm, settings: SupportSettings = SupportSettings()):
+        self.llm = llm
+        self.settings = settings
+
+    def __call__(self, claim: str, spans: Sequence[str], question: str = "") -> Support:
+        folded = " ".join(claim.split()).strip(" .").lower()
+        if folded and any(folded in " ".join(s.split()).lower() for s in spans):
+            return Support(1.0, 1.0, True)  # the source's own words
+        share = coverage(claim, spans, question)
+        if share < self.settings.min_coverage:
+            return Support(0.0, share, False)  # not worth a model call: it says what the spans do not
+        completion = self.llm.complete(judge_messages(claim, spans, question), max_tokens=1,
+                                       top_logprobs=self.settings.top_logprobs)
+        probability = verdict_probability(completion)
+        return Support(probability, share, probability >= self.settings.min_verdict)

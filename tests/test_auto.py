@@ -1,0 +1,117 @@
+"""The auto reader's answer shapes, with a scripted model: what is shown is cited, and what is cited states it."""
+
+import re
+
+from rag.llm import Completion, Token
+from rag.readers import auto
+from rag.readers.auto import AutoReader
+from rag.readers.llm import LLMReader
+from rag.readers.signals import Calibration
+from rag.readers.support import JUDGE_SYSTEM
+
+TRUST_THE_MODEL = Calibration(("model_declined",), (-8.0,), 4.0, 0.5)
+
+
+class ScriptedLLM:
+    """Replies by the kind of request (its system prompt); verdict requests get `verdict` first."""
+
+    def __init__(self, replies: dict, verdict: str = "Yes"):
+        self.replies = replies
+        self.verdict = verdict
+        self.asked: list[str] = []
+
+    def complete(self, messages, **_):
+        system = messages[0]["content"]
+        self.asked.append(system)
+        if system in (JUDGE_SYSTEM, auto.VERDICT_SYSTEM) or system.startswith("You check answers"):
+            word = self.replies.get(system, self.verdict)
+            other = "No" if word == "Yes" else "Yes"
+            return Completion(word, (Token(word, -0.05, ((word, -0.05), (other, -3.0))),))
+        reply = self.replies.get(system, "NONE")
+        return Completion(reply, (Token(reply.split()[0] if reply.split() else "", -0.1),))
+
+    def stream(self, messages, **kwargs):
+        reply = self.complete(messages, **kwargs).text
+        for word in reply.split(" "):
+            yield word + " "
+
+
+def reader(assistant, llm) -> AutoReader:
+    short = LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"), calibrated=TRUST_THE_MODEL)
+    return assistant._bound(AutoReader(short), assistant.store, True)
+
+
+def ask(assistant, llm, question):
+    hits = assistant.retriever().search(question, 5)
+    return reader(assistant, llm).read(question, hits, assistant.store.catalog.document)
+
+
+def assert_quotes_are_the_documents(assistant, reading):
+    for citation in reading.citations:
+        assert assistant.store.catalog.document(citation.doc_id).text[citation.start:citation.end] == citation.quote
+
+
+def test_yes_no_comes_first_then_the_evidence_cited(assistant):
+    reading = ask(assistant, ScriptedLLM({auto.VERDICT_SYSTEM: "No"}), "Did Kilauea's lava lake drain in 1669?")
+    assert reading.kind == "yesno" and reading.short == "No"
+    assert reading.text.startswith("No. ") and reading.text.endswith("[1]")
+    assert "2018" in reading.citations[0].quote
+    assert_quotes_are_the_documents(assistant, reading)
+
+
+def test_every_listed_item_stands_in_the_sentence_it_cites_and_invented_ones_are_dropped(assistant):
+    llm = ScriptedLLM({auto.LIST_SYSTEM: "North Sea [1]\nBlack Sea [1]\nBaltic Sea [2]\nNorth Sea [1]"})
+    reading = ask(assistant, llm, "Which seas do the rivers reach?")
+    assert reading.kind == "list"
+    items = [re.sub(r"\s*\[\d+\]", "", part) for part in reading.text.split("; ")]
+    assert sorted(items) == ["Black Sea", "North Sea"]  # de-duplicated; the Baltic is in no passage
+    quotes = " ".join(c.quote for c in reading.citations)
+    assert all(item in quotes for item in items)
+    assert_quotes_are_the_documents(assistant, reading)
+
+
+def test_an_explanation_keeps_only_the_sentences_its_citations_state(assistant):
+    written = "Etna erupted violently in 1669 and destroyed Nicolosi [1]. The mayor rebuilt it with Roman gold [1]."
+    reading = ask(assistant, ScriptedLLM({auto.EXPLAIN_SYSTEM: written}), "Why was the village of Nicolosi destroyed?")
+    assert reading.kind == "reason"
+    assert reading.text == "Etna erupted violently in 1669 and destroyed Nicolosi. [1]"
+    assert "Nicolosi" in reading.citations[0].quote
+    assert reading.signals["dropped_sentences"] == 1
+
+
+def test_a_reply_of_markers_only_is_never_shown(assistant):
+    reading = ask(assistant, ScriptedLLM({auto.EXPLAIN_SYSTEM: "[1], [2]"}), "Why was the village of Nicolosi destroyed?")
+    assert not re.fullmatch(r"[\s\[\]\d,.]*", reading.text)
+    if not reading.abstained:  # the best sentence itself, quoted, is what is shown instead
+        assert reading.citations and reading.citations[0].quote in reading.text
+
+
+def test_an_overview_reads_the_document_itself(assistant):
+    llm = ScriptedLLM({})
+    reading = ask(assistant, llm, "What is this document about?")
+    assert reading.kind == "overview" and not reading.abstained and llm.asked == []
+    assert len(reading.citations) >= 2
+    assert all(c.doc_id == reading.citations[0].doc_id for c in reading.citations)
+    assert_quotes_are_the_documents(assistant, reading)
+
+
+def test_an_overview_of_everything_gives_a_line_for_each_document(assistant):
+    reading = ask(assistant, ScriptedLLM({}), "What are these documents about?")
+    lines = reading.text.splitlines()
+    assert len(lines) == 2 and len({c.doc_id for c in reading.citations}) == 2
+
+
+def test_a_comparison_picks_one_of_the_named_things_with_evidence_for_both(assistant):
+    llm = ScriptedLLM({auto.CHOICE_SYSTEM: "the Danube"})
+    reading = ask(assistant, llm, "Which flows through more countries, the Danube or the Rhine?")
+    assert reading.kind == "comparison" and reading.short == "Danube"
+    assert reading.text.startswith("Danube. ")
+    assert_quotes_are_the_documents(assistant, reading)
+
+
+def test_a_two_step_answer_cites_the_span_it_copied(assistant):
+    llm = ScriptedLLM({auto.MULTI_SYSTEM: "Sicily"})
+    reading = ask(assistant, llm, "On which island is the volcano that destroyed the village of Nicolosi?")
+    assert reading.kind == "two-step" and reading.short == "Sicily"
+    assert any("Sicily" in c.quote for c in reading.citations)
+    assert_quotes_are_the_documents(assistant, reading)
