@@ -27,7 +27,16 @@ def test_respond_streams_then_answers_with_sources(app):
 def test_abstention_shows_the_closest_passages(app):
     history, sources, _ = list(app.respond("What is the boiling point of mercury?", [], 5, "extractive"))[-1]
     assert history[-1]["content"].startswith("The documents do not say.")
-    assert "Closest passages" in sources and "rag-card" in sources
+    assert "closest passages" in sources and "rag-card" in sources
+    # Nothing supports an answer, so nothing looks like support: no highlight, no score.
+    assert "<mark>" not in sources and "score" not in sources
+
+
+def test_a_declined_answer_off_the_chat_window_points_at_nothing_it_lacks(app):
+    answer = app.assistant.ask("What is the boiling point of mercury?")
+    assert answer.abstained
+    text = render.answer_text(answer, sources_panel=False)
+    assert "Sources" not in text and text.startswith("The documents do not say.")
 
 
 def test_a_bad_question_is_a_message_not_a_crash(app):

@@ -139,7 +139,7 @@ def _completion(answer: Answer, model: str) -> dict:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": render.answer_text(answer)},
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": render.answer_text(answer, sources_panel=False)},
                      "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         "citations": citations(answer),
@@ -164,7 +164,7 @@ def _sse(events: Iterator[tuple[str, object]], model: str) -> Iterator[str]:
                 yield chunk({"content": value[len(sent):]})
                 sent = value
             elif event == "answer":
-                final = render.answer_text(value)
+                final = render.answer_text(value, sources_panel=False)
                 # A streamed draft is replaced by the checked answer when they differ (markers renumbered).
                 rest = final[len(sent):] if final.startswith(sent) else "\n\n" + final
                 if rest:

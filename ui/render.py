@@ -89,10 +89,13 @@ def documents_table(rows: list[list]) -> str:
     return f'<table class="rag-table"><thead><tr><th>Document</th><th>Size</th><th>Chunks</th></tr></thead><tbody>{body}</tbody></table>'
 
 
-def answer_text(answer: Answer) -> str:
-    """Plain answer text with numbered citation markers."""
+def answer_text(answer: Answer, *, sources_panel: bool = True) -> str:
+    """Plain answer text with numbered citation markers. Off the chat window (the API), a declined answer says so
+    in words of its own, without pointing at a panel the client does not have."""
     if answer.abstained:
-        return answer.text + " Here are the closest passages I found; see Sources."
+        if not sources_panel:
+            return answer.text + " No passage of the indexed documents answers this question."
+        return answer.text + " The closest passages are listed under Sources."
     if re.search(r"\[\d+\]", answer.text):  # an explained answer carries its own markers
         markers = ""
     else:
@@ -107,9 +110,10 @@ def sources_panel(answer: Answer) -> str:
     parts: list[str] = []
     cited_chunks: set[str] = set()
     if answer.abstained:
-        parts.append('<p class="rag-note">The documents do not answer this. Closest passages:</p>')
+        # Nothing here supports an answer: plain passages, no highlight and no score that reads like confidence.
+        parts.append('<p class="rag-note">The documents do not answer this. The closest passages, for reading:</p>')
         for hit in answer.hits[:3]:
-            parts.append(source_card(None, lookup(hit.chunk.doc_id), hit.chunk.start, hit.chunk.end, score=hit.score))
+            parts.append(_passage(hit, lookup(hit.chunk.doc_id), ranked=False))
             cited_chunks.add(hit.chunk.chunk_id)
     else:
         for number, citation in enumerate(answer.citations, start=1):
@@ -128,11 +132,12 @@ def sources_panel(answer: Answer) -> str:
     return "\n".join(parts)
 
 
-def _passage(hit: Hit, document: Document) -> str:
+def _passage(hit: Hit, document: Document, *, ranked: bool = True) -> str:
+    rank = f" · rank {hit.rank + 1} · score {hit.score:.2f}" if ranked else f" · characters {hit.chunk.start}–{hit.chunk.end}"
     return (
         '<div class="rag-card rag-passage">'
         f'<div class="rag-card-head"><span class="rag-name">{escape(where(document, hit.chunk.start))}</span>'
-        f'<span class="rag-offsets"> · rank {hit.rank + 1} · score {hit.score:.2f}</span></div>'
+        f'<span class="rag-offsets">{escape(rank)}</span></div>'
         f'<div class="rag-context">{escape(hit.chunk.text)}</div></div>'
     )
 

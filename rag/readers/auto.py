@@ -410,7 +410,9 @@ class AutoReader:
 
     def _central(self, document: Document, count: int) -> list[tuple[int, int]]:
         """The opening sentence and the sentences closest to the document's centre of meaning, in reading order."""
-        spans = [(s, e) for s, e in sentence_spans(document.text) if len(document.text[s:e].split()) >= 6][:400]
+        title = " ".join(document.title.split()).lower()
+        spans = [(s, e) for s, e in sentence_spans(document.text)
+                 if len(document.text[s:e].split()) >= 6 and " ".join(document.text[s:e].split()).lower() != title][:400]
         if not spans:
             return []
         texts = [document.text[s:e] for s, e in spans]
