@@ -68,9 +68,10 @@ _OPTIONS_AFTER_COMMA = re.compile(r",\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^,?]+?)\s*\
 _OPTIONS_ANYWHERE = re.compile(
     r"(?P<a>(?:the\s+)?[A-Z0-9][\w.'’&-]*(?:\s+(?:of|the|and|de|la|[A-Z0-9][\w.'’&-]*))*)\s+or\s+"
     r"(?P<b>(?:the\s+)?[A-Z0-9][\w.'’&-]*(?:\s+(?:of|the|de|la|[A-Z0-9][\w.'’&-]*))*)")
+_NAMED = r"(?:\"[^\"]+\"|“[^”]+”|[A-Z0-9][\w.'’&-]*(?:\s+(?:(?:of|the|of the|de|la)\s+)?[A-Z0-9][\w.'’&-]*)*)"
 _TWO_SUBJECTS = re.compile(
-    r"^(?:is|are|was|were|do|does|did|have|has|had)\s+(?:both\s+)?(?P<a>.+?)\s+and\s+(?P<b>.+?)\s+"
-    r"(?:both|the same|each|either|considered|from|of|located|in|an?|American|British|\w+ed\b|\w+s\b)", re.I)
+    r"^(?i:is|are|was|were|do|does|did|have|has|had)\s+(?i:both\s+)?(?i:the\s+)?(?:[a-z]+\s+)?"
+    rf"(?P<a>{_NAMED})\s+and\s+(?:the\s+)?(?P<b>{_NAMED})")
 _BETWEEN = re.compile(r"\b(?:difference|differences|compare|comparison)\b.*?\b(?:between|of)?\s*(?P<a>[^,?]+?)\s+"
                       r"(?:and|with|to|vs\.?|versus)\s+(?P<b>[^,?]+?)\s*\??$", re.I)
 _PRONOUN = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|its|it)\b", re.I)
@@ -116,6 +117,9 @@ def classify(question: str) -> Question:
         options = _options(text)
         if options:
             return Question(text, "comparison", options)
+    if first in ("which", "who", "whose") and re.search(r",\s*[^,]+\s+and\s+[^,]+\?$", text):
+        match = re.search(r",\s*(?P<a>[^,]+?)\s+and\s+(?P<b>[^,]+?)\s*\?$", text)
+        return Question(text, "comparison", (_clean_option(match.group("a")), _clean_option(match.group("b"))))
     if first in ("compare",) or re.search(r"\b(difference|differences) between\b", text, re.I):
         match = _BETWEEN.search(text)
         options = (_clean_option(match.group("a")), _clean_option(match.group("b"))) if match else ()

@@ -74,6 +74,7 @@ DESCRIBE_SYSTEM = (
     "it, like [1]. If the passages do not say, reply: NONE"
 )
 _MARKER = re.compile(r"\s*\[(\d+)\]")
+_SAME = re.compile(r"\bsame (\w+)", re.I)
 _PLURAL_OVERVIEW = re.compile(r"\b(documents|files|articles|reports|notes|everything|indexed|all)\b", re.I)
 
 
@@ -225,10 +226,7 @@ class AutoReader:
         if not evidence or max(s.relevance for s in evidence) < self.settings.min_relevance:
             yield "answer", abstention()
             return
-        question = asked.text if not asked.claim else f"Is this true: {asked.text}"
-        messages = [{"role": "system", "content": VERDICT_SYSTEM},
-                    {"role": "user", "content": _numbered(question, [s.text for s in evidence])}]
-        probability = yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=10))
+        probability = self._verdict(asked, evidence)
         if abs(probability - 0.5) < self.settings.verdict_margin:
             yield "answer", abstention(abs(probability - 0.5) * 2, {"p_yes": probability})
             return
@@ -238,6 +236,48 @@ class AutoReader:
         quotes = " ".join(f"{c.quote} [{n}]" for n, c in enumerate(citations, start=1))
         yield "answer", Reading(f"{verdict}. {quotes}", citations, False, max(probability, 1 - probability),
                                 short=verdict, signals={"p_yes": probability})
+
+    def _verdict(self, asked: Question, evidence: list[ScoredSentence]) -> float:
+        """P(Yes). About two named things, each is settled on its own evidence (a small model weighs one thing
+        far better than two at once): "the same X" compares the X the passages give each; "both ..." needs both."""
+        question = asked.text if not asked.claim else f"Is this true: {asked.text}"
+        if len(asked.options) == 2 and len(evidence) >= 2:
+            own = [self._about(option, evidence) for option in asked.options]
+            same = _SAME.search(asked.text)
+            if same and all(own):
+                values = [self._copy_one(f"What is the {same.group(1)} of {option}?", sentence)
+                          for option, sentence in zip(asked.options, own)]
+                if all(values):
+                    from rapidfuzz import fuzz
+
+                    a, b = (" ".join(v.lower().split()) for v in values)
+                    return 0.9 if a == b or fuzz.token_set_ratio(a, b) >= 90 else 0.1
+            if all(own):
+                each = [self._yes(f"{question}\nAnswer about {option} alone.", [sentence.text])
+                        for option, sentence in zip(asked.options, own)]
+                return min(each)
+        return self._yes(question, [s.text for s in evidence])
+
+    def _yes(self, question: str, texts: list[str]) -> float:
+        messages = [{"role": "system", "content": VERDICT_SYSTEM}, {"role": "user", "content": _numbered(question, texts)}]
+        return yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=10))
+
+    def _about(self, option: str, evidence: list[ScoredSentence]) -> ScoredSentence | None:
+        """The evidence sentence that names `option` (by its words), if any."""
+        from rapidfuzz import fuzz
+
+        scored = [(fuzz.partial_ratio(option.lower(), s.text.lower()), s) for s in evidence]
+        best = max(scored, key=lambda pair: pair[0])
+        return best[1] if best[0] >= 80 else None
+
+    def _copy_one(self, question: str, sentence: ScoredSentence) -> str | None:
+        """A phrase copied from one sentence that answers `question`, or None."""
+        messages = self.short.short_messages(question, sentence.text)
+        reply = _first_line(self.llm.complete(messages, max_tokens=16).text)
+        if not reply or reply.upper().startswith("NONE"):
+            return None
+        span = align(reply, sentence.text)
+        return sentence.text[span[0]:span[1]] if span else None
 
     def _comparison(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
         if len(asked.options) != 2:
