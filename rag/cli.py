@@ -242,6 +242,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ui.app import check_exposure, serve
 
     check_exposure(args.host, os.environ.get("RAG_AUTH"), allow_anonymous=args.allow_anonymous)  # before any model loads
+    args.reader = args.reader or "auto"  # the chat shapes each answer by its question unless told otherwise
     assistant = _assistant(args)
     serve(assistant, host=args.host, port=args.port, auth=os.environ.get("RAG_AUTH"), read_only=args.read_only,
           allow_anonymous=args.allow_anonymous)
@@ -255,6 +256,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     Example: rag chat --reader llm
     """
+    args.reader = args.reader or "auto"
     assistant = _assistant(args)
     colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     history: list[str] = []

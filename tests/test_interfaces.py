@@ -111,7 +111,8 @@ def test_the_readme_python_example_runs_as_written(tmp_path):
 
 def test_rag_chat_holds_a_conversation(seed_index):
     script = "\n".join([QUESTION, "/new", "Who commands SOUTHCOM?", "/quit"]) + "\n"
-    result = subprocess.run([sys.executable, "-m", "rag.cli", "chat", "--index", str(seed_index.settings.index_dir)],
+    result = subprocess.run([sys.executable, "-m", "rag.cli", "chat", "--reader", "extractive", "--index",
+                             str(seed_index.settings.index_dir)],
                             input=script, capture_output=True, text=True, timeout=240, cwd=ROOT,
                             env={**os.environ, "HF_HUB_OFFLINE": "1", "NO_COLOR": "1"})
     assert result.returncode == 0, result.stderr[-2000:]

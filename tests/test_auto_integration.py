@@ -1,0 +1,71 @@
+"""The auto reader end to end with the real packaged models on the seed article: one question of each kind, the
+answer's shape, and every citation the document's own characters."""
+
+import re
+
+import pytest
+
+from rag.assistant import Assistant, Settings
+from rag.paths import SEED_CORPUS
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def auto(tmp_path_factory):
+    instance = Assistant(Settings(index_dir=tmp_path_factory.mktemp("auto") / "idx", reader="auto"))
+    instance.index_paths([SEED_CORPUS])
+    return instance
+
+
+def cited_exactly(answer):
+    assert answer.citations
+    for citation in answer.citations:
+        assert answer.document(citation.doc_id).text[citation.start:citation.end] == citation.quote
+    return True
+
+
+def test_yes_no_says_yes_first_and_cites_the_evidence(auto):
+    answer = auto.ask("Did the US restore diplomatic ties with Venezuela?")
+    assert answer.kind == "yesno" and answer.short == "Yes" and answer.text.startswith("Yes. ")
+    assert "diplomatic ties" in answer.citations[0].quote and cited_exactly(answer)
+
+
+def test_a_list_names_every_item_of_the_sentence(auto):
+    answer = auto.ask("What minerals are found in Venezuela?")
+    assert answer.kind == "list" and cited_exactly(answer)
+    for item in ("rare earths", "niobium", "platinum"):
+        assert item in answer.text
+
+
+def test_an_explanation_is_never_markers_alone_and_each_sentence_is_cited(auto):
+    answer = auto.ask("Why did the regime cut social programs?")
+    assert answer.kind == "reason" and not answer.abstained and cited_exactly(answer)
+    assert len(re.sub(r"\[\d+\]", "", answer.text).split()) >= 5
+    for sentence in re.split(r"(?<=\])\s+", answer.text.strip()):
+        assert re.search(r"\[\d+\]$", sentence)
+
+
+def test_a_description_and_its_follow_up(auto):
+    first = auto.ask("Who is Delcy Rodríguez?")
+    assert first.kind == "description" and cited_exactly(first)
+    assert "president" in first.text and "Delcy Rodríguez" in first.citations[0].quote
+    follow_up = auto.ask("What did she sign?", history=["Who is Delcy Rodríguez?"])
+    assert follow_up.question == "What did Delcy Rodríguez sign?"  # read with the name "she" refers to
+    assert not follow_up.abstained and cited_exactly(follow_up)
+    assert "Rodríguez" in " ".join(c.quote for c in follow_up.citations)
+
+
+def test_an_overview_reads_the_article_itself(auto):
+    answer = auto.ask("What is this article about?")
+    assert answer.kind == "overview" and len(answer.citations) >= 2 and cited_exactly(answer)
+
+
+def test_a_comparison_chooses_one_of_the_two_named(auto):
+    answer = auto.ask("Which company signed a deal with Rodríguez, Shell or Exxon Mobil?")
+    assert answer.kind == "comparison" and answer.short == "Shell" and cited_exactly(answer)
+
+
+def test_an_unanswerable_question_is_still_declined(auto):
+    answer = auto.ask("What is the population of Caracas?")
+    assert answer.abstained and not answer.citations
