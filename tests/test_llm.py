@@ -52,6 +52,8 @@ def test_align_exact_loose_fuzzy_and_refused():
     start, end = align("Perito Morena glacier", text)
     assert text[start:end] == "Perito Moreno glacier"
     assert align("seven kilometres", text) is None
+    marta = "Marta Ruiz lit the lamp."
+    assert align("Mar", marta) == (0, 5)  # a copied part of a word shows the whole word
     assert align("", text) is None
 
 

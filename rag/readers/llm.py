@@ -70,19 +70,20 @@ def align(phrase: str, text: str, threshold: float = 85.0) -> tuple[int, int] | 
     if not phrase:
         return None
     at = text.find(phrase)
-    if at >= 0:
-        return at, at + len(phrase)
     loose = re.compile(r"\s+".join(re.escape(w) for w in phrase.split()), re.I)
-    match = loose.search(text)
-    if match:
-        return match.start(), match.end()
-    from rapidfuzz import fuzz
+    match = loose.search(text) if at < 0 else None
+    if at >= 0:
+        start, end = at, at + len(phrase)
+    elif match:
+        start, end = match.start(), match.end()
+    else:
+        from rapidfuzz import fuzz
 
-    found = fuzz.partial_ratio_alignment(phrase.lower(), text.lower(), score_cutoff=threshold)
-    if found is None or found.dest_end <= found.dest_start:
-        return None
-    start, end = found.dest_start, found.dest_end
-    # Snap to whole words, so a fuzzy match never shows half a word, and leave out the spaces around it.
+        found = fuzz.partial_ratio_alignment(phrase.lower(), text.lower(), score_cutoff=threshold)
+        if found is None or found.dest_end <= found.dest_start:
+            return None
+        start, end = found.dest_start, found.dest_end
+    # Snap to whole words, so an answer never shows half a word ("Mar" of "Marta"), and leave out the spaces around it.
     while start > 0 and text[start - 1].isalnum():
         start -= 1
     while end < len(text) and text[end].isalnum():
