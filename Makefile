@@ -43,12 +43,16 @@ fuzz: install
 DATA ?= ../shared/data
 SQUAD := $(DATA)/squad-v2-dev/dev-v2.0-25articles.json
 RGB   := $(DATA)/rgb-en-fact/en_fact.json
+HOTPOT := $(DATA)/hotpotqa-dev250/hotpotqa_dev250.jsonl
 RAG   := $(VENV)/bin/rag
-EVAL_RUNS := seeds seeds-llm scifact squad-retrieval squad-gold squad-gold-llm squad-open squad-open-llm \
+EVAL_RUNS := seeds seeds-llm seeds-auto hotpot-auto hotpot-llm scifact squad-retrieval squad-gold squad-gold-llm squad-open squad-open-llm \
 	rgb rgb-llm rgb-negatives rgb-negatives-llm
 eval: install
 	$(RAG) eval seeds/questions.jsonl --out eval-results/seeds
 	$(RAG) eval seeds/questions.jsonl --reader llm --out eval-results/seeds-llm
+	$(RAG) eval seeds/questions.jsonl --reader auto --out eval-results/seeds-auto
+	$(RAG) eval --hotpot $(HOTPOT) --fold test --reader auto --baseline stuff --out eval-results/hotpot-auto
+	$(RAG) eval --hotpot $(HOTPOT) --fold test --reader llm --out eval-results/hotpot-llm
 	$(RAG) eval --beir $(DATA)/scifact --split test --out eval-results/scifact
 	$(RAG) eval --squad $(SQUAD) --reader none --out eval-results/squad-retrieval
 	$(RAG) eval --squad $(SQUAD) --fold test --gold-context --limit 1000 --out eval-results/squad-gold

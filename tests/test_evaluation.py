@@ -142,3 +142,36 @@ def test_questions_with_their_own_passages_follow_the_rerank_setting(tmp_path, f
     assert bool(calls) == rerank
     label = "hybrid+rerank (default)" if rerank else "hybrid (default)"
     assert f"| out | {label} |" in table([tmp_path / "out"])
+
+
+def test_hotpot_lines_load_with_their_supporting_paragraphs(tmp_path):
+    import json as _json
+
+    from rag.evaluation import datasets
+
+    rows = [{"question_id": f"q{n}", "question_text": text, "answers_objects": [{"spans": [answer]}],
+             "contexts": [{"id": "0", "title": "Etna", "paragraph_text": "Etna is a volcano in Sicily.", "is_supporting": True},
+                          {"id": "1", "title": "Rhine", "paragraph_text": "The Rhine rises in the Alps.", "is_supporting": n == 1},
+                          {"id": "2", "title": "Po", "paragraph_text": "The Po flows east.", "is_supporting": False}]}
+            for n, (text, answer) in enumerate([("Where is Etna?", "Sicily"), ("Are Etna and the Rhine in Italy?", "no")])]
+    path = tmp_path / "hotpot.jsonl"
+    path.write_text("\n".join(_json.dumps(r) for r in rows), encoding="utf-8")
+    eval_set, gold = datasets.load_hotpot(path)
+    assert len(eval_set.documents) == 3 and [q.answers for q in eval_set.questions] == [("Sicily",), ("no",)]
+    etna = next(d for d in eval_set.documents if d.title == "Etna")
+    assert etna.text == "Etna\n\nEtna is a volcano in Sicily."  # the title, a blank line, the paragraph
+    assert gold["q0"] == (etna.doc_id,) and len(gold["q1"]) == 2
+    assert set(eval_set.questions[1].relevant) == set(gold["q1"])
+    tune, _ = datasets.load_hotpot(path, fold="tune")
+    assert [q.id for q in tune.questions] == ["q0"] and len(tune.documents) == 3  # the corpus stays whole
+
+
+def test_the_per_kind_table_scores_each_kind_apart():
+    from rag.evaluation.runner import _by_kind
+
+    rows = [{"kind": "yesno", "scores": {"f1": 1.0, "em": 1.0}, "abstained": False, "timings_ms": {"total_ms": 100.0}},
+            {"kind": "yesno", "scores": {"f1": 0.0, "em": 0.0}, "abstained": True, "timings_ms": {"total_ms": 300.0}},
+            {"kind": "fact", "scores": {"f1": 0.5, "em": 0.0}, "abstained": False, "timings_ms": {"total_ms": 50.0}}]
+    table = _by_kind(rows)
+    assert table["yesno"] == {"questions": 2, "f1": 0.5, "em": 0.5, "declined": 1, "latency_ms_p50": 200.0}
+    assert table["fact"]["f1"] == 0.5

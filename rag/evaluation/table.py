@@ -9,9 +9,11 @@ COLUMNS = [
     ("questions", "questions"), ("answerable", "answerable"), ("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR"),
     ("ndcg@10", "nDCG@10"), ("recall@100", "R@100"), ("em", "EM"), ("f1", "F1"), ("f1_answerable", "F1 ans."),
     ("f1_unanswerable", "F1 unans."), ("citation_support", "cit. support"), ("abstention_precision", "abst. P"),
-    ("abstention_recall", "abst. R"), ("abstained", "declined"), ("latency_ms_p50", "p50 ms"),
+    ("abstention_recall", "abst. R"), ("abstained", "declined"), ("f1_yes_no", "F1 yes/no"),
+    ("support_recall", "support R"), ("f1_vs_baseline", "F1 × textbook"), ("latency_ms_p50", "p50 ms"),
     ("latency_ms_p95", "p95 ms"),
 ]
+KIND_ORDER = ("fact", "two-step", "comparison", "yesno", "list", "reason", "description", "overview")
 
 
 def _cell(value) -> str:
@@ -36,4 +38,17 @@ def table(folders: list[Path]) -> str:
             if summary.get("abstained") is not None and "ndcg@10" not in values and other in ("dense", "lexical"):
                 continue  # reader runs list the first stage's modes once, in the retrieval-only rows
             lines.append(f"| {name} | {other} | " + " | ".join(_cell(values.get(k)) if k in values else "" for k, _ in COLUMNS) + " |")
+        if summary.get("baseline"):  # the textbook chain, asked the same questions in the same run
+            base = {**summary["baseline"], "questions": summary["questions"], "answerable": summary["answerable"],
+                    "abstained": summary["baseline"]["declined"]}
+            lines.append(f"| {name} (textbook chain) | dense | "
+                         + " | ".join(_cell(base.get(k)) if k in base else "" for k, _ in COLUMNS) + " |")
+    kinds = [(name, s["by_kind"]) for name, s in summaries if s.get("by_kind")]
+    if kinds:
+        lines += ["", "| run | kind | questions | F1 | EM | declined | p50 ms | textbook F1 |", "|---|---|---|---|---|---|---|---|"]
+        for name, by_kind in kinds:
+            for kind in sorted(by_kind, key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99):
+                v = by_kind[kind]
+                lines.append(f"| {name} | {kind} | {v['questions']} | {_cell(v['f1'])} | {_cell(v['em'])} | "
+                             f"{v['declined']} | {_cell(v['latency_ms_p50'])} | {_cell(v.get('baseline_f1'))} |")
     return "\n".join(lines) + "\n"
