@@ -217,7 +217,7 @@ class AutoReader:
                 found = self.library.search(f"{option} {query}", self.settings.hop_k)
                 best = self.extractive.ranked(query, found, lookup)
                 about = [s for s in best if option.lower() in lookup(s.candidate.doc_id).text.lower()] or best
-                evidence += [s for s in about[:1] if s not in evidence]
+                evidence += [s for s in about[:1] if all(s.candidate != e.candidate for e in evidence)]
             evidence += [s for s in ranked[:1] if all(s.candidate != e.candidate for e in evidence)]
         return evidence[: self.settings.evidence]
 
