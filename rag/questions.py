@@ -45,7 +45,7 @@ _LIST = re.compile(
     r"^(list|name|enumerate|give( me)? (a list|all|some|examples|the names))\b"
     r"|^(what|which) (are|were) (the |all |some )?(main |key |different |other )?\w+s\b(?! of the (name|date))"
     r"|\b(all the|each of the|types of|kinds of|examples of|which ones)\b"
-    r"|^(what|which) \w+(ies|[^su]s) (?!of\b)\w+"
+    r"|^(what|which) (?!(does|is|was|has|this|its|his)\b)\w+(ies|[^su]s) (?!of\b)\w+"
     r"|^who (are|were) (the |all )",
     re.I,
 )
@@ -138,7 +138,10 @@ def classify(question: str) -> Question:
         match = pattern.match(text)
         if match:
             subject = match.group("subject").strip()
-            looked_up = first == "who" and subject.lower().startswith(("the ", "a ", "an "))
+            # "Who is the mayor", "Who is acting as president", "What is the company called": a fact looked up.
+            looked_up = (first == "who" and subject.lower().startswith(("the ", "a ", "an "))
+                         or re.match(r"[a-z]+ing\b", subject) is not None
+                         or re.search(r"\b(called|named|known as|now|today|currently)$", subject) is not None)
             if len(subject.split()) <= 7 and not _LOOKUP_NOUN.search(subject) and not looked_up or pattern is _TELL_ABOUT:
                 return Question(text, "description", subject=subject)
     if _RELATIVE.search(text[4:]) or _NESTED.search(text):
