@@ -44,5 +44,16 @@ class AnswersAtOnce:
         yield "answer", self.read(question, hits, lookup)
 
 
+class ReadsByStreaming:
+    """`read` for readers that write as they go: the last event of `stream` is the answer."""
+
+    def read(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Reading:
+        reading = None
+        for event, value in self.stream(question, hits, lookup):
+            if event == "answer":
+                reading = value
+        return reading
+
+
 def abstention(confidence: float = 0.0, signals: Mapping[str, float] | None = None) -> Reading:
     return Reading(ABSTAIN_TEXT, (), True, confidence, signals=dict(signals or {}))

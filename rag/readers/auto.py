@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.questions import Question, classify
-from rag.readers import ABSTAIN_TEXT, DocumentLookup, Reading, abstention
+from rag.readers import ABSTAIN_TEXT, DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ScoredSentence
 from rag.readers.llm import LLMReader, align, yes_probability
 from rag.readers.support import SupportJudge
@@ -100,7 +100,7 @@ class Library:
     documents: Callable[[], Sequence[Document]]
 
 
-class AutoReader:
+class AutoReader(ReadsByStreaming):
     name = "auto"
 
     def __init__(self, short: LLMReader, *, settings: AutoSettings = AutoSettings(), judge: SupportJudge | None = None,
@@ -124,13 +124,6 @@ class AutoReader:
         if self._judge is None:
             self._judge = SupportJudge(self.llm)
         return self._judge
-
-    def read(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Reading:
-        reading = None
-        for event, value in self.stream(question, hits, lookup):
-            if event == "answer":
-                reading = value
-        return reading
 
     def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
         asked = classify(question)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from rag.embedding import EmbedderLike
-from rag.readers import DocumentLookup, Reading, abstention
+from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ExtractiveReader, ScoredSentence
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration
@@ -129,7 +129,7 @@ def answer_logprob(completion) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-class LLMReader:
+class LLMReader(ReadsByStreaming):
     name = "llm"
 
     def __init__(self, embedder: EmbedderLike, *, model: str | None = None, llm=None, explain: bool = False,
@@ -174,13 +174,6 @@ class LLMReader:
             messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
         messages.append({"role": "user", "content": f"Passage: {' '.join(sentence.split())}\nQuestion: {question}"})
         return messages
-
-    def read(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Reading:
-        reading = None
-        for event, value in self.stream(question, hits, lookup):
-            if event == "answer":
-                reading = value
-        return reading
 
     def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
         found = metadata_reading(question, hits, lookup)
