@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from rag.questions import Question, classify
-from rag.readers import ABSTAIN_TEXT, DocumentLookup, Reading, ReadsByStreaming, abstention
+from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ScoredSentence
 from rag.readers.llm import LLMReader, align, yes_probability
 from rag.readers.support import SupportJudge
@@ -485,6 +485,3 @@ def _share(claim: str, text: str) -> float:
     from rag.readers.support import coverage
 
     return coverage(claim, [text])
-
-
-__all__ = ["AutoReader", "AutoSettings", "Library", "ABSTAIN_TEXT"]
