@@ -12,10 +12,10 @@ construction and never sent to the model.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from rag.readers.llm import yes_probability
 from rag.text import content_terms
 
 JUDGE_SYSTEM = (
@@ -52,18 +52,6 @@ def coverage(claim: str, spans: Sequence[str], question: str = "") -> float:
     return sum(t in held for t in said) / len(said)
 
 
-def verdict_probability(completion) -> float:
-    """P(Yes) / (P(Yes) + P(No)) at the reply's first token; 0.5 when the model gave neither."""
-    if not completion.tokens:
-        text = completion.text.strip().lower()
-        return 1.0 if text.startswith("yes") else 0.0 if text.startswith("no") else 0.5
-    first = completion.tokens[0]
-    options = first.top or ((first.text, first.logprob),)
-    yes = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "yes")
-    no = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "no")
-    return yes / (yes + no) if yes + no else 0.5
-
-
 def judge_messages(claim: str, spans: Sequence[str], question: str = "") -> list[dict]:
     passages = "\n".join(f"- {' '.join(s.split())}" for s in spans)
     asked = f"Question: {question}\n" if question else ""
@@ -88,5 +76,5 @@ class SupportJudge:
             return Support(0.0, share, False)  # not worth a model call: it says what the spans do not
         completion = self.llm.complete(judge_messages(claim, spans, question), max_tokens=1,
                                        top_logprobs=self.settings.top_logprobs)
-        probability = verdict_probability(completion)
+        probability = yes_probability(completion)
         return Support(probability, share, probability >= self.settings.min_verdict)
