@@ -392,7 +392,8 @@ class Assistant:
             from rag.questions import resolve_followup
 
             resolved = resolve_followup(question, history)  # "What did she sign?" read with the name it refers to
-            query, question = (resolved, resolved) if resolved != question else (query, question)
+            if resolved != question:
+                query = question = resolved
         hits = self.retriever(store, rerank=second_stage).search(query, k, timings)
         read_started = time.perf_counter()
         reading = None

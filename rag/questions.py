@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Literal, Sequence
 
 Kind = Literal["fact", "list", "yesno", "reason", "description", "overview", "comparison", "two-step"]
-KINDS: tuple[str, ...] = ("fact", "list", "yesno", "reason", "description", "overview", "comparison", "two-step")
+KINDS: tuple[str, ...] = ("fact", "two-step", "comparison", "yesno", "list", "reason", "description", "overview")
 
 _AUX = ("is", "are", "was", "were", "do", "does", "did", "can", "could", "has", "have", "had", "will", "would",
         "should", "shall", "may", "might", "must", "isn't", "aren't", "wasn't", "weren't", "doesn't", "didn't",

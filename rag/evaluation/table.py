@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from rag.questions import KINDS
+
 COLUMNS = [
     ("questions", "questions"), ("answerable", "answerable"), ("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR"),
     ("ndcg@10", "nDCG@10"), ("recall@100", "R@100"), ("em", "EM"), ("f1", "F1"), ("f1_answerable", "F1 ans."),
@@ -13,7 +15,6 @@ COLUMNS = [
     ("support_recall", "support R"), ("f1_vs_baseline", "F1 × textbook"), ("latency_ms_p50", "p50 ms"),
     ("latency_ms_p95", "p95 ms"),
 ]
-KIND_ORDER = ("fact", "two-step", "comparison", "yesno", "list", "reason", "description", "overview")
 
 
 def _cell(value) -> str:
@@ -47,7 +48,7 @@ def table(folders: list[Path]) -> str:
     if kinds:
         lines += ["", "| run | kind | questions | F1 | EM | declined | p50 ms | textbook F1 |", "|---|---|---|---|---|---|---|---|"]
         for name, by_kind in kinds:
-            for kind in sorted(by_kind, key=lambda k: KIND_ORDER.index(k) if k in KIND_ORDER else 99):
+            for kind in sorted(by_kind, key=lambda k: KINDS.index(k) if k in KINDS else 99):
                 v = by_kind[kind]
                 lines.append(f"| {name} | {kind} | {v['questions']} | {_cell(v['f1'])} | {_cell(v['em'])} | "
                              f"{v['declined']} | {_cell(v['latency_ms_p50'])} | {_cell(v.get('baseline_f1'))} |")

@@ -28,7 +28,7 @@ from rag.questions import Question, classify
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ScoredSentence
 from rag.readers.llm import LLMReader, align, yes_probability
-from rag.readers.support import SupportJudge
+from rag.readers.support import SupportJudge, coverage
 from rag.text import sentence_spans
 from rag.types import Citation, Document, Hit
 
@@ -209,7 +209,8 @@ class AutoReader(ReadsByStreaming):
                     query = re.sub(re.escape(other), " ", query, flags=re.I)
                 found = self.library.search(f"{option} {query}", self.settings.hop_k)
                 best = self.extractive.ranked(query, found, lookup)
-                about = [s for s in best if option.lower() in lookup(s.candidate.doc_id).text.lower()] or best
+                naming = {d for d in {s.candidate.doc_id for s in best} if option.lower() in lookup(d).text.lower()}
+                about = [s for s in best if s.candidate.doc_id in naming] or best
                 evidence += [s for s in about[:1] if all(s.candidate != e.candidate for e in evidence)]
             evidence += [s for s in ranked[:1] if all(s.candidate != e.candidate for e in evidence)]
         return evidence[: self.settings.evidence]
@@ -392,7 +393,7 @@ class AutoReader(ReadsByStreaming):
                 continue
             sources = [evidence[n - 1] for n in dict.fromkeys(numbers) if 1 <= n <= len(evidence)]
             if not sources:  # no marker: it may still be stated by one of the passages
-                sources = [max(evidence, key=lambda s: _share(claim, s.text))]
+                sources = [max(evidence, key=lambda s: coverage(claim, [s.text]))]
             # The sentence before a cited one comes along: "It erupted in 1669" needs it to say what "it" is.
             if self.judge(claim, [_in_context(s, lookup) for s in sources], asked.text).supported:
                 kept.append((claim if claim.endswith((".", "!", "?")) else claim + ".", sources))
@@ -479,9 +480,3 @@ def _in_context(sentence: ScoredSentence, lookup: DocumentLookup) -> str:
     start = sentence.candidate.start
     before = [s for s in sentence_spans(text, max(0, start - 400), start) if s[1] <= start]
     return (text[before[-1][0]:before[-1][1]] + " " if before else "") + sentence.text
-
-
-def _share(claim: str, text: str) -> float:
-    from rag.readers.support import coverage
-
-    return coverage(claim, [text])

@@ -27,6 +27,7 @@ from rag.text import content_terms, sentence_spans
 from rag.types import Citation, Hit
 
 SENTENCE_CACHE_SIZE = 50_000
+RANKED_CACHE_SIZE = 64  # recent (question, passages) rankings: answer shapes that read twice score once
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class ExtractiveReader(AnswersAtOnce):
         self.calibrated = calibrated if calibrated is not None else (calibration("extractive") if reranker else None)
         # Sentence vectors are reused across questions: the same passages come back again and again.
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._ranked: OrderedDict[tuple, list[ScoredSentence]] = OrderedDict()
         self._lock = threading.Lock()
 
     def sentence_vectors(self, texts: list[str]) -> np.ndarray:
@@ -119,7 +121,21 @@ class ExtractiveReader(AnswersAtOnce):
         return found
 
     def ranked(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> list[ScoredSentence]:
-        """Every candidate sentence, best first."""
+        """Every candidate sentence, best first. A document's id is a hash of its text, so a ranking is reused for the
+        same question over the same passages (a second look at them costs no cross-encoder pass)."""
+        key = (question, tuple((h.chunk.doc_id, h.chunk.start, h.chunk.end, h.rank) for h in hits[: self.settings.max_passages]))
+        with self._lock:
+            if key in self._ranked:
+                self._ranked.move_to_end(key)
+                return list(self._ranked[key])
+        ranked = self._rank(question, hits, lookup)
+        with self._lock:
+            self._ranked[key] = ranked
+            while len(self._ranked) > RANKED_CACHE_SIZE:
+                self._ranked.popitem(last=False)
+        return list(ranked)
+
+    def _rank(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> list[ScoredSentence]:
         candidates = self.candidates(hits, lookup)
         if not candidates:
             return []
