@@ -441,6 +441,56 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@command("eval-kinds", "ask a labelled question-kinds set and score the answers",
+         opt("questions", metavar="KINDS.jsonl"),
+         opt("--data", default="../shared/data", metavar="DIR",
+             help="the public evaluation data the set's squad/hotpot/rgb rows refer to"),
+         opt("--labels-only", action="store_true", help="only how often each kind is read right (no models)"),
+         opt("--limit", type=int, metavar="N", help="a seeded random sample of N questions"),
+         opt("--out", required=True, metavar="DIR"))
+def cmd_eval_kinds(args: argparse.Namespace) -> int:
+    """Ask every question of a kinds set (seeds/kinds.jsonl) with the auto reader, each over its own documents, and
+    report how often its kind was read right and how often the answer is one a person would accept (the rule per
+    kind is in rag/evaluation/kinds.py). Writes summary.json, results.jsonl and report.md.
+
+    Example: rag eval-kinds seeds/kinds.jsonl --out eval-results/kinds
+    """
+    import random
+
+    from rag.evaluation import kinds
+
+    questions = kinds.load(args.questions, args.data)
+    if args.limit and args.limit < len(questions):
+        questions = random.Random(0).sample(questions, args.limit)
+    out = Path(args.out)
+    if args.labels_only:
+        summary = kinds.kind_accuracy(questions)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        print(json.dumps(summary, indent=2))
+        return EXIT_OK
+    from rag.assistant import Assistant, Settings
+    from rag.embedding import Embedder
+    from rag.loaders import load_paths
+    from rag.paths import SEED_CORPUS
+
+    embedder = Embedder()
+    seed = load_paths([SEED_CORPUS]).documents
+
+    def assistant_for(documents):
+        assistant = Assistant(Settings(index_dir=out / ".scratch", reader="auto"), embedder=embedder)
+        assistant.add_documents(list(documents) or seed, persist=False)
+        return assistant
+
+    from tqdm import tqdm
+
+    with tqdm(total=len(questions), file=sys.stderr, disable=None, leave=False, desc="answering") as bar:
+        summary = kinds.run(questions, assistant_for, out, progress=lambda done, total: bar.update(done - bar.n))
+    print(json.dumps(summary, indent=2))
+    print(f"Wrote {out}/summary.json, results.jsonl, report.md", file=sys.stderr)
+    return EXIT_OK
+
+
 @command("calibrate", "fit a reader's confidence on eval runs", opt("folders", nargs="+", metavar="DIR"),
          opt("--reader", choices=["extractive", "llm"], required=True),
          opt("--precision", type=float, default=0.8,

@@ -41,14 +41,31 @@ _REASON = re.compile(
     r"|\b(affect|impact|influence)(ed|s)?\b.*\?$",
     re.I,
 )
+_NUMBER_WORDS = r"(two|three|four|five|six|seven|eight|nine|ten|\d+|some|several|other|many|various)"
 _LIST = re.compile(
     r"^(list|name|enumerate|give( me)? (a list|all|some|examples|the names))\b"
     r"|^(what|which) (are|were) (the |all |some )?(main |key |different |other )?\w+s\b(?! of the (name|date))"
+    rf"|^(what|which) (are|were) (the )?{_NUMBER_WORDS}\b"
     r"|\b(all the|each of the|types of|kinds of|examples of|which ones)\b"
-    r"|^(what|which) (?!(does|is|was|has|this|its|his)\b)\w+(ies|[^su]s) (?!of\b)\w+"
+    r"|^(what|which) (?!(does|is|was|has|this|its|his)\b)\w+(ies|[^sui]s) (?!of\b)\w+"
+    r"|^(what|which) (?:[\w-]+ ){1,2}?(?!(does|is|was|has)\b)\w+(ies|[^sui]s) (are|were|is|was|has|have|do|did)\b"
+    r"|\b(what|which) other \w+(ies|[^sui]s)\b"
     r"|^who (are|were) (the |all )",
     re.I,
 )
+# "What are X known as / attached to / honored with?": one fact about X, not a list of them.
+_FACT_ABOUT_PLURAL = re.compile(r"^(what|which) (are|were) .+\b(\w+ed|known|called|named|made|given|held|built|paid)"
+                                r"( (as|to|by|for|with|in|on|from|of))?\??$", re.I)
+# "What are clades?": a bare plural thing asked about (no article, no participle or preposition): a description.
+_BARE_PLURAL = re.compile(r"^what (are|were) (?!(the|some|all|other|these|those|they)\b)"
+                          r"(?!.*\b(\w+ed|to|of|in|for|with|by|on|at|from)\b)(?:[\w'’-]+ ){0,2}[\w'’-]+\??$", re.I)
+# Two named things' comparatives given as choices: "faster or slower", "more or fewer members".
+_COMPARATIVE_OPTIONS = re.compile(r"\b(?P<a>\w+er|more \w+|less \w+|earlier|later)\s+or\s+"
+                                  r"(?P<b>\w+er|more \w+|less \w+|earlier|later)\b", re.I)
+# "The youngest daughter of Lady X stars in what film?": the subject is someone the question only describes.
+_DESCRIBED_SUBJECT = re.compile(
+    r"^(the|a|an) (?:[\w'’-]+ ){0,2}(daughter|son|wife|husband|father|mother|brother|sister|founder|director|author|"
+    r"creator|owner|winner|leader|successor|predecessor) of\b", re.I)
 _DESCRIPTION = re.compile(r"^(?:who|what)(?:'s| is| was| are| were) (?P<subject>[^?]{1,80}?)\??$", re.I)
 _TELL_ABOUT = re.compile(r"^(?:tell me (?:more )?about|describe|what do (?:you|the documents) (?:know|say) about|"
                          r"who (?:is|was) this) (?P<subject>[^?]{1,80}?)[.?]?$", re.I)
@@ -63,7 +80,7 @@ _NESTED = re.compile(r"\b(the|a)\s+(?:[\w'’-]+\s+){0,2}(of|by|for|from|in|star
                      r"directed by|written by)\s+(the|a|an)\s+(?:[\w'’-]+\s+){0,3}?"
                      r"(film|movie|band|album|song|book|novel|company|team|show|series|city|country|person|man|"
                      r"woman|actor|actress|singer|player|author|writer|director|group|university|school|magazine|"
-                     r"newspaper|station|game|organization|organisation|party|club|agency)\b", re.I)
+                     r"newspaper|station|game|organization|organisation|party|club|agency|character|program|programme|episode|conference|county|river|island|building|hotel|league)\b", re.I)
 _OPTIONS_AFTER_COMMA = re.compile(r",\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^,?]+?)\s*\??$", re.I)
 _OPTIONS_ANYWHERE = re.compile(
     r"(?P<a>(?:the\s+)?[A-Z0-9][\w.'’&-]*(?:\s+(?:of|the|and|de|la|[A-Z0-9][\w.'’&-]*))*)\s+or\s+"
@@ -98,13 +115,21 @@ def _clean_option(text: str) -> str:
 
 
 def _options(text: str) -> tuple[str, ...]:
-    for pattern in (_OPTIONS_AFTER_COMMA, _OPTIONS_ANYWHERE):
+    for pattern in (_OPTIONS_AFTER_COMMA, _OPTIONS_ANYWHERE, _COMPARATIVE_OPTIONS):
         match = pattern.search(text)
         if match:
             a, b = _clean_option(match.group("a")), _clean_option(match.group("b"))
             if a and b and a.lower() != b.lower():
                 return a, b
     return ()
+
+
+def is_claim(question: str) -> bool:
+    """A statement to check ("Kilauea's lava lake drained in 2018."): a sentence of four words or more, ended as a
+    statement, that neither asks nor tells the assistant to do something. A bare phrase without a full stop
+    ("rare earth minerals venezuela") is a search, not a claim."""
+    text = " ".join(question.split())
+    return text.endswith((".", "!")) and _first_word(text) not in _WH + _AUX and len(text.split()) >= 4
 
 
 def classify(question: str) -> Question:
@@ -124,29 +149,43 @@ def classify(question: str) -> Question:
         match = _BETWEEN.search(text)
         options = (_clean_option(match.group("a")), _clean_option(match.group("b"))) if match else ()
         return Question(text, "comparison", options)
-    if first in _AUX:
+    if first in _AUX or first == "both" and not re.search(r"\b(who|what|which|when|where|how)\b", text, re.I):
         match = _TWO_SUBJECTS.match(text)
         options = (_clean_option(match.group("a")), _clean_option(match.group("b"))) if match else ()
         return Question(text, "yesno", options)
-    if not text.endswith("?") and first not in _WH and len(text.split()) >= 4:
-        return Question(text, "yesno", claim=True)  # a statement to check (a claim)
+    if is_claim(text):
+        return Question(text, "yesno", claim=True)
     if _REASON.search(text):
         return Question(text, "reason")
-    if _LIST.search(text):
+    if _BARE_PLURAL.match(text):
+        return Question(text, "description", subject=re.sub(r"^what (are|were) |\?$", "", text, flags=re.I))
+    if _LIST.search(text) and not _FACT_ABOUT_PLURAL.match(text):
         return Question(text, "list")
     for pattern in (_TELL_ABOUT, _DESCRIPTION):
         match = pattern.match(text)
         if match:
             subject = match.group("subject").strip()
             # "Who is the mayor", "Who is acting as president", "What is the company called": a fact looked up.
+            # "Who was Emma's brother", "Who was awarded the prize": a fact looked up too.
             looked_up = (first == "who" and subject.lower().startswith(("the ", "a ", "an "))
-                         or re.match(r"[a-z]+ing\b", subject) is not None
+                         or re.match(r"([a-z]+(ing|ed)|born)\b", subject) is not None
+                         or re.search(r"[\w’']+(['’]s|s['’]) \w+", subject) is not None
+                         or re.search(r"\b\w+ed (with|by|for|to|as)$", subject) is not None
                          or re.search(r"\b(called|named|known as|now|today|currently)$", subject) is not None)
             if len(subject.split()) <= 7 and not _LOOKUP_NOUN.search(subject) and not looked_up or pattern is _TELL_ABOUT:
                 return Question(text, "description", subject=subject)
-    if _RELATIVE.search(text[4:]) or _NESTED.search(text):
+    if _RELATIVE.search(text[4:]) or _described(text) or _DESCRIBED_SUBJECT.match(text):
         return Question(text, "two-step")
     return Question(text, "fact")
+
+
+def _described(text: str) -> bool:
+    """A thing named only by description ("the director of the film that won"), not by name ("the Avatar movie")."""
+    for match in _NESTED.finditer(text):
+        filler = text[match.start(3):match.start(4)].split()[1:]
+        if not any(word[:1].isupper() for word in filler):
+            return True
+    return False
 
 
 def resolve_followup(question: str, history: Sequence[str]) -> str:
