@@ -375,13 +375,15 @@ class Assistant:
 
     def ask_stream(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None,
                    rerank: bool | None = None):
-        """Yields ("partial", text so far) while a streaming reader writes, then ("answer", Answer).
+        """Yields ("stage", "searching" | "reading") as the work moves on, ("partial", text so far) while a streaming
+        reader writes, then ("answer", Answer).
 
         `rerank` turns the cross-encoder second stage on or off for this question (default: the settings').
         Closing the generator early (the person left) stops a streaming reader's generation too."""
         started = time.perf_counter()
         question = clean_question(question)
         k = check_k(self.settings.k if k is None else k)
+        yield "stage", "searching"
         second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)
         chosen = self.reader(reader) if second_stage == self.settings.retrieval.rerank else self.reader(reader, rerank=second_stage)
         store = self.store  # one generation for the whole question, even if an update lands meanwhile
@@ -395,6 +397,7 @@ class Assistant:
             if resolved != question:
                 query = question = resolved
         hits = self.retriever(store, rerank=second_stage).search(query, k, timings)
+        yield "stage", "reading"
         read_started = time.perf_counter()
         reading = None
         chosen = self._bound(chosen, store, second_stage)
@@ -446,19 +449,25 @@ class Assistant:
         return other
 
 
-def answer_to_dict(answer: Answer) -> dict:
-    """The stable JSON shape of `rag ask --json` (scripts depend on these keys)."""
+def answer_to_dict(answer: Answer, *, paths: bool = True) -> dict:
+    """The stable JSON shape of `rag ask --json` (scripts depend on these keys). With paths=False (anything served
+    over the network) a source is the document's file name, never a path on the server, and its title comes along."""
+
+    def source(doc_id: str) -> dict:
+        document = answer.document(doc_id)
+        return {"source": document.source} if paths else {"source": document.name, "title": document.title}
+
     return {
         "question": answer.question,
         "answer": answer.text,
         "abstained": answer.abstained,
         "citations": [
-            {"doc_id": c.doc_id, "source": c.source, "start": c.start, "end": c.end, "quote": c.quote}
+            {"doc_id": c.doc_id, **source(c.doc_id), "start": c.start, "end": c.end, "quote": c.quote}
             for c in answer.citations
         ],
         "hits": [
             {
-                "source": answer.document(h.chunk.doc_id).source,
+                **source(h.chunk.doc_id),
                 "start": h.chunk.start,
                 "end": h.chunk.end,
                 "score": round(h.score, 6),

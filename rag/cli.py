@@ -283,21 +283,32 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print(f"error: {exc}")
             continue
         history.append(question)
-        print(_answer_text(answer, colour))
+        print(_answer_text(answer, colour, paths=False))
     return EXIT_OK
 
 
-def _answer_text(answer, colour: bool) -> str:
-    """The answer, then each citation: where it is (offsets, page) and its quote with the short answer marked."""
+def _answer_text(answer, colour: bool, *, paths: bool = True) -> str:
+    """The answer, then each citation: where it is (offsets, page) and its quote with the short answer marked.
+    With paths=False (the conversation) documents are named by title and file name, and the closest passages of a
+    declined answer are shown whole."""
+
+    def named(document) -> str:
+        if paths:
+            return document.source
+        return f"{document.title} ({document.name})" if document.title and document.title != document.name else document.name
+
     lines = [answer.text]
     if answer.abstained:
         lines.append("Closest passages:")
         for hit in answer.hits[:3]:
             document = answer.document(hit.chunk.doc_id)
-            lines.append(f"  - {Path(document.source).name} [{hit.chunk.start}:{hit.chunk.end}] {_snippet(hit.chunk.text)}")
+            text = " ".join(hit.chunk.text.split()) if not paths else _snippet(hit.chunk.text)
+            lines.append(f"  - {named(document) if not paths else Path(document.source).name} "
+                         f"[{hit.chunk.start}:{hit.chunk.end}] {text}")
     for number, citation in enumerate(answer.citations, start=1):
-        page = answer.document(citation.doc_id).page_at(citation.start)
-        lines.append(f"[{number}] {citation.source} [{citation.start}:{citation.end}]" + (f", page {page}" if page else ""))
+        document = answer.document(citation.doc_id)
+        page = document.page_at(citation.start)
+        lines.append(f"[{number}] {named(document)} [{citation.start}:{citation.end}]" + (f", page {page}" if page else ""))
         quote = citation.quote
         span = answer.answer_span if number == 1 else None
         if span and citation.start <= span[0] < span[1] <= citation.end:

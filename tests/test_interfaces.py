@@ -53,6 +53,21 @@ def test_the_openai_client_gets_answers_with_citations(server, seed_index):
         streamed += chunk.choices[0].delta.content or ""
         final = chunk
     assert streamed == text and "Qatar" in final.model_extra["citations"][0]["quote"]
+    # No path on the server leaves it: every string in both responses, the `rag` object's hits included.
+    for response in (reply, final):
+        strings = _strings(response.model_dump())
+        assert strings and not [s for s in strings if s.startswith("/") or str(ROOT) in s or "/seeds/" in s]
+    assert reply.model_extra["rag"]["hits"][0]["source"] == citation["source"]
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return []
 
 
 def _check_mcp(tools, answer, passages, documents):
@@ -120,9 +135,11 @@ def test_rag_chat_holds_a_conversation(seed_index):
     assert "Qatar" in out and "(new conversation)" in out and "Donovan" in out
     quotes = re.findall(r"^\[1\] (.+) \[(\d+):(\d+)\]\n    \"(.*)\"$", out, re.M)
     assert len(quotes) == 2
-    from rag.loaders import load_file
-
-    for source, start, end, quote in quotes:  # offsets into the document's cleaned text, as everywhere
+    assert str(ROOT) not in out and "/seeds/" not in out  # documents named by title and file name, not by path
+    documents = {d.name: d for d in seed_index.store.catalog.documents.values()}
+    for label, start, end, quote in quotes:  # offsets into the document's cleaned text, as everywhere
+        title, name = re.fullmatch(r"(.+) \((.+)\)", label).groups()
+        assert documents[name].title == title
         plain = quote.replace("»", "").replace("«", "")
-        assert load_file(source).text[int(start) : int(end)] == plain
+        assert documents[name].text[int(start) : int(end)] == plain
     assert "»" in out  # the short answer marked inside its quote

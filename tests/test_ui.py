@@ -1,5 +1,6 @@
 """The chat app's functions, without a browser."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ def app(assistant):
 
 def test_respond_streams_then_answers_with_sources(app):
     steps = list(app.respond("When was the lava lake of Kilauea drained?", [], 5, "extractive"))
-    assert steps[0][0][-1]["content"] == "Searching your documents…"
+    assert re.fullmatch(r"Searching your documents… \d+ s", steps[0][0][-1]["content"])
     history, sources, box = steps[-1]
     assert history[-2] == {"role": "user", "content": "When was the lava lake of Kilauea drained?"}
     assert history[-1]["content"] == "2018 [1]"
@@ -39,11 +40,59 @@ def test_a_declined_answer_off_the_chat_window_points_at_nothing_it_lacks(app):
     assert "Sources" not in text and text.startswith("The documents do not say.")
 
 
-def test_a_bad_question_is_a_message_not_a_crash(app):
-    import gradio as gr
+@pytest.mark.parametrize("typed, said", [("   ", "the question is empty"), ("?!", "no words"),
+                                          ("why " * 400, "over the limit")])
+def test_a_user_mistake_is_said_beside_the_box_once_and_the_box_keeps_it(app, typed, said, caplog):
+    import logging
 
-    with pytest.raises(gr.Error, match="the question is empty"):
-        list(app.respond("   ", [], 5, "extractive"))
+    with caplog.at_level(logging.INFO, logger="rag.chat"):
+        box, history, note = app.enqueue(typed, [{"role": "user", "content": "earlier"}])
+    assert note["visible"] and said in note["value"]
+    assert _unchanged(box) and _unchanged(history)  # the box keeps what was typed, the conversation stays
+    logged = [r.getMessage() for r in caplog.records if r.name == "rag.chat"]
+    assert len(logged) == 1 and logged[0].startswith("question refused:") and said in logged[0]
+    assert not any(r.exc_info for r in caplog.records)  # one line, no traceback: a user mistake is not a server error
+
+
+def _unchanged(value) -> bool:
+    """gradio's skip(): the component keeps its value."""
+    return value == {"__type__": "update"}
+
+
+def test_a_question_sent_while_another_is_answered_waits_and_is_answered_after_it(app):
+    class Request:
+        session_hash = "one-tab"
+
+    _, history, _ = app.enqueue("When was the lava lake of Kilauea drained?", [], Request())
+    first = app.drain(history, 5, "extractive", True, {}, Request())
+    shown, _, _ = next(first)  # the first answer is under way
+    _, history, _ = app.enqueue("Where does the Rhine rise?", shown, Request())
+    assert history[-1]["content"] == "Waiting for the answer above…"
+    second = list(app.drain(history, 5, "extractive", True, {}, Request()))
+    assert len(second) == 1 and _unchanged(second[0][0])  # the running loop will answer it
+    *_, (history, sources, kept) = first
+    asked = [m["content"] for m in history if m["role"] == "user"]
+    assert asked == ["When was the lava lake of Kilauea drained?", "Where does the Rhine rise?"]
+    answers = [m["content"] for m in history if m["role"] == "assistant"]
+    assert answers[0] == "2018 [1]" and "Waiting" not in answers[1] and len(answers) == 2
+    # Each answer keeps its own sources: clicking the first one shows the Kilauea passage again.
+    assert sorted(kept) == ["1", "3"] and "Rhine" in sources
+    assert "<mark>Its lava lake was drained in" in app.sources_of(kept, 1)
+    assert "<mark>Its lava lake" not in app.sources_of(kept, 3) and "<mark>The Rhine rises" in app.sources_of(kept, 3)
+
+
+def test_stop_ends_the_answer_and_drops_the_waiting_questions(app):
+    class Request:
+        session_hash = "stopping-tab"
+
+    _, history, _ = app.enqueue("When was the lava lake of Kilauea drained?", [], Request())
+    _, history, _ = app.enqueue("Where does the Rhine rise?", history, Request())
+    answering = app.drain(history, 5, "extractive", True, {}, Request())
+    shown, _, _ = next(answering)
+    stopped = app.stop(shown, Request())
+    assert stopped[-1]["content"].endswith("(stopped)") and "Waiting" not in str(stopped)
+    answering.close()
+    assert not app._session(Request()).pending and not app._session(Request()).busy
 
 
 def test_document_text_and_names_are_escaped(app, tmp_path):
@@ -76,7 +125,7 @@ def test_uploads_are_stored_under_the_index_and_bad_ones_reported(app, tmp_path)
     assert "✗ broken.pdf" in status and "not a readable PDF" in status
     stored = list(app.uploads_dir.iterdir())
     assert [p.name.split("-")[0] for p in stored] == ["lakes"]
-    assert f"<td>{stored[0].name}</td>" in table
+    assert "<td>lakes.md</td>" in table  # the name the person gave the file, not the stored one
     data = app.ask_api("Which lake is the deepest on Earth?")
     assert not data["abstained"] and "Lake Baikal" in data["citations"][0]["quote"]
     message, table, _ = app.remove(str(stored[0]))

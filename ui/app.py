@@ -9,9 +9,15 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import logging
+import queue
 import re
 import shutil
+import threading
+import time
+from collections import deque
 from contextlib import closing
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -23,6 +29,11 @@ from ui import render
 MAX_UPLOAD_MB = 50
 CONCURRENCY_LIMIT = 2  # questions answered at once: the models are shared and the machine has few cores
 QUEUE_SIZE = 64
+log = logging.getLogger("rag.chat")
+WAITING = "Waiting for the answer above…"
+NO_SOURCES = "<p>Cited passages appear here, with the supporting words highlighted. Click an answer to see its own.</p>"
+STAGES = {"searching": "Searching your documents…", "reading": "Reading the passages…"}
+LLM_READERS = ("auto", "llm", "llm-explain")
 READER_CHOICES = [
     ("Automatic: shaped by the question (lists, yes/no, reasons, overviews)", "auto"),
     ("Extractive: fast, quotes the source", "extractive"),
@@ -56,10 +67,67 @@ def example_questions(limit: int = 6) -> list[str]:
     return questions[:limit]
 
 
+@dataclass
+class _Session:
+    """One browser session's questions: those waiting, whether its answering loop runs, how to stop the answer."""
+
+    pending: deque = field(default_factory=deque)
+    busy: bool = False
+    current: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _in_background(start, stop: threading.Event, tick: float = 1.0):
+    """The events of the generator `start()` makes, iterated in a worker thread, with ("tick", None) every `tick`
+    seconds while it is busy (loading a model, searching), so the chat can show the time waited. Setting `stop`, or
+    closing this generator, closes the worker's generator at its next event: a model stops at its next token."""
+    events: queue.Queue = queue.Queue()
+
+    def work() -> None:
+        try:
+            with closing(start()) as stream:
+                for item in stream:
+                    if stop.is_set():
+                        return
+                    events.put(item)
+        except BaseException as exc:  # handed over and raised where the events are read
+            events.put(("error", exc))
+        finally:
+            events.put(("done", None))
+
+    threading.Thread(target=work, name="rag-answer", daemon=True).start()
+    try:
+        while True:
+            try:
+                event, value = events.get(timeout=tick)
+            except queue.Empty:
+                if stop.is_set():
+                    return
+                yield "tick", None
+                continue
+            if event == "done":
+                return
+            if event == "error":
+                raise value
+            yield event, value
+    finally:
+        stop.set()
+
+
+def _answered(history: list | None) -> list[dict]:
+    """The conversation without the questions still waiting (each shown as the question and a waiting line)."""
+    history = list(history or [])
+    waiting = {i for i, m in enumerate(history) if m.get("content") == WAITING}
+    return [m for i, m in enumerate(history) if i not in waiting and i + 1 not in waiting]
+
+
 class ChatApp:
     def __init__(self, assistant: Assistant, *, read_only: bool = False):
         self.assistant = assistant
         self.read_only = read_only  # questions only: no uploads, no removals
+        self._sessions: dict[str, _Session] = {}
+        self._sessions_lock = threading.Lock()
+        self._model_warm = False  # the local model answered once in this process: no loading message after that
 
     @property
     def uploads_dir(self) -> Path:
@@ -75,38 +143,154 @@ class ChatApp:
         return Path(settings.index_dir) / "uploads"
 
     # ----- chat ---------------------------------------------------------------------------------------------
+    #
+    # A question goes through `enqueue` (checked at once, shown in the conversation, never lost) and is answered by
+    # `drain`, which answers a session's questions one after the other: one typed while another is being answered
+    # waits its turn. `stop` ends the answer being written (the model stops at its next token) and drops the waiting
+    # ones. Each answer's sources are kept, so clicking an earlier answer shows its own.
 
-    def respond(self, message: str, history: list, k: int, reader: str, rerank: bool = True) -> Iterator[tuple[list, str, str]]:
-        """Chat handler: yields (chat history, sources HTML, textbox value) as the answer comes in."""
+    def _session(self, request) -> _Session:
+        key = getattr(request, "session_hash", None) or "local"
+        with self._sessions_lock:
+            return self._sessions.setdefault(key, _Session())
+
+    def enqueue(self, message, history: list, request=None) -> tuple:
+        """Ask button / Enter: (question box, conversation, inline message). A user mistake is said beside the box,
+        once, and logged as one line; the box keeps what was typed."""
         import gradio as gr
 
-        history = list(history or [])
-        previous = [html.unescape(m["content"]) for m in history
-                    if m.get("role") == "user" and isinstance(m.get("content"), str)]
         try:
             question = self.assistant_question(message)
         except RagError as exc:
-            raise gr.Error(str(exc))
-        # The chat shows text, never markup: everything put in it is escaped as the Sources panel escapes it.
-        history = history + [{"role": "user", "content": render.escape(question)},
-                             {"role": "assistant", "content": "Searching your documents…"}]
-        yield list(history), "", ""
-        answer = None
+            log.info("question refused: %s", exc)
+            return gr.skip(), gr.skip(), gr.update(value=render.escape(f"⚠ {exc}"), visible=True)
+        session = self._session(request)
+        with session.lock:
+            session.pending.append(question)
+        history = list(history or []) + [{"role": "user", "content": render.escape(question)},
+                                         {"role": "assistant", "content": WAITING}]
+        return "", history, gr.update(value="", visible=False)
+
+    def drain(self, history: list, k: int, reader: str, rerank: bool = True, kept: dict | None = None,
+              request=None) -> Iterator[tuple]:
+        """Answer the session's waiting questions in order; yields (conversation, sources, kept sources)."""
+        import gradio as gr
+
+        session = self._session(request)
+        with session.lock:
+            if session.busy:  # the session's answering loop is already running and will reach this question
+                yield gr.skip(), gr.skip(), gr.skip()
+                return
+            session.busy = True
+        kept = dict(kept or {})
+        done = _answered(history)
         try:
-            # Closing this generator (the person left) closes the question's stream and stops the model.
-            with closing(self.assistant.ask_stream(question, previous, k=k, reader=reader, rerank=rerank)) as events:
-                for event, value in events:
-                    if event == "partial":
-                        history[-1] = {"role": "assistant", "content": render.escape(value)}
-                        yield list(history), "", ""
-                    else:
-                        answer = value
+            while True:
+                with session.lock:
+                    if not session.pending:
+                        session.busy = False
+                        return
+                    question = session.pending.popleft()
+                    session.current = threading.Event()
+                previous = [html.unescape(m["content"]) for m in done
+                            if m.get("role") == "user" and isinstance(m.get("content"), str)]
+                done = done + [{"role": "user", "content": render.escape(question)}]
+                for shown, sources, answer in self._answer_steps(question, previous, k, reader, rerank, session.current):
+                    if answer is not None:
+                        kept[str(len(done))] = sources
+                    yield done + [{"role": "assistant", "content": shown}] + self._waiting(session), sources, kept
+                done = done + [{"role": "assistant", "content": shown}]
+        finally:
+            with session.lock:
+                session.busy = False
+
+    @staticmethod
+    def _waiting(session: _Session) -> list[dict]:
+        with session.lock:
+            pending = list(session.pending)
+        return [m for q in pending for m in ({"role": "user", "content": render.escape(q)},
+                                             {"role": "assistant", "content": WAITING})]
+
+    def _answer_steps(self, question: str, previous: list[str], k, reader, rerank, stop: threading.Event):
+        """(text shown, sources HTML, Answer or None) as the answer comes in: the stage and the seconds waited, the
+        words as they are written, then the answer with its sources."""
+        started = time.monotonic()
+        loading = reader in LLM_READERS and not self._model_warm
+        stage = "Loading the local model (first question only)…" if loading else STAGES["searching"]
+        text = ""
+        try:
+            for event, value in _in_background(
+                    lambda: self.assistant.ask_stream(question, previous, k=k, reader=reader, rerank=rerank), stop):
+                if event == "stage" and not loading:
+                    stage = STAGES.get(value, stage)
+                elif event == "partial":
+                    text = value
+                elif event == "answer":
+                    if reader in LLM_READERS:
+                        self._model_warm = True
+                    yield render.escape(render.answer_text(value)), render.sources_panel(value), value
+                    return
+                if text:
+                    yield render.escape(text), "", None
+                else:
+                    yield f"{stage} {time.monotonic() - started:.0f} s", "", None
+                if event == "stage" and value == "reading" and loading:
+                    loading, stage = False, STAGES["reading"]
         except RagError as exc:
-            history[-1] = {"role": "assistant", "content": render.escape(f"Sorry: {exc}")}
-            yield history, "", ""
-            return
-        history[-1] = {"role": "assistant", "content": render.escape(render.answer_text(answer))}
-        yield history, render.sources_panel(answer), ""
+            yield render.escape(f"Sorry: {exc}"), "", None
+        except Exception:  # a fault of the server, not of the question: logged in full, said plainly
+            log.exception("answering %r failed", question)
+            yield "Sorry: something went wrong on the server while answering; the details are in its log.", "", None
+        if stop.is_set():
+            yield render.escape(text) + " (stopped)" if text else "(stopped)", "", None
+
+    def stop(self, history: list, request=None) -> list:
+        """Stop button: the answer being written ends at the model's next token; waiting questions are dropped."""
+        session = self._session(request)
+        with session.lock:
+            session.pending.clear()
+            session.current.set()
+        history = _answered(history)
+        if history and history[-1].get("role") == "assistant" and not history[-1]["content"].endswith("(stopped)"):
+            history[-1] = {"role": "assistant", "content": history[-1]["content"] + " (stopped)"}
+        return history
+
+    @staticmethod
+    def sources_of(kept: dict | None, selected) -> str:
+        """The sources of the answer a person clicked (`selected` is the message's index)."""
+        index = selected[0] if isinstance(selected, (list, tuple)) else selected
+        return (kept or {}).get(str(index), "") or NO_SOURCES
+
+    def respond(self, message: str, history: list, k: int, reader: str, rerank: bool = True) -> Iterator[tuple[list, str, str]]:
+        """One question, start to end, as the chat runs it: yields (conversation, sources HTML, question box)."""
+        box, history, note = self.enqueue(message, history)
+        if not isinstance(box, str):  # refused: the message said beside the box
+            raise RagError(html.unescape(note["value"]).lstrip("⚠ "))
+        for history, sources, _ in self.drain(history, k, reader, rerank):
+            yield history, sources, ""
+
+    def on_seed_corpus(self) -> bool:
+        """Whether the chat answers from the seed corpus (then its own example questions fit)."""
+        from rag.paths import default_index_dir
+
+        settings = self.assistant.settings
+        return not settings.store and Path(settings.index_dir) == default_index_dir()
+
+    def title_questions(self, limit: int = 3) -> list[str]:
+        """Example questions made from the indexed documents' titles."""
+        documents = self.assistant.documents() if self.assistant.has_index() else []
+        return [f"What is “{d.title}” about?" for d in documents if d.title][:limit]
+
+    def corpus_line(self) -> str:
+        """What the chat searches, named on its tab."""
+        documents = self.assistant.documents() if self.assistant.has_index() else []
+        if not documents:
+            return "No documents indexed yet: add some on the *Documents* tab."
+        chunks = sum(d.chunks for d in documents)
+        names = ", ".join(render.escape(d.title or d.name) for d in documents[:3])
+        more = f" and {len(documents) - 3} more" if len(documents) > 3 else ""
+        return (f"Searching {len(documents)} document{'s' * (len(documents) != 1)} ({chunks:,} passages): "
+                f"{names}{more}. See the *Documents* tab.")
 
     @staticmethod
     def assistant_question(message) -> str:
@@ -125,7 +309,7 @@ class ChatApp:
             answer = self.assistant.ask(question, k=k, reader=reader, rerank=bool(rerank))
         except RagError as exc:
             raise gr.Error(str(exc))
-        return answer_to_dict(answer)
+        return answer_to_dict(answer, paths=False)
 
     # ----- documents -----------------------------------------------------------------------------------------
 
@@ -195,10 +379,13 @@ class ChatApp:
             documents = []
             for path, original in stored:
                 try:
-                    documents.append(load_file(path))
+                    document = load_file(path)
                 except LoadError as exc:
-                    lines.append(f"✗ {original}: {exc}")
+                    lines.append(f"✗ {original}: {str(exc).replace(str(path), original).replace(path.name, original)}")
                     path.unlink(missing_ok=True)
+                    continue
+                # The document keeps the name the person gave the file (it is stored under a safe one).
+                documents.append(replace(document, meta={**document.meta, "name": Path(original).name}))
             if documents:
                 def on_progress(done: int, total: int) -> None:
                     if progress is not None and total:
@@ -225,8 +412,8 @@ class ChatApp:
 
         if self.read_only:
             raise gr.Error("This server is read-only: documents cannot be removed here.")
-        if not source:
-            raise gr.Error("Choose a document to remove first.")
+        if not source:  # nothing chosen, or the person answered No to "Remove …?"
+            return "Nothing removed.", render.documents_table(self.documents_table()), gr.update()
         try:
             removed = self.assistant.remove(source)
         except RagError as exc:
@@ -298,7 +485,10 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
                         box = gr.Textbox(placeholder="Ask a question about your documents…", show_label=False, scale=5,
                                          elem_id="rag-question", max_length=2000)
                         send = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-ask")
-                    examples = example_questions()
+                        stop = gr.Button("Stop", variant="secondary", scale=1, elem_id="rag-stop")
+                    problem = gr.Markdown(visible=False, elem_id="rag-question-error")
+                    corpus = gr.Markdown(app.corpus_line(), elem_id="rag-corpus")
+                    examples = example_questions() if app.on_seed_corpus() else app.title_questions()
                     if examples:
                         gr.Examples(examples=examples, inputs=box, label="Try one of these")
                     with gr.Accordion("Settings", open=False):
@@ -309,12 +499,24 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
                     clear = gr.Button("New conversation", size="sm")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
-                    sources = gr.HTML("<p>Cited passages appear here, with the supporting words highlighted.</p>",
-                                      elem_id="rag-sources", js_on_load=None)
+                    sources = gr.HTML(NO_SOURCES, elem_id="rag-sources", js_on_load=None)
+            kept = gr.State({})
+            answering = []
             for trigger in (box.submit, send.click):
-                trigger(app.respond, [box, chatbot, k, reader, rerank], [chatbot, sources, box],
-                        concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask", api_visibility="private")
-            clear.click(lambda: ([], "", ""), None, [chatbot, sources, box], api_visibility="private")
+                asked = trigger(app.enqueue, [box, chatbot], [box, chatbot, problem], queue=False,
+                                api_visibility="private")
+                answering.append(asked.then(app.drain, [chatbot, k, reader, rerank, kept], [chatbot, sources, kept],
+                                            concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask",
+                                            api_visibility="private"))
+            stop.click(app.stop, [chatbot], [chatbot], cancels=answering, queue=False, api_visibility="private")
+            def show_sources(kept: dict, event) -> str:
+                return app.sources_of(kept, event.index)
+
+            show_sources.__annotations__["event"] = gr.SelectData  # gradio passes what was clicked by this hint
+            chatbot.select(show_sources, [kept], [sources], queue=False, api_visibility="private")
+            clear.click(app.stop, [chatbot], [chatbot], cancels=answering, queue=False, api_visibility="private").then(
+                lambda: ([], NO_SOURCES, "", {}), None, [chatbot, sources, box, kept], queue=False,
+                api_visibility="private")
         with gr.Tab("Documents"):
             if not read_only:
                 upload = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)}; up to {MAX_UPLOAD_MB} MB each)",
@@ -336,11 +538,17 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
                     remove = gr.Button("Remove", variant="stop", scale=1, elem_id="rag-remove")
                 # Named, so scripts (and the load benchmark) can add documents as the tab does.
                 upload.upload(app.upload, [upload], [status, table, choice], concurrency_limit=1,
-                              concurrency_id="write", api_name="upload")
-                remove.click(app.remove, [choice], [status, table, choice], concurrency_limit=1,
-                             concurrency_id="write", api_visibility="private")
+                              concurrency_id="write", api_name="upload").then(
+                    app.corpus_line, None, [corpus], queue=False, api_visibility="private")
+                removed = remove.click(app.remove, [choice], [status, table, choice], concurrency_limit=1,
+                                       concurrency_id="write", api_visibility="private",
+                                       js="(choice) => choice && confirm('Remove this document from the index?') "
+                                          "? choice : null")
+                removed.then(app.corpus_line, None, [corpus], queue=False, api_visibility="private")
                 open_store.click(app.open_store, [location], [status, table, choice], concurrency_limit=1,
-                                 concurrency_id="write", api_visibility="private")
+                                 concurrency_id="write", api_visibility="private").then(
+                    app.corpus_line, None, [corpus], queue=False, api_visibility="private")
+        demo.load(app.corpus_line, None, [corpus], queue=False, api_visibility="private")
         gr.api(app.ask_api, api_name="ask", concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask")
         gr.api(app.documents_api, api_name="documents")
     demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)

@@ -143,7 +143,7 @@ def _completion(answer: Answer, model: str) -> dict:
                      "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         "citations": citations(answer),
-        "rag": answer_to_dict(answer),
+        "rag": answer_to_dict(answer, paths=False),
     }
 
 
@@ -169,7 +169,7 @@ def _sse(events: Iterator[tuple[str, object]], model: str) -> Iterator[str]:
                 rest = final[len(sent):] if final.startswith(sent) else "\n\n" + final
                 if rest:
                     yield chunk({"content": rest})
-                yield chunk({}, "stop", citations=citations(value), rag=answer_to_dict(value))
+                yield chunk({}, "stop", citations=citations(value), rag=answer_to_dict(value, paths=False))
     except RagError as exc:
         yield chunk({"content": f"Sorry: {exc}"}, "stop")
     yield "data: [DONE]\n\n"

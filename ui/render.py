@@ -25,6 +25,15 @@ def where(document: Document, start: int) -> str:
     return display_name(document) + (f", page {page}" if page else "")
 
 
+def heading(document: Document, start: int, detail: str = "") -> str:
+    """A source's heading: its title, then its file name (and page) and `detail` on a second line."""
+    title = " ".join(document.title.split())
+    second = escape(where(document, start)) + escape(detail)
+    if not title or title == display_name(document):
+        return f'<span class="rag-name">{second}</span>'
+    return f'<span class="rag-name">{escape(title)}</span><div class="rag-file">{second}</div>'
+
+
 def highlighted(text: str, start: int, end: int, lo: int, hi: int, answer: tuple[int, int] | None = None) -> str:
     """text[lo:hi] escaped, with text[start:end] inside <mark> and the short answer inside it in bold."""
     lead = "…" if lo > 0 else ""
@@ -70,8 +79,7 @@ def source_card(
     meta = f" · score {score:.2f}" if score is not None else ""
     return (
         '<div class="rag-card">'
-        f'<div class="rag-card-head">{label}<span class="rag-name">{escape(where(document, start))}</span>'
-        f'<span class="rag-offsets"> · characters {start}–{end}{meta}</span></div>'
+        f'<div class="rag-card-head">{label}{heading(document, start, f" · characters {start}–{end}{meta}")}</div>'
         f'<div class="rag-context">{highlighted(document.text, start, end, lo, hi, answer)}</div>'
         '<details class="rag-open"><summary>Open in document</summary>'
         f"{document_viewer(document, start, end, answer)}</details>"
@@ -136,8 +144,7 @@ def _passage(hit: Hit, document: Document, *, ranked: bool = True) -> str:
     rank = f" · rank {hit.rank + 1} · score {hit.score:.2f}" if ranked else f" · characters {hit.chunk.start}–{hit.chunk.end}"
     return (
         '<div class="rag-card rag-passage">'
-        f'<div class="rag-card-head"><span class="rag-name">{escape(where(document, hit.chunk.start))}</span>'
-        f'<span class="rag-offsets">{escape(rank)}</span></div>'
+        f'<div class="rag-card-head">{heading(document, hit.chunk.start, rank)}</div>'
         f'<div class="rag-context">{escape(hit.chunk.text)}</div></div>'
     )
 
@@ -148,7 +155,8 @@ CSS = """
 .rag-card-head { font-size: 0.9em; margin-bottom: 6px; }
 .rag-num { font-weight: 700; color: var(--color-accent); }
 .rag-name { font-weight: 600; }
-.rag-offsets { color: var(--body-text-color-subdued); }
+.rag-offsets, .rag-file { color: var(--body-text-color-subdued); }
+.rag-file { font-size: 0.92em; }
 .rag-context { white-space: pre-wrap; line-height: 1.5; }
 .rag-card mark { background: #ffe58a; color: #111; padding: 0 2px; border-radius: 3px; }
 .rag-card mark strong.rag-answer { background: #ffc53d; border-radius: 3px; padding: 0 1px; }
