@@ -1,7 +1,10 @@
 """The chat window in a real browser: Debian's chromium driven by Playwright, against the running app."""
 
 import json
+import os
+import re
 import shutil
+import tempfile
 import statistics
 import threading
 import time
@@ -16,7 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run"]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+# Screenshots and figures a person can look at after a run; kept out of the repository.
+ARTIFACTS = Path(os.environ.get("RAG_TEST_ARTIFACTS") or Path(tempfile.gettempdir()) / "rag-test-artifacts")
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +55,32 @@ def page(browser, server):
     context.close()
 
 
-def ask(page, question: str) -> None:
-    before = page.locator("#rag-chat .message").count() if page.locator("#rag-chat .message").count() else 0
+WAITING = r"^(Searching your documents|Reading the passages|Loading the local model|Waiting for the answer above)"
+
+
+def send(page, question: str) -> None:
     page.fill("#rag-question textarea", question)
     page.click("#rag-ask")
+
+
+def ask(page, question: str, timeout: int = 120_000) -> None:
+    """Ask, and wait until the answer is complete: its sources are shown and nothing is waiting."""
+    before = page.locator("#rag-chat .message").count()
+    send(page, question)
     page.wait_for_function(
-        "(n) => { const m = document.querySelectorAll('#rag-chat .message'); return m.length >= n + 2 &&"
-        " !m[m.length - 1].innerText.includes('Searching your documents'); }",
-        arg=before, timeout=60_000,
+        "([n, waiting]) => { const m = document.querySelectorAll('#rag-chat .message'); const s ="
+        " document.querySelector('#rag-sources'); return m.length >= n + 2 && s && s.innerText.trim().length > 0 &&"
+        " !s.innerText.startsWith('Cited passages appear here') &&"
+        " ![...m].some(x => new RegExp(waiting).test(x.innerText.trim())); }",
+        arg=[before, WAITING], timeout=timeout,
     )
     page.wait_for_timeout(300)
+
+
+def choose_reader(page, label: str) -> None:
+    page.get_by_text("Settings").click()
+    page.get_by_label(label).check()
+    page.get_by_text("Settings").click()
 
 
 def last_answer(page) -> str:
@@ -125,7 +145,7 @@ def test_a_document_with_markup_runs_nothing(page, tmp_path):
     sources = page.locator("#rag-sources")
     assert "Rottnest Island" in last_answer(page) + sources.inner_text()
     assert "<script>" in sources.inner_text()  # shown as text
-    assert "quokka_b" in sources.inner_text()  # the stored upload gets a safe name
+    assert "quokka <b>bold<b>.txt" in sources.inner_text()  # the name the person gave it, shown as text
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("#rag-sources script, #rag-sources img, #rag-sources b").count() == 0
     assert page.dialogs == []
@@ -197,3 +217,114 @@ def test_eight_concurrent_api_clients_get_their_own_answers(server):
         "median_s": round(statistics.median(seconds), 3),
         "p95_s": round(seconds[min(len(seconds) - 1, int(0.95 * len(seconds)))], 3),
     }, indent=2))
+
+
+QATAR = "Through which country was the money from the first oil sales routed?"
+
+
+def conversation(page) -> list[str]:
+    """Each message's text once (gradio nests an element of the same class inside each message)."""
+    texts = [t.strip() for t in page.locator("#rag-chat .message").all_inner_texts()]
+    return [t for i, t in enumerate(texts) if i == 0 or t != texts[i - 1]]
+
+
+def _sources_open_at_their_spans(page, seed_text: str) -> int:
+    """Every cited card's highlight is the document's text at the card's offsets; returns how many were checked."""
+    cards = page.locator("#rag-sources .rag-card:not(.rag-passage)")
+    for number in range(cards.count()):
+        card = cards.nth(number)
+        start, end = map(int, re.search(r"characters (\d+)–(\d+)", card.locator(".rag-card-head").inner_text()).groups())
+        assert " ".join(card.locator(".rag-context mark").inner_text().split()) == " ".join(seed_text[start:end].split())
+    return cards.count()
+
+
+KIND_QUESTIONS = [  # (kind, question, what a person must see in the answer)
+    ("fact", "Who signed a deal with Shell?", r"Rodríguez"),
+    ("list", "What minerals are found in Venezuela?", r"rare earths.*niobium|niobium.*rare earths"),
+    ("yes/no", "Did the US restore diplomatic ties with Venezuela?", r"^Yes\b"),
+    ("reason", "Why did the Chavistas begin major cuts?", r"commodity boom"),
+    ("description", "Who is Delcy Rodríguez?", r"(acting|vice) president"),
+    ("overview", "What is this article about?", r"\[1\].*\[2\]"),
+    ("comparison", "Which company signed a deal with Rodríguez, Shell or Exxon Mobil?", r"^Shell\b"),
+    ("two-step", "What did the Interior Secretary who visited Caracas sign?", r"agreement"),
+]
+
+
+def test_one_question_of_each_kind_answered_in_its_shape_with_citations_at_their_spans(page):
+    from rag.paths import SEED_CORPUS
+
+    from rag.loaders import load_file
+
+    seed_text = load_file(next(SEED_CORPUS.glob("*.txt"))).text
+    choose_reader(page, "Automatic: shaped by the question (lists, yes/no, reasons, overviews)")
+    for kind, question, expected in KIND_QUESTIONS:
+        ask(page, question, timeout=180_000)
+        answer = last_answer(page)
+        assert re.search(expected, answer, re.S), (kind, answer)
+        assert "[1]" in answer and answer.strip() not in ("[1]", "[1] [2]")  # never markers alone
+        assert _sources_open_at_their_spans(page, seed_text) >= 1, kind
+        page.screenshot(path=str(ARTIFACTS / f"kind-{kind}.png"), full_page=True)
+    page.locator("#rag-sources details.rag-open summary").first.click()
+    assert page.locator("#rag-sources details.rag-open .rag-doc mark").first.is_visible()
+
+
+def test_a_question_sent_while_one_is_answered_is_answered_after_it(page):
+    choose_reader(page, "Local LLM: short explanation")
+    send(page, "Why did the Chavistas begin major cuts?")
+    page.wait_for_timeout(500)  # the first answer is under way
+    choose_reader(page, "Extractive: fast, quotes the source")
+    ask(page, QATAR, timeout=180_000)
+    page.screenshot(path=str(ARTIFACTS / "second-question-answered-after-the-first.png"), full_page=True)
+    messages = conversation(page)
+    assert messages[0::2] == ["Why did the Chavistas begin major cuts?", QATAR]
+    assert len(messages) == 4 and "Qatar" in messages[3] and "commodity boom" in messages[1]
+    assert not any(re.match(WAITING, m) for m in messages)
+
+
+def test_an_empty_ask_says_so_beside_the_box_once_and_the_box_stays_usable(page):
+    page.click("#rag-ask")
+    note = page.locator("#rag-question-error")
+    note.wait_for(state="visible")
+    assert "the question is empty" in note.inner_text()
+    page.wait_for_timeout(500)
+    assert page.locator(".toast-body, [data-testid='toast-body']").count() == 0  # no red Error labels over the page
+    page.screenshot(path=str(ARTIFACTS / "empty-question-inline.png"), full_page=True)
+    ask(page, QATAR)
+    assert "Qatar" in last_answer(page) and not note.is_visible()
+
+
+def test_stop_ends_a_long_answer(page):
+    choose_reader(page, "Local LLM: short explanation")
+    send(page, "Why did the Chavistas begin major cuts?")
+    page.wait_for_function(
+        "(waiting) => { const m = document.querySelectorAll('#rag-chat .message'); const last = m[m.length - 1];"
+        " return m.length >= 2 && !new RegExp(waiting).test(last.innerText.trim()) || (last && /\\d+ s$/.test(last.innerText)); }",
+        arg=WAITING, timeout=180_000)
+    page.click("#rag-stop")
+    page.wait_for_function(
+        "() => { const m = document.querySelectorAll('#rag-chat .message'); return m[m.length - 1].innerText.includes('(stopped)'); }",
+        timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "stopped.png"), full_page=True)
+    choose_reader(page, "Extractive: fast, quotes the source")
+    ask(page, QATAR)
+    assert "Qatar" in last_answer(page)
+
+
+def test_an_earlier_answer_shows_its_own_sources_on_click_and_sources_carry_titles(page):
+    ask(page, "Who said America is prepared to go on offence alone if necessary?")
+    ask(page, QATAR)
+    assert "Qatar" in page.locator("#rag-sources mark").first.inner_text()
+    head = page.locator("#rag-sources .rag-card-head").first.inner_text()
+    assert head.startswith("[1] Venezuela and US reestablish diplomatic relations") and "000_1c9b86d0b000d1dd.txt" in head
+    page.locator("#rag-chat .message").nth(1).click()
+    page.wait_for_function("() => document.querySelector('#rag-sources mark')?.innerText.includes('Hegseth')", timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "earlier-answer-sources.png"), full_page=True)
+    assert "Searching 1 document" in page.locator("#rag-corpus").inner_text()
+
+
+def test_a_declined_answer_shows_passages_plainly(page):
+    ask(page, "What is the boiling point of mercury?")
+    sources = page.locator("#rag-sources")
+    assert "closest passages" in sources.inner_text()
+    assert sources.locator("mark").count() == 0 and "score" not in sources.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "declined.png"), full_page=True)

@@ -114,10 +114,21 @@ def _in_background(start, stop: threading.Event, tick: float = 1.0):
         stop.set()
 
 
+def _text(message: dict) -> str:
+    """A chat message's text: gradio sends content back as a string or as a list of typed parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
+    return str(content.get("text", "")) if isinstance(content, dict) else ""
+
+
 def _answered(history: list | None) -> list[dict]:
-    """The conversation without the questions still waiting (each shown as the question and a waiting line)."""
-    history = list(history or [])
-    waiting = {i for i, m in enumerate(history) if m.get("content") == WAITING}
+    """The conversation without the questions still waiting (each shown as the question and a waiting line), each
+    message as {"role", "content": text}."""
+    history = [{"role": m.get("role"), "content": _text(m)} for m in history or [] if isinstance(m, dict)]
+    waiting = {i for i, m in enumerate(history) if m["content"] == WAITING}
     return [m for i, m in enumerate(history) if i not in waiting and i + 1 not in waiting]
 
 
@@ -192,8 +203,7 @@ class ChatApp:
                         return
                     question = session.pending.popleft()
                     session.current = threading.Event()
-                previous = [html.unescape(m["content"]) for m in done
-                            if m.get("role") == "user" and isinstance(m.get("content"), str)]
+                previous = [html.unescape(m["content"]) for m in done if m["role"] == "user"]
                 done = done + [{"role": "user", "content": render.escape(question)}]
                 for shown, sources, answer in self._answer_steps(question, previous, k, reader, rerank, session.current):
                     if answer is not None:
