@@ -513,8 +513,9 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
             kept = gr.State({})
             answering = []
             for trigger in (box.submit, send.click):
+                # "multiple": a question sent while the previous one is answered is taken, not ignored.
                 asked = trigger(app.enqueue, [box, chatbot], [box, chatbot, problem], queue=False,
-                                api_visibility="private")
+                                trigger_mode="multiple", api_visibility="private")
                 answering.append(asked.then(app.drain, [chatbot, k, reader, rerank, kept], [chatbot, sources, kept],
                                             concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask",
                                             api_visibility="private"))

@@ -264,4 +264,7 @@ class LLMReader(ReadsByStreaming):
         if not citations:
             yield "answer", abstention()
             return
+        if len(re.findall(r"\w+", _MARKER.sub("", text))) < 3:
+            # A reply of markers alone ("[1]") says nothing: the sentences it points at are quoted instead.
+            text, unsupported = " ".join(f"{' '.join(c.quote.split())} [{n}]" for n, c in enumerate(citations, 1)), False
         yield "answer", Reading(text, citations, False, 1.0, partly_unsupported=unsupported)
