@@ -145,7 +145,8 @@ def test_a_document_with_markup_runs_nothing(page, tmp_path):
     sources = page.locator("#rag-sources")
     assert "Rottnest Island" in last_answer(page) + sources.inner_text()
     assert "<script>" in sources.inner_text()  # shown as text
-    assert "quokka <b>bold<b>.txt" in sources.inner_text()  # the name the person gave it, shown as text
+    heading = sources.locator(".rag-card-head").first.inner_text()
+    assert "quokka" in heading and not re.search(r"-[0-9a-f]{10}\.txt", heading)  # the person's name, not the stored one
     assert page.evaluate("() => window.__pwned") is None
     assert page.locator("#rag-sources script, #rag-sources img, #rag-sources b").count() == 0
     assert page.dialogs == []
@@ -295,18 +296,15 @@ def test_an_empty_ask_says_so_beside_the_box_once_and_the_box_stays_usable(page)
 def test_stop_ends_a_long_answer(page):
     choose_reader(page, "Local LLM: short explanation")
     send(page, "Why did the Chavistas begin major cuts?")
-    page.wait_for_function(
-        "(waiting) => { const m = document.querySelectorAll('#rag-chat .message'); const last = m[m.length - 1];"
-        " return m.length >= 2 && !new RegExp(waiting).test(last.innerText.trim()) || (last && /\\d+ s$/.test(last.innerText)); }",
-        arg=WAITING, timeout=180_000)
+    page.wait_for_function(  # under way: the question is shown and its answer has begun
+        "() => document.querySelectorAll('#rag-chat .message').length >= 2", timeout=60_000)
     page.click("#rag-stop")
     page.wait_for_function(
-        "() => { const m = document.querySelectorAll('#rag-chat .message'); return m[m.length - 1].innerText.includes('(stopped)'); }",
-        timeout=30_000)
+        "() => { const m = document.querySelectorAll('#rag-chat .message');"
+        " return m.length > 0 && m[m.length - 1].innerText.includes('(stopped)'); }", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "stopped.png"), full_page=True)
-    choose_reader(page, "Extractive: fast, quotes the source")
-    ask(page, QATAR)
-    assert "Qatar" in last_answer(page)
+    ask(page, QATAR, timeout=180_000)  # the box and the model are free for the next question
+    assert "(stopped)" in conversation(page)[1] and "[1]" in last_answer(page)
 
 
 def test_an_earlier_answer_shows_its_own_sources_on_click_and_sources_carry_titles(page):

@@ -395,7 +395,9 @@ class ChatApp:
                     path.unlink(missing_ok=True)
                     continue
                 # The document keeps the name the person gave the file (it is stored under a safe one).
-                documents.append(replace(document, meta={**document.meta, "name": Path(original).name}))
+                name = Path(original).name
+                title = name if document.title in (path.name, path.stem) else document.title
+                documents.append(replace(document, title=title, meta={**document.meta, "name": name}))
             if documents:
                 def on_progress(done: int, total: int) -> None:
                     if progress is not None and total:

@@ -360,8 +360,11 @@ class AutoReader(ReadsByStreaming):
             yield "partial", _MARKER.sub("", written)
         kept, dropped = self._checked(asked, written, evidence, lookup)
         if not kept:
-            if written.strip().upper().startswith("NONE"):
-                yield "answer", abstention(0.0, {"checked_sentences": 0.0})
+            # Nothing written could be checked (or the model said NONE): the best sentence is quoted when the model,
+            # asked plainly, says it states the answer; otherwise the documents do not say.
+            stated = self._states(asked.text, evidence[0], evidence)
+            if stated < 0.5:
+                yield "answer", abstention(stated, {"checked_sentences": 0.0, "dropped_sentences": float(dropped)})
                 return
             yield "answer", self._quoted(asked, evidence, lookup, 1 if asked.kind == "description" else 2,
                                          dropped=dropped)
@@ -378,6 +381,11 @@ class AutoReader(ReadsByStreaming):
         citations = tuple(_citation(s, lookup) for s in cited)
         yield "answer", Reading(" ".join(shown), citations, False, 1.0, partly_unsupported=False,
                                 signals={"checked_sentences": float(len(kept)), "dropped_sentences": float(dropped)})
+
+    def _states(self, question: str, sentence: ScoredSentence, evidence: list[ScoredSentence]) -> float:
+        """P(Yes) that `sentence` answers the question, read with the other evidence sentences around it."""
+        messages = self.short.verify_messages(question, " ".join(s.text for s in evidence), sentence.text)
+        return yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=10))
 
     def _checked(self, asked: Question, written: str, evidence: list[ScoredSentence], lookup):
         """The written sentences whose cited passages state them, each with those passages; and how many were dropped."""
