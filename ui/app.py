@@ -73,6 +73,7 @@ class _Session:
 
     pending: deque = field(default_factory=deque)
     busy: bool = False
+    run: int = 0  # the answering loop's number: Stop ends one loop, and a loop that was ended does nothing more
     current: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -192,13 +193,14 @@ class ChatApp:
             if session.busy:  # the session's answering loop is already running and will reach this question
                 yield gr.skip(), gr.skip(), gr.skip()
                 return
-            session.busy = True
+            session.busy, session.run = True, session.run + 1
+            run = session.run
         kept = dict(kept or {})
         done = _answered(history)
         try:
             while True:
                 with session.lock:
-                    if not session.pending:
+                    if not session.pending or session.run != run:
                         session.busy = False
                         return
                     question = session.pending.popleft()
@@ -212,7 +214,8 @@ class ChatApp:
                 done = done + [{"role": "assistant", "content": shown}]
         finally:
             with session.lock:
-                session.busy = False
+                if session.run in (run, run + 1):  # this loop's, or the one Stop ended
+                    session.busy = False
 
     @staticmethod
     def _waiting(session: _Session) -> list[dict]:
@@ -244,8 +247,6 @@ class ChatApp:
                     yield render.escape(text), "", None
                 else:
                     yield f"{stage} {time.monotonic() - started:.0f} s", "", None
-                if event == "stage" and value == "reading" and loading:
-                    loading, stage = False, STAGES["reading"]
         except RagError as exc:
             yield render.escape(f"Sorry: {exc}"), "", None
         except Exception:  # a fault of the server, not of the question: logged in full, said plainly
@@ -254,16 +255,14 @@ class ChatApp:
         if stop.is_set():
             yield render.escape(text) + " (stopped)" if text else "(stopped)", "", None
 
-    def stop(self, history: list, request=None) -> list:
-        """Stop button: the answer being written ends at the model's next token; waiting questions are dropped."""
+    def stop(self, request=None) -> None:
+        """Stop button: the answer being written ends at the model's next token (the answering loop shows it as
+        stopped within a second); the questions still waiting are dropped."""
         session = self._session(request)
         with session.lock:
             session.pending.clear()
             session.current.set()
-        history = _answered(history)
-        if history and history[-1].get("role") == "assistant" and not history[-1]["content"].endswith("(stopped)"):
-            history[-1] = {"role": "assistant", "content": history[-1]["content"] + " (stopped)"}
-        return history
+            session.run += 1  # the running loop ends after this answer, and frees the session itself
 
     @staticmethod
     def sources_of(kept: dict | None, selected) -> str:
@@ -513,6 +512,9 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(NO_SOURCES, elem_id="rag-sources", js_on_load=None)
             kept = gr.State({})
+            # gradio hands each handler the browser session's request by this hint: each tab has its own questions.
+            for handler in (app.enqueue, app.drain, app.stop):
+                handler.__func__.__annotations__["request"] = gr.Request
             answering = []
             for trigger in (box.submit, send.click):
                 # "multiple": a question sent while the previous one is answered is taken, not ignored.
@@ -521,13 +523,13 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
                 answering.append(asked.then(app.drain, [chatbot, k, reader, rerank, kept], [chatbot, sources, kept],
                                             concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask",
                                             api_visibility="private"))
-            stop.click(app.stop, [chatbot], [chatbot], cancels=answering, queue=False, api_visibility="private")
+            stop.click(app.stop, None, None, queue=False, api_visibility="private")
             def show_sources(kept: dict, event) -> str:
                 return app.sources_of(kept, event.index)
 
             show_sources.__annotations__["event"] = gr.SelectData  # gradio passes what was clicked by this hint
             chatbot.select(show_sources, [kept], [sources], queue=False, api_visibility="private")
-            clear.click(app.stop, [chatbot], [chatbot], cancels=answering, queue=False, api_visibility="private").then(
+            clear.click(app.stop, None, None, cancels=answering, queue=False, api_visibility="private").then(
                 lambda: ([], NO_SOURCES, "", {}), None, [chatbot, sources, box, kept], queue=False,
                 api_visibility="private")
         with gr.Tab("Documents"):
