@@ -54,6 +54,8 @@ def test_align_exact_loose_fuzzy_and_refused():
     assert align("seven kilometres", text) is None
     marta = "Marta Ruiz lit the lamp."
     assert align("Mar", marta) == (0, 5)  # a copied part of a word shows the whole word
+    tower = "The tower is 43 metres tall and cost $500 million in 1999."
+    assert [tower[slice(*align(n, tower))] for n in ("43", "500", "1999")] == ["43 metres", "500 million", "1999"]
     assert align("", text) is None
 
 

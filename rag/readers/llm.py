@@ -92,7 +92,17 @@ def align(phrase: str, text: str, threshold: float = 85.0) -> tuple[int, int] | 
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
+    # A bare number takes its unit along ("43" of "43 metres", "500" of "$500 million"): the number alone misleads.
+    if re.fullmatch(r"[\d.,]+", text[start:end]):
+        unit = _UNIT.match(text, end)
+        end = unit.end() if unit else end
     return (start, end) if start < end else None
+
+
+_UNIT = re.compile(
+    r"\s?(%|percent|per cent|°[CF]?|(?:kilo|centi|milli)?(?:metres?|meters?)|km|cm|mm|m|miles?|feet|ft|inch(?:es)?|"
+    r"(?:kilo)?grams?|kg|g|tonnes?|tons?|pounds?|lbs?|litres?|liters?|l|degrees?|years?|months?|weeks?|days?|hours?|"
+    r"minutes?|seconds?|million|billion|trillion|thousand|hundred)\b", re.I)
 
 
 def echoes(reply: str, question: str) -> bool:
