@@ -63,7 +63,9 @@ eval: install
 	$(RAG) eval --rgb $(RGB) --reader llm --out eval-results/rgb-llm
 	$(RAG) eval --rgb $(RGB) --negatives-only --out eval-results/rgb-negatives
 	$(RAG) eval --rgb $(RGB) --negatives-only --reader llm --out eval-results/rgb-negatives-llm
+	$(RAG) eval-kinds seeds/kinds.jsonl --data $(DATA) --out eval-results/kinds
 	$(RAG) eval-table $(addprefix eval-results/,$(EVAL_RUNS)) | tee eval-results/TABLE.md
+	cat eval-results/kinds/report.md | tee -a eval-results/TABLE.md
 
 # The readers' shipped confidence (rag/readers/calibration.json), fitted on the tune half of the SQuAD articles.
 calibrate: install
