@@ -331,3 +331,14 @@ def test_a_declined_answer_shows_passages_plainly(page):
     assert "closest passages" in sources.inner_text()
     assert sources.locator("mark").count() == 0 and "score" not in sources.inner_text()
     page.screenshot(path=str(ARTIFACTS / "declined.png"), full_page=True)
+
+
+def test_remove_asks_first_and_a_no_removes_nothing(page):
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#rag-remove-choice input").click()
+    page.get_by_role("option").first.click()
+    page.click("#rag-remove")
+    page.wait_for_function("() => document.querySelector('#rag-upload-status')?.innerText.includes('Nothing removed')",
+                           timeout=10_000)
+    assert page.dialogs == ["Remove this document from the index?"]  # asked, and the person said no (dismissed)
+    assert "000_1c9b86d0b000d1dd.txt" in page.locator("#rag-documents").inner_text()

@@ -315,3 +315,25 @@ def test_the_documents_tab_opens_another_index_location(app, tmp_path, fake_embe
     assert app.assistant.settings.location.endswith("new.db")  # a refused location changes nothing
     with pytest.raises(gr.Error, match="read-only"):
         ChatApp(app.assistant, read_only=True).open_store(str(tmp_path / "idx2"))
+
+
+def test_an_empty_upload_is_reported_under_the_name_the_person_gave_it(app, tmp_path):
+    empty = tmp_path / "notes.md"
+    empty.write_text("")
+
+    class Upload:  # what gradio hands over: a temporary path and the file's original name
+        name = str(empty)
+        orig_name = "meeting notes.md"
+
+    status, _, _ = app.upload([Upload()])
+    assert "✗ meeting notes.md:" in status and "notes-" not in status  # not the stored name
+
+
+def test_rag_chat_shows_a_declined_answers_closest_passages_whole(app):
+    from rag.cli import _answer_text
+
+    answer = app.assistant.ask("What is the boiling point of mercury?")
+    shown = _answer_text(answer, colour=False, paths=False)
+    for hit in answer.hits[:3]:
+        assert " ".join(hit.chunk.text.split()) in shown  # not cut at a width
+    assert "/" not in shown.split("Closest passages:")[1].split("[")[0]  # a name, not a path
