@@ -323,6 +323,8 @@ def test_an_earlier_answer_shows_its_own_sources_on_click_and_sources_carry_titl
     page.wait_for_function("() => document.querySelector('#rag-sources mark')?.innerText.includes('Hegseth')", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "earlier-answer-sources.png"), full_page=True)
     assert "Searching 1 document" in page.locator("#rag-corpus").inner_text()
+    page.click("#rag-to-documents")
+    page.locator("#rag-documents").wait_for(state="visible")  # the link leads to the list of documents
 
 
 def test_a_declined_answer_shows_passages_plainly(page):
