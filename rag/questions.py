@@ -102,7 +102,6 @@ class Question:
     options: tuple[str, ...] = ()  # comparison: the named things; yes/no about two things: both
     subject: str = ""  # description / overview: what it is about
     claim: bool = False  # a statement to check rather than a question
-    sure: bool = True  # False where the form leaves the kind open: the auto reader asks the local model then
 
 
 def _first_word(text: str) -> str:
@@ -157,8 +156,7 @@ def classify(question: str) -> Question:
     if is_claim(text):
         return Question(text, "yesno", claim=True)
     if _REASON.search(text):
-        # "How is X defined / written / ranked?" may ask for a reason, a description or a fact.
-        return Question(text, "reason", sure=re.match(r"how (is|are|was|were)\b", text, re.I) is None)
+        return Question(text, "reason")
     if _BARE_PLURAL.match(text):
         return Question(text, "description", subject=re.sub(r"^what (are|were) |\?$", "", text, flags=re.I))
     if _LIST.search(text) and not _FACT_ABOUT_PLURAL.match(text):
@@ -178,10 +176,7 @@ def classify(question: str) -> Question:
                 return Question(text, "description", subject=subject)
     if _RELATIVE.search(text[4:]) or _described(text) or _DESCRIBED_SUBJECT.match(text):
         return Question(text, "two-step")
-    # No rule matched: a question with a wh-word ("Tysons Galleria is located in what county?") is a fact; anything
-    # else (a bare phrase, a statement with a question mark) is left to the model.
-    return Question(text, "fact", sure=first in _WH or re.search(r"\b(what|which|whom?|whose|when|where|how)\b",
-                                                                 text, re.I) is not None)
+    return Question(text, "fact")
 
 
 def _described(text: str) -> bool:

@@ -115,23 +115,3 @@ def test_a_two_step_answer_cites_the_span_it_copied(assistant):
     assert reading.kind == "two-step" and reading.short == "Sicily"
     assert any("Sicily" in c.quote for c in reading.citations)
     assert_quotes_are_the_documents(assistant, reading)
-
-
-def test_a_kind_the_form_leaves_open_is_read_by_the_model_and_a_sure_one_never_asks():
-    from rag.questions import classify
-
-    class Short:  # only the model is used to read a kind
-        extractive = None
-
-        def __init__(self, llm):
-            self.llm = llm
-
-    llm = ScriptedLLM({auto.KIND_SYSTEM: "description"})
-    reader = AutoReader(Short(llm))
-    unsure = classify("How is a shield volcano defined?")
-    assert not unsure.sure and unsure.kind == "reason"
-    assert reader._kind_by_model(unsure).kind == "description" and llm.asked == [auto.KIND_SYSTEM]
-    assert classify("Why did the lava lake drain?").sure  # the rules are sure: the model is not asked
-    # A reply that is no kind, or a comparison without two named things, leaves the rules' reading.
-    assert AutoReader(Short(ScriptedLLM({auto.KIND_SYSTEM: "banana"})))._kind_by_model(unsure).kind == "reason"
-    assert AutoReader(Short(ScriptedLLM({auto.KIND_SYSTEM: "comparison"})))._kind_by_model(unsure).kind == "reason"

@@ -24,7 +24,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from rag.questions import KINDS, Question, classify
+from rag.questions import Question, classify
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ScoredSentence
 from rag.readers.llm import LLMReader, align, yes_probability
@@ -73,20 +73,6 @@ DESCRIBE_SYSTEM = (
     "the role, title or definition the passages give. End each sentence with the number of the passage that states "
     "it, like [1]. If the passages do not say, reply: NONE"
 )
-KIND_SYSTEM = (
-    "You sort questions by the answer they ask for. Reply with one word: fact (one name, date, number or phrase), "
-    "list (several items), yesno, reason (why or how something happened), description (who or what something is), "
-    "overview (what a document is about), comparison (which of two), two-step (a fact about something the question "
-    "only describes)."
-)
-KIND_EXAMPLES = [
-    ("How is the lake's depth measured?", "reason"),
-    ("How is a caldera defined?", "description"),
-    ("How is the city ranked by population?", "fact"),
-    ("Besides the bridge, what other structure did the engineer design?", "fact"),
-    ("The founder of the magazine was born in which city?", "two-step"),
-    ("Both the Rhine and the Danube flow into the North Sea?", "yesno"),
-]
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 _SAME = re.compile(r"\bsame (\w+)", re.I)
 _PLURAL_OVERVIEW = re.compile(r"\b(documents|files|articles|reports|notes|everything|indexed|all)\b", re.I)
@@ -141,26 +127,12 @@ class AutoReader(ReadsByStreaming):
 
     def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
         asked = classify(question)
-        if not asked.sure:
-            asked = self._kind_by_model(asked)
         shaped = {
             "fact": self._fact, "two-step": self._two_step, "yesno": self._yesno, "comparison": self._comparison,
             "list": self._list, "reason": self._explain, "description": self._explain, "overview": self._overview,
         }[asked.kind]
         for event, value in shaped(asked, hits, lookup):
             yield event, (replace(value, kind=asked.kind) if event == "answer" else value)
-
-    def _kind_by_model(self, asked: Question) -> Question:
-        """The kind the local model reads, for a question whose form leaves it open; the rules' guess otherwise."""
-        messages = [{"role": "system", "content": KIND_SYSTEM}]
-        for user, assistant in KIND_EXAMPLES:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-        messages.append({"role": "user", "content": asked.text})
-        reply = _first_line(self.llm.complete(messages, max_tokens=4).text).lower().strip(" .")
-        kind = {"yes/no": "yesno", "two step": "two-step", "reason": "reason"}.get(reply, reply)
-        if kind not in KINDS or kind == "comparison" and len(asked.options) != 2:
-            return asked
-        return replace(asked, kind=kind, sure=True)
 
     # ----- one fact, or a fact across two passages ------------------------------------------------------------
 
