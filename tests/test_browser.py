@@ -322,7 +322,8 @@ def test_an_earlier_answer_shows_its_own_sources_on_click_and_sources_carry_titl
     page.locator("#rag-chat .message").filter(has_text="Pete Hegseth").last.click()
     page.wait_for_function("() => document.querySelector('#rag-sources mark')?.innerText.includes('Hegseth')", timeout=10_000)
     page.screenshot(path=str(ARTIFACTS / "earlier-answer-sources.png"), full_page=True)
-    assert "Searching 1 document" in page.locator("#rag-corpus").inner_text()
+    corpus = page.locator("#rag-corpus").inner_text()  # other tests of this module upload documents too
+    assert re.match(r"Searching \d+ documents? \(\d+ passages\): Venezuela and US reestablish", corpus)
     page.click("#rag-to-documents")
     page.locator("#rag-documents").wait_for(state="visible")  # the link leads to the list of documents
 
