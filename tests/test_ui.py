@@ -93,7 +93,21 @@ def test_stop_ends_the_answer_and_drops_the_waiting_questions(app):
     *_, (stopped, _, _) = answering  # the loop ends by itself, the answer marked as stopped
     assert stopped[-1]["content"].endswith("(stopped)") and "Waiting" not in str(stopped)
     assert [m["content"] for m in stopped if m["role"] == "user"] == ["When was the lava lake of Kilauea drained?"]
-    assert not app._session(Request()).pending and not app._session(Request()).busy
+    assert not app._session(Request()).pending and app._session(Request()).owner is None
+
+
+def test_a_new_conversation_mid_answer_leaves_the_tab_free_for_the_next_question(app):
+    class Request:
+        session_hash = "new-conversation-tab"
+
+    _, history, _ = app.enqueue("When was the lava lake of Kilauea drained?", [], Request())
+    abandoned = app.drain(history, 5, "extractive", True, {}, Request())
+    next(abandoned)  # under way, then gradio cancels it: it is never resumed nor closed
+    app.new_conversation(Request())
+    _, history, _ = app.enqueue("Where does the Rhine rise?", [], Request())
+    *_, (history, sources, _) = app.drain(history, 5, "extractive", True, {}, Request())
+    assert [m["content"] for m in history if m["role"] == "user"] == ["Where does the Rhine rise?"]
+    assert "<mark>The Rhine rises" in sources
 
 
 def test_document_text_and_names_are_escaped(app, tmp_path):

@@ -72,8 +72,8 @@ class _Session:
     """One browser session's questions: those waiting, whether its answering loop runs, how to stop the answer."""
 
     pending: deque = field(default_factory=deque)
-    busy: bool = False
-    run: int = 0  # the answering loop's number: Stop ends one loop, and a loop that was ended does nothing more
+    run: int = 0  # counts loops and stops: a loop whose number is no longer `run` was stopped and ends
+    owner: int | None = None  # the number of the loop answering now, if any
     current: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -190,18 +190,17 @@ class ChatApp:
 
         session = self._session(request)
         with session.lock:
-            if session.busy:  # the session's answering loop is already running and will reach this question
+            if session.owner is not None:  # the session's answering loop is running and will reach this question
                 yield gr.skip(), gr.skip(), gr.skip()
                 return
-            session.busy, session.run = True, session.run + 1
-            run = session.run
+            session.run += 1
+            session.owner = run = session.run
         kept = dict(kept or {})
         done = _answered(history)
         try:
             while True:
                 with session.lock:
                     if not session.pending or session.run != run:
-                        session.busy = False
                         return
                     question = session.pending.popleft()
                     session.current = threading.Event()
@@ -214,8 +213,8 @@ class ChatApp:
                 done = done + [{"role": "assistant", "content": shown}]
         finally:
             with session.lock:
-                if session.run in (run, run + 1):  # this loop's, or the one Stop ended
-                    session.busy = False
+                if session.owner == run:
+                    session.owner = None
 
     @staticmethod
     def _waiting(session: _Session) -> list[dict]:
@@ -255,14 +254,21 @@ class ChatApp:
         if stop.is_set():
             yield render.escape(text) + " (stopped)" if text else "(stopped)", "", None
 
-    def stop(self, request=None) -> None:
+    def stop(self, request=None, *, abandoned: bool = False) -> None:
         """Stop button: the answer being written ends at the model's next token (the answering loop shows it as
-        stopped within a second); the questions still waiting are dropped."""
+        stopped within a second and ends); the questions still waiting are dropped. `abandoned`: gradio cancels the
+        loop too (New conversation), so it never runs again and the session is free at once."""
         session = self._session(request)
         with session.lock:
             session.pending.clear()
             session.current.set()
-            session.run += 1  # the running loop ends after this answer, and frees the session itself
+            session.run += 1
+            if abandoned:
+                session.owner = None
+
+    def new_conversation(self, request=None) -> None:
+        """New conversation: the answer being written is stopped and the waiting questions dropped."""
+        self.stop(request, abandoned=True)
 
     @staticmethod
     def sources_of(kept: dict | None, selected) -> str:
@@ -272,9 +278,8 @@ class ChatApp:
 
     def respond(self, message: str, history: list, k: int, reader: str, rerank: bool = True) -> Iterator[tuple[list, str, str]]:
         """One question, start to end, as the chat runs it: yields (conversation, sources HTML, question box)."""
-        box, history, note = self.enqueue(message, history)
-        if not isinstance(box, str):  # refused: the message said beside the box
-            raise RagError(html.unescape(note["value"]).lstrip("⚠ "))
+        self.assistant_question(message)  # a mistake is a RagError here, as the chat says it beside the box
+        _, history, _ = self.enqueue(message, history)
         for history, sources, _ in self.drain(history, k, reader, rerank):
             yield history, sources, ""
 
@@ -516,7 +521,7 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
                         sources = gr.HTML(NO_SOURCES, elem_id="rag-sources", js_on_load=None)
                 kept = gr.State({})
                 # gradio hands each handler the browser session's request by this hint: each tab has its own questions.
-                for handler in (app.enqueue, app.drain, app.stop):
+                for handler in (app.enqueue, app.drain, app.stop, app.new_conversation):
                     handler.__func__.__annotations__["request"] = gr.Request
                 answering = []
                 for trigger in (box.submit, send.click):
@@ -532,7 +537,7 @@ def build_app(assistant: Assistant, *, read_only: bool = False):
 
                 show_sources.__annotations__["event"] = gr.SelectData  # gradio passes what was clicked by this hint
                 chatbot.select(show_sources, [kept], [sources], queue=False, api_visibility="private")
-                clear.click(app.stop, None, None, cancels=answering, queue=False, api_visibility="private").then(
+                clear.click(app.new_conversation, None, None, cancels=answering, queue=False, api_visibility="private").then(
                     lambda: ([], NO_SOURCES, "", {}), None, [chatbot, sources, box, kept], queue=False,
                     api_visibility="private")
             with gr.Tab("Documents", id="documents"):
