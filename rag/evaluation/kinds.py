@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from rag.errors import EvaluationError
-from rag.evaluation import metrics
+from rag.evaluation import datasets, metrics
 from rag.evaluation.datasets import make_document
 from rag.questions import KINDS, classify
 from rag.types import Answer, Document
@@ -110,44 +110,26 @@ class _PublicData:
         except KeyError:
             raise EvaluationError(f"no {source} question with id {ref}", hint="check the set's ref") from None
 
+    # The project's own loaders of these sets (rag.evaluation.datasets) read them; here each question is keyed by id.
+
     @staticmethod
     def _squad(file: Path) -> dict:
-        found = {}
-        for article in json.loads(file.read_text(encoding="utf-8"))["data"]:
-            for number, paragraph in enumerate(article["paragraphs"]):
-                document = make_document(f"squad:{article['title']}/{number}", article["title"], paragraph["context"])
-                for qa in paragraph["qas"]:
-                    answers = tuple(dict.fromkeys(a["text"] for a in qa.get("answers", ())))
-                    found[qa["id"]] = (qa["question"], answers, (document,))
-        return found
+        eval_set, gold = datasets.load_squad(file)
+        documents = {d.doc_id: d for d in eval_set.documents}
+        return {q.id: (q.question, q.answers, (documents[gold[q.id]],)) for q in eval_set.questions}
 
     @staticmethod
     def _hotpot(file: Path) -> dict:
-        found = {}
-        for line in file.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            documents = tuple(make_document(f"hotpot:{c['title']}", c["title"], f"{c['title']}\n\n{c['paragraph_text']}")
-                              for c in row["contexts"] if c.get("is_supporting"))
-            answers = tuple(dict.fromkeys(s for a in row["answers_objects"] for s in a.get("spans", ()) if s))
-            found[str(row["question_id"])] = (row["question_text"], answers, documents)
-        return found
+        eval_set, gold = datasets.load_hotpot(file)
+        documents = {d.doc_id: d for d in eval_set.documents}
+        return {q.id: (q.question, q.answers, tuple(documents[d] for d in gold[q.id])) for q in eval_set.questions}
 
     @staticmethod
     def _rgb(file: Path) -> dict:
-        found = {}
-        for line in file.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            answer = row["answer"]
-            flat = [a for group in answer for a in (group if isinstance(group, list) else [group])] \
-                if isinstance(answer, list) else [answer]
-            documents = tuple(make_document(f"rgb:{row['id']}/{n}", f"passage {n}", text)
-                              for n, text in enumerate(row["positive"]))
-            found[str(row["id"])] = (row["query"], tuple(dict.fromkeys(flat)), documents)
-        return found
+        """Each question with its answering passages only (its no-answer ones are the declining sets' business)."""
+        without = {q.id: {d.doc_id for d in q.documents} for q in datasets.load_rgb(file, negatives_only=True).questions}
+        return {q.id: (q.question, q.answers, tuple(d for d in q.documents if d.doc_id not in without[q.id]))
+                for q in datasets.load_rgb(file).questions}
 
 
 # ----- acceptance ---------------------------------------------------------------------------------------------
