@@ -85,10 +85,12 @@ _OPTIONS_AFTER_COMMA = re.compile(r",\s*(?P<a>[^,?]+?)\s+or\s+(?P<b>[^,?]+?)\s*\
 _OPTIONS_ANYWHERE = re.compile(
     r"(?P<a>(?:the\s+)?[A-Z0-9][\w.'’&-]*(?:\s+(?:of|the|and|de|la|[A-Z0-9][\w.'’&-]*))*)\s+or\s+"
     r"(?P<b>(?:the\s+)?[A-Z0-9][\w.'’&-]*(?:\s+(?:of|the|de|la|[A-Z0-9][\w.'’&-]*))*)")
-_NAMED = r"(?:\"[^\"]+\"|“[^”]+”|[A-Z0-9][\w.'’&-]*(?:\s+(?:(?:of|the|of the|de|la)\s+)?[A-Z0-9][\w.'’&-]*)*)"
+_CAPITAL = r"(?:[A-Z0-9]|(?![a-zß-ÿ])[^\W\d_])"  # a capital letter, "Ü" and "Ł" too, or a digit
+_NAMED = (rf"(?:\"[^\"]+\"|“[^”]+”|{_CAPITAL}[\w.'’&-]*(?:\s+(?:(?:of|the|of the|de|la|by)\s+)?{_CAPITAL}[\w.'’&-]*)*)")
 _TWO_SUBJECTS = re.compile(
-    r"^(?i:is|are|was|were|do|does|did|have|has|had)\s+(?i:both\s+)?(?i:the\s+)?(?:[a-z]+\s+)?"
+    r"^(?P<aux>(?i:is|are|was|were|do|does|did|have|has|had|both))\s+(?i:both\s+)?(?i:the\s+)?(?:[a-z]+\s+)?"
     rf"(?P<a>{_NAMED})\s+and\s+(?:the\s+)?(?P<b>{_NAMED})")
+_SINGULAR_AUX = {"are": "is", "were": "was", "do": "does", "have": "has"}
 _BETWEEN = re.compile(r"\b(?:difference|differences|compare|comparison)\b.*?\b(?:between|of)?\s*(?P<a>[^,?]+?)\s+"
                       r"(?:and|with|to|vs\.?|versus)\s+(?P<b>[^,?]+?)\s*\??$", re.I)
 _PRONOUN = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|its|it)\b", re.I)
@@ -186,6 +188,24 @@ def _described(text: str) -> bool:
         if not any(word[:1].isupper() for word in filler):
             return True
     return False
+
+
+def about_one(question: str, option: str) -> str:
+    """A yes/no question about two named things asked of one of them ("Are Hot Rod and Vibe both magazines?" reads
+    "Is Hot Rod magazines?" for Hot Rod): a small model settles one thing far better than two at once. A question
+    not of that form comes back unchanged."""
+    text = " ".join(question.split())
+    match = _TWO_SUBJECTS.match(text)
+    if not match:
+        return text
+    aux = match.group("aux")
+    rest = text[match.end("b"):].lstrip("\"”")
+    rest = re.sub(r"^(\s*)both\b\s*", r"\1", rest, flags=re.I)
+    if aux.lower() == "both":  # "Both A and B are ...?" -> "A is ...?"
+        rest = re.sub(r"^\s*(are|were|do|have)\b", lambda m: " " + _SINGULAR_AUX[m.group(1).lower()], rest, flags=re.I)
+        return f"{option}{rest}"
+    head = _SINGULAR_AUX.get(aux.lower(), aux.lower()).capitalize()
+    return f"{head} {option} {rest.strip()}".replace(" ?", "?")
 
 
 def resolve_followup(question: str, history: Sequence[str]) -> str:

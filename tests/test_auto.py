@@ -19,10 +19,12 @@ class ScriptedLLM:
         self.replies = replies
         self.verdict = verdict
         self.asked: list[str] = []
+        self.questions: list[str] = []  # the last user message of each request
 
     def complete(self, messages, **_):
         system = messages[0]["content"]
         self.asked.append(system)
+        self.questions.append(messages[-1]["content"])
         if system in (JUDGE_SYSTEM, auto.VERDICT_SYSTEM) or system.startswith("You check answers"):
             word = self.replies.get(system, self.verdict)
             other = "No" if word == "Yes" else "Yes"
@@ -56,6 +58,16 @@ def test_yes_no_comes_first_then_the_evidence_cited(assistant):
     assert reading.kind == "yesno" and reading.short == "No"
     assert reading.text.startswith("No. ") and reading.text.endswith("[1]")
     assert "2018" in reading.citations[0].quote
+    assert_quotes_are_the_documents(assistant, reading)
+
+
+def test_a_yes_no_question_about_two_things_settles_each_on_its_own_evidence(assistant):
+    llm = ScriptedLLM({})
+    reading = ask(assistant, llm, "Are the Danube and the Rhine both rivers?")
+    asked = [q for system, q in zip(llm.asked, llm.questions) if system == auto.VERDICT_SYSTEM]
+    assert [q.splitlines()[-1] for q in asked] == ["Question: Is Danube rivers?", "Question: Is Rhine rivers?"]
+    assert reading.short == "Yes" and len(reading.citations) == 2
+    assert {"Danube", "Rhine"} <= {word for c in reading.citations for word in ("Danube", "Rhine") if word in c.quote}
     assert_quotes_are_the_documents(assistant, reading)
 
 
@@ -106,6 +118,29 @@ def test_a_comparison_picks_one_of_the_named_things_with_evidence_for_both(assis
     reading = ask(assistant, llm, "Which flows through more countries, the Danube or the Rhine?")
     assert reading.kind == "comparison" and reading.short == "Danube"
     assert reading.text.startswith("Danube. ")
+    assert_quotes_are_the_documents(assistant, reading)
+
+
+def test_a_comparison_of_values_is_decided_by_the_values_copied_for_each(assistant):
+    """The model only copies each river's length; which is longer is decided in code (the model's own pick, were
+    it asked, is the Rhine)."""
+    from rag.evaluation.datasets import make_document
+
+    assistant.add_documents([make_document("lengths.txt", "Lengths",
+                                           "The Danube is 2,850 km long.\nThe Rhine is 1,230 km long.")])
+
+    class Copying(ScriptedLLM):
+        def complete(self, messages, **kwargs):
+            asked = messages[-1]["content"]
+            if "Copy the date or number given for" in asked:
+                reply = "2,850 km" if asked.rstrip(".").endswith("Danube") else "1,230 km"
+                return Completion(reply, (Token(reply, -0.1),))
+            return super().complete(messages, **kwargs)
+
+    reading = ask(assistant, Copying({auto.CHOICE_SYSTEM: "the Rhine"}), "Which river is longer, the Danube or the Rhine?")
+    assert reading.kind == "comparison"
+    assert reading.short == "Danube" and reading.signals.get("compared_values") == 1.0
+    assert any("2,850" in c.quote for c in reading.citations) and any("1,230" in c.quote for c in reading.citations)
     assert_quotes_are_the_documents(assistant, reading)
 
 

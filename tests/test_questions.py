@@ -1,6 +1,6 @@
 import pytest
 
-from rag.questions import classify, resolve_followup
+from rag.questions import about_one, classify, resolve_followup
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -37,6 +37,21 @@ def test_a_comparison_names_its_two_things():
     assert classify("Which magazine was started first, Arthur's Magazine or First for Women?").options == (
         "Arthur's Magazine", "First for Women")
     assert classify("Were Scott Derrickson and Ed Wood of the same nationality?").options == ("Scott Derrickson", "Ed Wood")
+
+
+def test_a_yes_no_question_about_two_things_is_asked_of_each_alone():
+    asked = classify("Are Hot Rod and The Memory of Our People both magazines?")
+    assert asked.options == ("Hot Rod", "Memory of Our People")
+    assert about_one(asked.text, "Hot Rod") == "Is Hot Rod magazines?"
+    assert about_one("Do the drinks Gibson and Zurracapote both contain gin?", "Zurracapote") == "Does Zurracapote contain gin?"
+    assert about_one("Both Sorbaria and Goldenrod are a genus of plants?", "Goldenrod") == "Goldenrod is a genus of plants?"
+    assert about_one("Were Sound Team and Dead by Sunrise both formed before 2010?", "Dead by Sunrise") == (
+        "Was Dead by Sunrise formed before 2010?")
+    assert about_one("Is the sky blue?", "sky") == "Is the sky blue?"  # not about two things: unchanged
+
+
+def test_names_may_begin_with_any_capital_letter():
+    assert classify("Are Über Goober and Łódź Story both documentaries?").options == ("Über Goober", "Łódź Story")
 
 
 def test_a_statement_is_a_claim_to_check():

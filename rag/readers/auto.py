@@ -24,7 +24,8 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from rag.questions import Question, classify
+from rag.quantities import amount, comparative, date_key
+from rag.questions import Question, about_one, classify
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ScoredSentence
 from rag.readers.llm import LLMReader, align, yes_probability
@@ -84,7 +85,7 @@ class AutoSettings:
     explain_sentences: int = 3
     list_sentences: int = 3
     hop_k: int = 5  # passages searched in a second hop, or for each named thing
-    verdict_margin: float = 0.1  # a yes/no verdict within this of 0.5 is too close to call: declined
+    verdict_margin: float = 0.05  # a yes/no verdict within this of 0.5 is too close to call: declined
     min_relevance: float = -2.0  # cross-encoder logit: below it a quoted sentence is not about the question
     overview_sentences: int = 3
     overview_documents: int = 10
@@ -246,8 +247,8 @@ class AutoReader(ReadsByStreaming):
 
                     a, b = (" ".join(v.lower().split()) for v in values)
                     return 0.9 if a == b or fuzz.token_set_ratio(a, b) >= 90 else 0.1
-            if all(own):
-                each = [self._yes(f"{question}\nAnswer about {option} alone.", [sentence.text])
+            if all(own) and own[0] is not own[1]:
+                each = [self._yes(about_one(question, option), [sentence.text])
                         for option, sentence in zip(asked.options, own)]
                 return min(each)
         return self._yes(question, [s.text for s in evidence])
@@ -260,9 +261,15 @@ class AutoReader(ReadsByStreaming):
         """The evidence sentence that names `option` (by its words), if any."""
         from rapidfuzz import fuzz
 
-        scored = [(fuzz.partial_ratio(option.lower(), s.text.lower()), s) for s in evidence]
-        best = max(scored, key=lambda pair: pair[0])
-        return best[1] if best[0] >= 80 else None
+        words = [w for w in re.findall(r"\w+", option.lower()) if len(w) > 2] or [option.lower()]
+
+        def named(sentence: ScoredSentence) -> float:
+            text = sentence.text.lower()
+            share = sum(w in re.findall(r"\w+", text) for w in words) / len(words)
+            return max(fuzz.partial_ratio(option.lower(), text) / 100, share)
+
+        best = max(evidence, key=named)
+        return best if named(best) >= 0.8 or (len(words) > 1 and named(best) >= 0.5 and words[0] in best.text.lower()) else None
 
     def _copy_one(self, question: str, sentence: ScoredSentence) -> str | None:
         """A phrase copied from one sentence that answers `question`, or None."""
@@ -281,6 +288,14 @@ class AutoReader(ReadsByStreaming):
         if not evidence:
             yield "answer", abstention()
             return
+        by_value = self._by_value(asked, evidence)
+        if by_value is not None:
+            chosen, cited = by_value
+            citations = tuple(_citation(s, lookup) for s in cited)
+            quotes = " ".join(f"{c.quote} [{n}]" for n, c in enumerate(citations, start=1))
+            yield "answer", Reading(f"{chosen}. {quotes}", citations, False, 0.9, short=chosen,
+                                    signals={"compared_values": 1.0})
+            return
         a, b = asked.options
         messages = [{"role": "system", "content": CHOICE_SYSTEM},
                     {"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])
@@ -296,6 +311,32 @@ class AutoReader(ReadsByStreaming):
         citations = tuple(_citation(s, lookup) for s in evidence[:2])
         quotes = " ".join(f"{c.quote} [{n}]" for n, c in enumerate(citations, start=1))
         yield "answer", Reading(f"{chosen}. {quotes}", citations, False, max(scores) / 100, short=chosen)
+
+    def _by_value(self, asked: Question, evidence: list[ScoredSentence]) -> tuple[str, list[ScoredSentence]] | None:
+        """"Who is older, A or B?", "Which has more seats?": each thing's date or number copied from its own sentence
+        and compared in code. None when the question compares no value or either value is not found."""
+        measure = comparative(asked.text)
+        if measure is None:
+            return None
+        direction, temporal = measure
+        own = [self._about(option, evidence) for option in asked.options]
+        if not all(own) or own[0] is own[1]:
+            return None
+        values = []
+        for option, sentence in zip(asked.options, own):
+            copied = self._copy_one(f"{asked.text} Copy the date or number given for {option}.", sentence) or ""
+            value = (date_key if temporal else amount)(copied)
+            if value is None:
+                return None
+            if temporal and copied in sentence.text:  # "1941" copied from "born September 15, 1941": the whole date
+                at = sentence.text.index(copied)
+                around = date_key(sentence.text[max(0, at - 20): at + len(copied) + 20])
+                value = around if around and around[0] == value[0] and around[1] else value
+            values.append(value)
+        if values[0] == values[1] or temporal and values[0][0] == values[1][0] and not (values[0][1] and values[1][1]):
+            return None
+        larger = int(values[1] > values[0])
+        return asked.options[larger if direction > 0 else 1 - larger], own
 
     # ----- several items ----------------------------------------------------------------------------------------
 
