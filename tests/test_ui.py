@@ -351,3 +351,20 @@ def test_rag_chat_shows_a_declined_answers_closest_passages_whole(app):
     for hit in answer.hits[:3]:
         assert " ".join(hit.chunk.text.split()) in shown  # not cut at a width
     assert "/" not in shown.split("Closest passages:")[1].split("[")[0]  # a name, not a path
+
+
+def test_words_still_being_checked_are_marked_as_a_draft(app):
+    assistant = app.assistant
+    real = assistant.ask_stream
+
+    def drafting(*args, **kwargs):
+        for event, value in real(*args, **kwargs):
+            if event == "answer":
+                yield "partial", "Kilauea drained in <b>2018</b>"
+            yield event, value
+
+    assistant.ask_stream = drafting
+    steps = [history[-1]["content"] for history, _, _ in app.respond("When was the lava lake of Kilauea drained?", [], 5, "extractive")]
+    draft = next(text for text in steps if text.startswith("Kilauea"))
+    assert "&lt;b&gt;2018&lt;/b&gt;" in draft and draft.endswith("*Checking each sentence against its source…*")
+    assert steps[-1] == "2018 [1]"  # the checked answer replaces the draft

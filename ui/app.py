@@ -242,8 +242,8 @@ class ChatApp:
                         self._model_warm = True
                     yield render.escape(render.answer_text(value)), render.sources_panel(value), value
                     return
-                if text:
-                    yield render.escape(text), "", None
+                if text:  # a draft: each sentence is checked against its source before the answer is shown
+                    yield render.escape(text) + "\n\n*Checking each sentence against its source…*", "", None
                 else:
                     yield f"{stage} {time.monotonic() - started:.0f} s", "", None
         except RagError as exc:

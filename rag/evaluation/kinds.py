@@ -200,13 +200,19 @@ def run(questions: list[KindQuestion], assistant_for: Callable[[tuple[Document, 
         if key not in assistants:
             assistants[key] = assistant_for(question.documents)
         started = time.perf_counter()
-        answer = assistants[key].ask(question.question, reader="auto")
+        first_words = None
+        for event, value in assistants[key].ask_stream(question.question, reader="auto"):
+            if event in ("partial", "answer") and first_words is None:
+                first_words = time.perf_counter() - started  # what a person waits before words appear
+            if event == "answer":
+                answer = value
         seconds = time.perf_counter() - started
         ok, why = accepted(question, answer)
         rows.append({"id": question.id, "source": question.source, "question": question.question,
                      "kind": question.kind, "kind_read": answer.kind or classify(question.question).kind,
                      "accepted": ok, "why_not": why, "answer": answer.text, "short": answer.short,
                      "abstained": answer.abstained, "accept": question.accept, "seconds": round(seconds, 2),
+                     "first_words_s": round(first_words, 2),
                      "citations": [{"source": c.source, "start": c.start, "end": c.end, "quote": c.quote}
                                    for c in answer.citations]})
         if progress is not None:
@@ -217,7 +223,8 @@ def run(questions: list[KindQuestion], assistant_for: Callable[[tuple[Document, 
     for kind, group in grouped.items():
         summary["by_kind"][kind].update({
             "accepted": round(sum(r["accepted"] for r in group) / len(group), 3),
-            "p50_s": round(metrics.percentile([r["seconds"] for r in group], 50), 2)})
+            "p50_s": round(metrics.percentile([r["seconds"] for r in group], 50), 2),
+            "first_words_p50_s": round(metrics.percentile([r["first_words_s"] for r in group], 50), 2)})
     summary["accepted"] = round(sum(r["accepted"] for r in rows) / max(len(rows), 1), 3)
     summary["p50_s"] = round(metrics.percentile([r["seconds"] for r in rows], 50), 2) if rows else 0.0
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -232,10 +239,11 @@ def report_markdown(summary: dict, rows: list[dict]) -> str:
     lines = ["# Question kinds", "",
              f"{summary['questions']} questions; kind read right {summary['kind_accuracy']:.1%}"
              + (f"; answers accepted {summary['accepted']:.1%} (p50 {summary['p50_s']} s)" if "accepted" in summary else ""),
-             "", "| kind | questions | kind read right | accepted | p50 s |", "|---|---|---|---|---|"]
+             "", "| kind | questions | kind read right | accepted | p50 s | first words p50 s |", "|---|---|---|---|---|---|"]
     for kind, values in summary["by_kind"].items():
         lines.append(f"| {kind} | {values['questions']} | {values['kind_accuracy']:.1%} | "
-                     f"{values.get('accepted', float('nan')):.1%} | {values.get('p50_s', '–')} |")
+                     f"{values.get('accepted', float('nan')):.1%} | {values.get('p50_s', '–')} | "
+                     f"{values.get('first_words_p50_s', '–')} |")
     if summary["confusions"]:
         lines += ["", "Kinds read wrongly (label -> read): "
                   + ", ".join(f"{k}: {n}" for k, n in summary["confusions"].items())]
