@@ -75,3 +75,35 @@ def test_a_login_is_needed_when_rag_auth_is_set(assistant):
 def test_bad_requests_say_what_is_wrong(assistant, body, status, message):
     response = client_for(assistant).post("/v1/chat/completions", json=body)
     assert response.status_code == status and message in response.json()["error"]["message"]
+
+
+def test_after_the_documents_tab_opens_another_index_every_route_answers_from_it(assistant, tmp_path, fake_embedder, fake_reranker):
+    import asyncio
+
+    from fastapi.testclient import TestClient
+
+    from rag.assistant import Assistant, Settings
+    from ui.app import build_server
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "harbour.txt").write_text("The harbour office opens at six in the morning.", encoding="utf-8")
+    other = Assistant(Settings(index_dir=tmp_path / "other"), embedder=fake_embedder, reranker=fake_reranker)
+    other.index_paths([notes])
+
+    app, _ = build_server(assistant)
+    client = TestClient(app)
+    body = {"model": "rag-extractive", "messages": [{"role": "user", "content": "When does the harbour office open?"}]}
+
+    def documents_over_mcp() -> str:
+        result = asyncio.run(app.state.mcp.call_tool("list_documents", {}))
+        return json.dumps([part.model_dump() for part in result.content])
+
+    assert client.post("/v1/chat/completions", json=body).json()["rag"]["abstained"]
+    assert "harbour" not in documents_over_mcp()
+
+    app.state.chat.open_store(str(tmp_path / "other"))
+
+    answer = client.post("/v1/chat/completions", json=body).json()["rag"]
+    assert not answer["abstained"] and answer["citations"][0]["source"] == "harbour.txt"
+    assert "harbour.txt" in documents_over_mcp() and "volcanoes" not in documents_over_mcp()

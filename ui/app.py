@@ -484,10 +484,12 @@ def check_exposure(host: str, auth: str | None, *, allow_anonymous: bool = False
     return credentials
 
 
-def build_app(assistant: Assistant, *, read_only: bool = False):
+def build_app(assistant: Assistant | ChatApp, *, read_only: bool = False):
+    """The chat window's Blocks over an assistant (or over a ChatApp the caller keeps, to follow its index)."""
     import gradio as gr
 
-    app = ChatApp(assistant, read_only=read_only)
+    app = assistant if isinstance(assistant, ChatApp) else ChatApp(assistant, read_only=read_only)
+    assistant = app.assistant
     with gr.Blocks(title="Ask your documents") as demo:
         gr.Markdown("## Ask your documents\nAnswers quote your files; every quote links to its exact place in the source.")
         with gr.Tabs(elem_id="rag-tabs") as tabs:
@@ -614,8 +616,10 @@ def build_server(assistant: Assistant, *, host: str = "127.0.0.1", auth: str | N
     from ui import mcp_tools, openai_api
 
     credentials = check_exposure(host, auth, allow_anonymous=allow_anonymous)
-    demo = build_app(assistant, read_only=read_only)
-    mcp = mcp_tools.build(assistant)
+    chat = ChatApp(assistant, read_only=read_only)
+    demo = build_app(chat)
+    current = lambda: chat.assistant  # noqa: E731  the index the Documents tab's Open chose, for every route
+    mcp = mcp_tools.build(current)
     mcp_app = mcp.streamable_http_app(streamable_http_path="/", host=host)
 
     @contextlib.asynccontextmanager
@@ -624,7 +628,8 @@ def build_server(assistant: Assistant, *, host: str = "127.0.0.1", auth: str | N
             yield
 
     app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.include_router(openai_api.router(assistant, credentials, threading.BoundedSemaphore(CONCURRENCY_LIMIT)))
+    app.state.chat, app.state.mcp = chat, mcp  # the parts every route shares, for whoever embeds the app
+    app.include_router(openai_api.router(current, credentials, threading.BoundedSemaphore(CONCURRENCY_LIMIT)))
     app.mount("/mcp", RequireLogin(mcp_app, credentials))
     app = gr.mount_gradio_app(app, demo, path="/", auth=credentials, max_file_size=f"{MAX_UPLOAD_MB}mb",
                               css=render.CSS, head=render.HEAD, footer_links=["api"])

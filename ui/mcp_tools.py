@@ -10,7 +10,7 @@ Tools: ask(question, k, reader), search(question, k), list_documents().
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 from typing_extensions import TypedDict  # pydantic reads TypedDict field types from this one on Python < 3.12
 
@@ -64,13 +64,15 @@ INSTRUCTIONS = (
 )
 
 
-def build(assistant: Assistant, *, show_paths: bool = False):
-    """The MCP server over `assistant`. `show_paths` adds each document's full path (stdio, on the user's own
-    machine); over the network only file names are given."""
+def build(assistant: Assistant | Callable[[], Assistant], *, show_paths: bool = False):
+    """The MCP server over `assistant` (or over whichever assistant the callable returns at each call: the chat
+    server's, which the Documents tab can switch to another index). `show_paths` adds each document's full path
+    (stdio, on the user's own machine); over the network only file names are given."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
     server = MCPServer("rag", instructions=INSTRUCTIONS, log_level="WARNING")
+    current = assistant if callable(assistant) else (lambda: assistant)
 
     def source_of(path: str) -> str:
         from pathlib import Path
@@ -87,7 +89,7 @@ def build(assistant: Assistant, *, show_paths: bool = False):
         reason, an overview), extractive (instant, quotes the source), llm (a short
         phrase from a local model), llm-explain (one to three sentences with [n] markers). `k`: passages, 1-100."""
         try:
-            data = answer_to_dict(assistant.ask(question, k=k, reader=reader))
+            data = answer_to_dict(current().ask(question, k=k, reader=reader))
         except RagError as exc:
             raise ToolError(str(exc)) from exc
         for item in data["citations"] + data["hits"]:
@@ -99,7 +101,7 @@ def build(assistant: Assistant, *, show_paths: bool = False):
         """The k passages of the documents that best match the question, best first: source file, start and end
         character offsets, the passage's exact text and its score (higher is better). No answer is composed."""
         try:
-            passages = assistant.search(question, k)
+            passages = current().search(question, k)
         except RagError as exc:
             raise ToolError(str(exc)) from exc
         return [{"source": source_of(p.source), "start": p.start, "end": p.end, "text": p.text, "score": p.score}
@@ -109,6 +111,6 @@ def build(assistant: Assistant, *, show_paths: bool = False):
     def list_documents() -> list[DocumentResult]:
         """The indexed documents: file name, title, number of chunks and size in bytes."""
         return [{"name": d.source if show_paths else d.name, "title": d.title, "chunks": d.chunks,
-                 "size_bytes": d.size_bytes} for d in assistant.documents()]
+                 "size_bytes": d.size_bytes} for d in current().documents()]
 
     return server

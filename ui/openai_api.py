@@ -17,7 +17,7 @@ import secrets
 import threading
 import time
 import uuid
-from typing import Iterator
+from typing import Callable, Iterator
 
 # FastAPI reads the route functions' annotations at run time: Request must be importable from this module.
 from fastapi import Request
@@ -73,8 +73,12 @@ def citations(answer: Answer) -> list[dict]:
              "quote": c.quote} for n, c in enumerate(answer.citations, start=1)]
 
 
-def router(assistant: Assistant, credentials: tuple[str, str] | None, gate: threading.BoundedSemaphore):
-    """The /v1 routes; `gate` is shared with the chat window, so the models answer a bounded number at once."""
+def router(assistant: Assistant | Callable[[], Assistant], credentials: tuple[str, str] | None,
+           gate: threading.BoundedSemaphore):
+    """The /v1 routes over `assistant` (or whichever assistant the callable returns at each request: the chat
+    server's, which the Documents tab can switch to another index); `gate` is shared with the chat window, so the
+    models answer a bounded number at once."""
+    current = assistant if callable(assistant) else (lambda: assistant)
     from fastapi import APIRouter
     from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -106,7 +110,7 @@ def router(assistant: Assistant, credentials: tuple[str, str] | None, gate: thre
             question, history = question_and_history(body)
         except RagError as exc:
             return refuse(400, str(exc), "invalid_request_error")
-        events = _answer_events(assistant, gate, question, history, MODELS[model])
+        events = _answer_events(current(), gate, question, history, MODELS[model])
         if body.get("stream"):
             return StreamingResponse(_sse(events, model), media_type="text/event-stream")
         from starlette.concurrency import run_in_threadpool
