@@ -202,7 +202,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     """
     assistant = _assistant(args, build_seed=False)
     removed = assistant.remove(args.source)
-    print(f"Removed {removed.source} from {assistant.settings.index_dir}.")
+    print(f"Removed {removed.source} from {assistant.settings.location}.")
     return EXIT_OK
 
 

@@ -117,3 +117,11 @@ def test_a_named_store_without_an_index_is_never_filled_with_the_seed_corpus(tmp
     assert cli.main(["list", "--store", f"milvus:{tmp_path / 'empty.db'}"]) == 0
     out = capsys.readouterr()
     assert out.out == "" and "No documents indexed in milvus:" in out.err
+
+
+def test_remove_names_the_store_it_removed_from(tmp_path, corpus_dir, capsys):
+    location = f"milvus:{tmp_path / 'notes.db'}"
+    assert run(capsys, "index", str(corpus_dir), "--store", location)[0] == 0
+    code, out, _ = run(capsys, "remove", "rivers.txt", "--store", location)
+    assert code == 0 and out.strip().endswith(f"from {location}.")
+    assert str(tmp_path / "notes.db") + "." not in out.replace(location, "")  # no folder path beside it
