@@ -20,13 +20,14 @@ from rag.embedding import DEFAULT_BACKEND, Backend
 from rag.models import DEFAULT_EMBEDDER
 from rag.paths import SEED_CORPUS, default_index_dir
 from rag.retrieval import RetrievalSettings
+from rag.readers import READERS as _REGISTERED
 from rag.types import Answer, Document
 
 MAX_QUESTION_CHARS = 1000
 MAX_K = 100
 STALE_CHECK_SECONDS = 1.0  # how often a long-running assistant looks for a generation committed elsewhere
 ReaderName = Literal["auto", "extractive", "llm", "llm-explain", "qa-model"]
-READERS: tuple[str, ...] = ("auto", "extractive", "llm", "llm-explain", "qa-model")
+READERS: tuple[str, ...] = tuple(_REGISTERED)  # ReaderName spells the same names for type checkers
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 

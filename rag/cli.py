@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from rag.readers import CHAT_READERS, READERS
+
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
 # (name, help, function, options) of each command, in the order `rag --help` lists them; each command's options
 # stand beside it, in its @command line.
@@ -39,7 +41,7 @@ PASSAGES = opt("-k", type=int, metavar="N", help="passages per question (default
 LLM_MODEL = opt("--llm-model", metavar="PATH",
                 help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
 QA_MODEL = opt("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder (--reader qa-model)")
-CHAT_READER = opt("--reader", choices=["auto", "extractive", "llm", "llm-explain"],
+CHAT_READER = opt("--reader", choices=list(CHAT_READERS),
                   help="how answers are read from passages (auto: shaped by the question's kind)")
 SEED_QUESTIONS = Path(__file__).resolve().parent.parent / "seeds" / "questions.jsonl"
 
@@ -164,7 +166,7 @@ def _copy_index(args: argparse.Namespace) -> int:
 
 
 @command("ask", "ask a question", opt("question"), *INDEX, PASSAGES,
-         opt("--reader", choices=["auto", "extractive", "llm", "llm-explain", "qa-model"],
+         opt("--reader", choices=list(READERS),
              help="how answers are read from passages (auto: the answer shaped by the question's kind)"),
          opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)"),
          opt("--explain", action="store_true", help="llm reader: one to three sentences with [n] markers"),
@@ -351,7 +353,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
          opt("--baseline", choices=["stuff"],
              help="also answer with the textbook chain (dense top-4, the classic stuff prompt, the same local model)"),
          opt("--negatives-only", action="store_true", help="RGB: only passages without the answer"),
-         opt("--reader", choices=["auto", "extractive", "llm", "llm-explain", "qa-model", "none"],
+         opt("--reader", choices=[*READERS, "none"],
              help="none: retrieval only"),
          QA_MODEL, LLM_MODEL,
          opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="mode the reader uses (all are measured)"),

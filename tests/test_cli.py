@@ -125,3 +125,19 @@ def test_remove_names_the_store_it_removed_from(tmp_path, corpus_dir, capsys):
     code, out, _ = run(capsys, "remove", "rivers.txt", "--store", location)
     assert code == 0 and out.strip().endswith(f"from {location}.")
     assert str(tmp_path / "notes.db") + "." not in out.replace(location, "")  # no folder path beside it
+
+
+def test_every_surface_offers_the_readers_registered_once():
+    import typing
+
+    from rag.assistant import ReaderName
+    from rag.readers import CHAT_READERS, READERS
+    from ui import app, mcp_tools, openai_api
+
+    assert set(typing.get_args(ReaderName)) == set(READERS)
+    choices = {action.dest: action.choices for action in cli.build_parser()._subparsers._group_actions[0].choices["ask"]._actions}
+    assert list(choices["reader"]) == list(READERS)
+    assert [value for _, value in app.READER_CHOICES] == list(CHAT_READERS)
+    assert list(openai_api.MODELS.values()) == list(CHAT_READERS)
+    tool = next(t for t in mcp_tools.build(lambda: None)._tool_manager.list_tools() if t.name == "ask")
+    assert tool.parameters["properties"]["reader"]["enum"] == list(CHAT_READERS)

@@ -24,6 +24,7 @@ from typing import Iterator
 from rag.assistant import Assistant, answer_to_dict
 from rag.errors import RagError
 from rag.loaders import SUPPORTED_SUFFIXES
+from rag.readers import CHAT_READERS, MODEL_READERS, READERS
 from ui import render
 
 MAX_UPLOAD_MB = 50
@@ -33,13 +34,8 @@ log = logging.getLogger("rag.chat")
 WAITING = "Waiting for the answer above…"
 NO_SOURCES = "<p>Cited passages appear here, with the supporting words highlighted. Click an answer to see its own.</p>"
 STAGES = {"searching": "Searching your documents…", "reading": "Reading the passages…"}
-LLM_READERS = ("auto", "llm", "llm-explain")
-READER_CHOICES = [
-    ("Automatic: shaped by the question (lists, yes/no, reasons, overviews)", "auto"),
-    ("Extractive: fast, quotes the source", "extractive"),
-    ("Local LLM: crisp answer", "llm"),
-    ("Local LLM: short explanation", "llm-explain"),
-]
+LLM_READERS = MODEL_READERS
+READER_CHOICES = [(READERS[name][0], name) for name in CHAT_READERS]
 
 
 def safe_upload_name(original: str, data_hash: str) -> str:

@@ -16,6 +16,7 @@ from typing_extensions import TypedDict  # pydantic reads TypedDict field types 
 
 from rag.assistant import Assistant, answer_to_dict
 from rag.errors import RagError
+from rag.readers import CHAT_READERS
 
 
 class CitationResult(TypedDict):
@@ -80,7 +81,7 @@ def build(assistant: Assistant | Callable[[], Assistant], *, show_paths: bool = 
         return path if show_paths else Path(path).name
 
     @server.tool()
-    def ask(question: str, k: int = 5, reader: Literal["auto", "extractive", "llm", "llm-explain"] = "extractive") -> AnswerResult:
+    def ask(question: str, k: int = 5, reader: Literal[CHAT_READERS] = "extractive") -> AnswerResult:
         """Answer a question from the indexed documents.
 
         Returns the answer text, whether the documents do not say (`abstained`), the citations that support it

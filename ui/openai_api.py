@@ -24,10 +24,11 @@ from fastapi import Request
 
 from rag.assistant import Assistant, answer_to_dict
 from rag.errors import RagError
+from rag.readers import CHAT_READERS
 from rag.types import Answer
 from ui import render
 
-MODELS = {"rag-auto": "auto", "rag-extractive": "extractive", "rag-llm": "llm", "rag-llm-explain": "llm-explain"}
+MODELS = {f"rag-{name}": name for name in CHAT_READERS}
 
 
 def authorised(header: str | None, credentials: tuple[str, str] | None) -> bool:

@@ -7,6 +7,18 @@ from typing import Callable, Iterator, Mapping, Protocol, Sequence
 
 from rag.types import Citation, Document, Hit
 
+# Every reader a person can choose, once: its name, how the chat labels it, and whether it runs the local model.
+# The CLI's --reader choices, the chat's radio, the OpenAI models (rag-NAME) and MCP's `reader` all read this.
+READERS: dict[str, tuple[str, bool]] = {
+    "auto": ("Automatic: shaped by the question (lists, yes/no, reasons, overviews)", True),
+    "extractive": ("Extractive: fast, quotes the source", False),
+    "llm": ("Local LLM: crisp answer", True),
+    "llm-explain": ("Local LLM: short explanation", True),
+    "qa-model": ("A question-answering model folder you give (--qa-model)", False),
+}
+CHAT_READERS: tuple[str, ...] = tuple(name for name in READERS if name != "qa-model")  # no model folder to give
+MODEL_READERS: tuple[str, ...] = tuple(name for name, (_, model) in READERS.items() if model)
+
 DocumentLookup = Callable[[str], Document]
 ABSTAIN_TEXT = "The documents do not say."
 
