@@ -178,6 +178,13 @@ class LocalLLM:
                     self._server = xllamacpp.Server(params)
         return self._server
 
+    def wait_until_free(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the generation under way (if any) to end; True when the model is free."""
+        if self._lock.acquire(timeout=max(seconds, 0.0)):
+            self._lock.release()
+            return True
+        return False
+
     def complete(self, messages: list[dict], *, max_tokens: int = 64, top_logprobs: int = 0) -> Completion:
         """The greedy reply; with top_logprobs, each token's log-probability and its most likely alternatives."""
         request = {"messages": messages, "max_tokens": max_tokens, "temperature": 0.0, "top_k": 1,

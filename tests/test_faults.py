@@ -40,28 +40,83 @@ def _corpus(folder: Path, files: int, tag: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.8, 1.5, 2.5])
-def test_sigkill_during_indexing_leaves_the_previous_index(tmp_path, fake_embedder, delay):
+KILLED_AT = textwrap.dedent(
+    """
+    import importlib, os, signal, sys
+    sys.path.insert(0, {root!r})
+    from tests.conftest import FakeEmbedder
     from rag.assistant import Assistant, Settings
+
+    # Kill this process (SIGKILL: no cleanup, no finally) just before or just after one step of the commit.
+    target, argument, when = sys.argv[3], sys.argv[4], sys.argv[5]
+    owner_name, _, attribute = target.rpartition(".")
+    try:
+        owner = importlib.import_module(owner_name)
+    except ImportError:  # a class's method: module.Class.method
+        module_name, _, class_name = owner_name.rpartition(".")
+        owner = getattr(importlib.import_module(module_name), class_name)
+    real = getattr(owner, attribute)
+
+    def step(*args, **kwargs):
+        hit = argument == "-" or any(str(a).endswith(argument) for a in args)
+        if hit and when == "before":
+            os.kill(os.getpid(), signal.SIGKILL)
+        result = real(*args, **kwargs)
+        if hit and when == "after":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+    setattr(owner, attribute, step)
+    Assistant(Settings(index_dir=sys.argv[1]), embedder=FakeEmbedder()).index_paths([sys.argv[2]])
+    print("finished without being killed", flush=True)
+    """
+)
+
+# Each step of FolderStore.commit, in order, and what a reader must find if the indexer dies there: until CURRENT
+# names the new generation, the old index exactly; from then on, the new one whole.
+COMMIT_STEPS = [
+    ("rag.stores.folder._write_file", ".rag-generation", "before", "old"),
+    ("rag.stores.folder._write_file", "documents.jsonl", "after", "old"),
+    ("rag.stores.folder._write_file", "chunks.jsonl", "after", "old"),
+    ("rag.stores.faiss_store.FaissVectorStore.write", "-", "after", "old"),
+    ("rag.lexical.Lexical.save", "-", "after", "old"),
+    ("rag.stores.folder._write_file", "manifest.json", "after", "old"),
+    ("rag.stores.folder._fsync_tree", "-", "after", "old"),
+    ("rag.stores.folder._write_file", "CURRENT.tmp", "after", "old"),
+    ("os.replace", "CURRENT", "after", "new"),
+]
+
+
+@pytest.mark.parametrize("target, argument, when, expected", COMMIT_STEPS,
+                         ids=[f"{when}-{t.rsplit('.', 1)[-1]}-{a}" for t, a, when, _ in COMMIT_STEPS])
+def test_an_indexer_killed_at_each_step_of_a_commit_leaves_one_whole_index(tmp_path, fake_embedder, target, argument,
+                                                                            when, expected):
+    from rag.assistant import Assistant, Settings
+    from rag.stores.folder import MARKER
 
     index_dir = tmp_path / "idx"
     first = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker())
     first.index_paths([_corpus(tmp_path / "old", 2, "old")])
     before = FolderStore.open(index_dir)
     script = tmp_path / "indexer.py"
-    script.write_text(INDEXER.format(root=str(Path(__file__).resolve().parent.parent)))
-    process = subprocess.Popen([sys.executable, str(script), str(index_dir), str(_corpus(tmp_path / "new", 40, "new"))],
-                               stdout=subprocess.PIPE, text=True)
-    time.sleep(delay)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
-    after = FolderStore.open(index_dir)  # loads, whatever the moment of the kill
-    assert after.catalog.chunks() == before.catalog.chunks() or len(after.catalog.documents) == 42
+    script.write_text(KILLED_AT.format(root=str(Path(__file__).resolve().parent.parent)))
+    process = subprocess.run([sys.executable, str(script), str(index_dir), str(_corpus(tmp_path / "new", 6, "new")),
+                              target, argument, when], capture_output=True, text=True, timeout=120)
+    assert process.returncode == -signal.SIGKILL, process.stdout + process.stderr  # the kill landed at that step
+
+    after = FolderStore.open(index_dir)
+    if expected == "old":
+        assert after.generation == before.generation and after.catalog.chunks() == before.catalog.chunks()
+    else:
+        assert after.generation != before.generation and len(after.catalog.documents) == 8
+        assert after.vectors.count() == after.catalog.chunk_count()
     answer = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker()).ask("old document 1 word1x5")
     assert answer.hits
-    # A new writer is not blocked by the dead one's lock and finishes the job.
-    report, _ = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker()).index_paths([tmp_path / "new"])
-    assert len(FolderStore.open(index_dir).catalog.documents) == 42
+    # A new writer is not blocked by the dead one's lock, finishes the job and clears the dead one's leftovers.
+    Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker()).index_paths([tmp_path / "new"])
+    assert len(FolderStore.open(index_dir).catalog.documents) == 8
+    generations = [p for p in index_dir.iterdir() if (p / MARKER).exists()]
+    assert len(generations) <= 2  # the live one and the one before it; a dead commit's half-written folder is gone
 
 
 def test_corrupted_chunk_store_names_the_file(tmp_path, corpus_dir, fake_embedder):

@@ -7,6 +7,7 @@ from rag.readers.llm import VERIFY_SYSTEM, LLMReader, LLMSettings, align, none_p
 from rag.readers.signals import Calibration
 
 QUESTION = "When was the lava lake of Kilauea drained?"
+EXPLAINED = "How did Chavez pay for social assistance programs?"  # the seed article spends a paragraph on it
 # Declines when the model said NONE or copied nothing it could be held to; answers otherwise.
 TRUST_THE_MODEL = Calibration(("model_declined",), (-8.0,), 4.0, 0.5)
 
@@ -175,10 +176,7 @@ def test_closing_a_stream_stops_the_generation():
     pieces = llm.stream([{"role": "user", "content": "go on"}])
     assert next(pieces) == "word " and next(pieces) == "word "
     pieces.close()  # the client went away
-    deadline = time.time() + 2
-    while llm._lock.locked() and time.time() < deadline:
-        time.sleep(0.01)
-    assert not llm._lock.locked()  # the model is free for the next question
+    assert llm.wait_until_free(2.0)  # the model is free for the next question
     assert llm._server.sent < 100
 
 
@@ -201,11 +199,12 @@ def test_packaged_model_gives_crisp_cited_answers(tmp_path_factory):
         assert answer.text in citation.quote
         assert assistant.store.catalog.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
     # The streamed explanation with the real model: markers that point at the cited passages.
-    explained = [e for e in assistant.ask_stream("Why did the deal with Shell matter?", reader="llm-explain")
-                 if e[0] != "stage"]
+    explained = [e for e in assistant.ask_stream(EXPLAINED, reader="llm-explain") if e[0] != "stage"]
     assert explained[0][0] == "partial"
     final = explained[-1][1]
-    assert final.abstained or (final.citations and "[1]" in final.text)
+    assert not final.abstained and final.citations and "[1]" in final.text, final.text
+    for citation in final.citations:
+        assert assistant.store.catalog.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
 
 
 @pytest.mark.integration
@@ -217,9 +216,6 @@ def test_a_client_that_leaves_mid_stream_frees_the_model(tmp_path_factory):
     pieces = llm.stream([{"role": "user", "content": "Write a long story about a lighthouse keeper."}], max_tokens=400)
     next(pieces)
     pieces.close()
-    started = time.perf_counter()
-    while llm._lock.locked() and time.perf_counter() - started < 30:
-        time.sleep(0.01)
     # The next question can start within a second, not after 400 more tokens (about 13 s on 2 cores).
-    assert time.perf_counter() - started < 1.0
+    assert llm.wait_until_free(1.0)
     assert llm.complete([{"role": "user", "content": "Say OK."}], max_tokens=2).text

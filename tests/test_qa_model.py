@@ -32,9 +32,17 @@ def test_answers_with_a_span_of_the_source(assistant, tiny_model):
     assert reading.text in citation.quote  # the answer is the source's own characters, inside the citation
 
 
-def test_a_high_threshold_abstains(assistant, tiny_model):
-    hits = assistant.retriever().search("When was the lava lake of Kilauea drained?", 3)
-    assert QAModelReader(tiny_model, threshold=1.01).read("When?", hits, assistant.store.catalog.document).abstained
+def test_the_threshold_decides_between_answering_and_declining(assistant, tiny_model):
+    # Just above the best span's probability the reader declines; just below it, it answers that span. (A threshold
+    # over 1 would decline whatever the code did.)
+    question = "When was the lava lake of Kilauea drained?"
+    hits = assistant.retriever().search(question, 3)
+    lookup = assistant.store.catalog.document
+    best = QAModelReader(tiny_model, threshold=0.0, allow_no_answer=False).read(question, hits, lookup)
+    assert 0.0 < best.confidence < 1.0
+    above = QAModelReader(tiny_model, threshold=best.confidence * 1.01, allow_no_answer=False).read(question, hits, lookup)
+    below = QAModelReader(tiny_model, threshold=best.confidence * 0.99, allow_no_answer=False).read(question, hits, lookup)
+    assert above.abstained and not below.abstained and below.text == best.text
 
 
 def test_missing_model_folder_is_a_clear_error(assistant, tmp_path):

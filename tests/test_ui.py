@@ -265,12 +265,7 @@ def test_closing_the_chat_stream_stops_the_model(app):
     next(steps)  # "Searching your documents…"
     next(steps)  # the first words of the explanation
     steps.close()  # the person closed the tab
-    import time
-
-    deadline = time.time() + 2
-    while llm._lock.locked() and time.time() < deadline:
-        time.sleep(0.01)
-    assert not llm._lock.locked() and llm._server.sent < 100
+    assert llm.wait_until_free(2.0) and llm._server.sent < 100
 
 
 def test_questions_and_uploads_from_many_threads_at_once(app, tmp_path):
