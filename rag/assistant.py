@@ -336,18 +336,20 @@ class Assistant:
 
                 self._readers[key] = ExtractiveReader(self.embedder, reranker=self.reranker if second_stage else None,
                                                       **overrides)
-            elif name in ("llm", "llm-explain"):
+            elif name == "llm" and not self.settings.explain:
                 from rag.readers.llm import LLMReader
 
-                explain = name == "llm-explain" or self.settings.explain
                 self._readers[key] = LLMReader(
-                    self.embedder, model=self.settings.llm_model, explain=explain,
+                    self.embedder, model=self.settings.llm_model,
                     extractive=self.reader("extractive", rerank=second_stage, **overrides), **overrides,
                 )
-            elif name == "auto":
+            elif name in ("auto", "llm-explain", "llm"):  # "llm" with the explain setting is llm-explain
                 from rag.readers.auto import AutoReader
+                from rag.readers.llm import LLMReader
 
-                self._readers[key] = AutoReader(self.reader("llm", rerank=second_stage, **overrides))
+                short = LLMReader(self.embedder, model=self.settings.llm_model,
+                                  extractive=self.reader("extractive", rerank=second_stage, **overrides), **overrides)
+                self._readers[key] = AutoReader(short, explain_only=name != "auto")
             elif name == "qa-model":
                 from rag.readers.qa_model import QAModelReader
 
@@ -391,7 +393,7 @@ class Assistant:
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
         query = retrieval_query(question, history)
-        if chosen.name == "auto" and history:
+        if chosen.name in ("auto", "llm-explain") and history:
             from rag.questions import resolve_followup
 
             resolved = resolve_followup(question, history)  # "What did she sign?" read with the name it refers to

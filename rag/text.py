@@ -67,7 +67,7 @@ def words(text: str) -> list[str]:
 
 
 def content_terms(text: str) -> list[str]:
-    """Lower-cased, stemmed words without stop words."""
+    """Lower-cased, stemmed words without stop words (nor the "s" of "Kilauea's" or the "t" of "don't")."""
     stop = _stopwords()
-    kept = [w for w in words(text) if w not in stop]
+    kept = [w for w in words(text) if w not in stop and w not in ("s", "t")]
     return _stemmer().stemWords(kept)

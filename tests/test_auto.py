@@ -91,6 +91,26 @@ def test_an_explanation_keeps_only_the_sentences_its_citations_state(assistant):
     assert reading.signals["dropped_sentences"] == 1
 
 
+def test_the_explanation_setting_checks_every_sentence_whatever_the_question(assistant):
+    # No marker on the first sentence: it is checked against the passage that holds most of its words.
+    written = "Kilauea's lava lake was drained in 2018. It was drained by the army on orders from Rome [9]."
+    llm = ScriptedLLM({auto.EXPLAIN_SYSTEM: written})
+    short = LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"), calibrated=TRUST_THE_MODEL)
+    explaining = assistant._bound(AutoReader(short, explain_only=True), assistant.store, True)
+    question = "When was the lava lake of Kilauea drained?"  # a fact: explained all the same in this setting
+    reading = explaining.read(question, assistant.retriever().search(question, 5), assistant.store.catalog.document)
+    assert explaining.name == "llm-explain" and reading.kind == "reason"
+    assert reading.text == "Kilauea's lava lake was drained in 2018. [1]"  # the army sentence states nothing cited
+    assert reading.signals["dropped_sentences"] == 1 and "2018" in reading.citations[0].quote
+    assert_quotes_are_the_documents(assistant, reading)
+
+
+def test_the_explanation_setting_is_the_checked_explanation(assistant):
+    assert isinstance(assistant.reader("llm-explain"), AutoReader) and assistant.reader("llm-explain").explain_only
+    assert isinstance(assistant.with_settings(explain=True).reader("llm"), AutoReader)
+    assert type(assistant.reader("llm")) is LLMReader
+
+
 def test_a_reply_of_markers_only_is_never_shown(assistant):
     reading = ask(assistant, ScriptedLLM({auto.EXPLAIN_SYSTEM: "[1], [2]"}), "Why was the village of Nicolosi destroyed?")
     assert not re.fullmatch(r"[\s\[\]\d,.]*", reading.text)

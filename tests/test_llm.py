@@ -137,25 +137,6 @@ def test_none_probability_reads_the_first_token():
     assert yes_probability(Completion("")) == 0.5
 
 
-def test_an_explanation_of_markers_only_is_never_shown_the_cited_sentence_is_quoted(assistant):
-    llm = FakeLLM("[1]")
-    reader = reader_for(assistant, llm, explain=True)
-    reading = list(reader.stream(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.store.catalog.document))[-1][1]
-    assert reading.text != "[1]" and reading.text.endswith("[1]") and "2018" in reading.text
-    assert reading.text[:-4] == " ".join(reading.citations[0].quote.split())
-
-
-def test_explained_answer_keeps_valid_markers_only(assistant):
-    llm = FakeLLM("Kilauea's lava lake was drained in 2018 [1]. It is in Hawaii [9].")
-    reader = reader_for(assistant, llm, explain=True)
-    events = list(reader.stream(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.store.catalog.document))
-    assert [e for e, _ in events[:-1]] == ["partial"] * (len(events) - 1)
-    reading = events[-1][1]
-    assert reading.text == "Kilauea's lava lake was drained in 2018 [1]. It is in Hawaii."
-    assert reading.partly_unsupported
-    assert len(reading.citations) == 1 and "2018" in reading.citations[0].quote
-
-
 class EndlessServer:
     """Stands in for llama.cpp: streams tokens until the callback asks it to stop (returns True)."""
 

@@ -253,14 +253,15 @@ def test_the_number_of_passages_is_checked_at_the_api(app, k):
 
 def test_closing_the_chat_stream_stops_the_model(app):
     from rag.llm import LocalLLM
+    from rag.readers.auto import AutoReader
     from rag.readers.llm import LLMReader
     from tests.test_llm import EndlessServer
 
     llm = LocalLLM("unused.gguf")
     llm._server = EndlessServer()
     assistant = app.assistant
-    assistant._readers[("llm-explain", ())] = LLMReader(assistant.embedder, llm=llm, explain=True,
-                                                         extractive=assistant.reader("extractive"))
+    short = LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"))
+    assistant._readers[("llm-explain", ())] = AutoReader(short, explain_only=True)
     steps = app.respond("When was the lava lake of Kilauea drained?", [], 5, "llm-explain")
     next(steps)  # "Searching your documents…"
     next(steps)  # the first words of the explanation

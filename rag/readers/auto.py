@@ -105,16 +105,20 @@ class AutoReader(ReadsByStreaming):
     name = "auto"
 
     def __init__(self, short: LLMReader, *, settings: AutoSettings = AutoSettings(), judge: SupportJudge | None = None,
-                 library: Library | None = None):
+                 library: Library | None = None, explain_only: bool = False):
         self.short = short  # the llm reader: crisp facts, and the model and sentence ranking every shape uses
         self.extractive = short.extractive
         self.settings = settings
         self._judge = judge
         self.library = library
+        # `llm-explain`: every question answered in sentences, each checked, whatever its kind.
+        self.explain_only = explain_only
+        self.name = "llm-explain" if explain_only else "auto"
 
     def bound(self, library: Library) -> "AutoReader":
         """This reader reading from `library` (one index generation, for one question)."""
-        return AutoReader(self.short, settings=self.settings, judge=self._judge, library=library)
+        return AutoReader(self.short, settings=self.settings, judge=self._judge, library=library,
+                          explain_only=self.explain_only)
 
     @property
     def llm(self):
@@ -128,6 +132,8 @@ class AutoReader(ReadsByStreaming):
 
     def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
         asked = classify(question)
+        if self.explain_only and asked.kind not in ("reason", "description"):
+            asked = replace(asked, kind="reason")
         shaped = {
             "fact": self._fact, "two-step": self._two_step, "yesno": self._yesno, "comparison": self._comparison,
             "list": self._list, "reason": self._explain, "description": self._explain, "overview": self._overview,

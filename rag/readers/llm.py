@@ -9,8 +9,8 @@ insensitive, then fuzzy above a threshold); words that are not in the source are
 one calibrated confidence over the ranking's signals and the model's own (its NONE probability, the log-probability
 of its answer): `rag.readers.signals`.
 
-Explained answers (a setting): one to three sentences with [n] markers over the best three sentences; markers that
-point at no given passage are dropped and the answer is marked partly unsupported.
+Explained answers (`llm-explain`) are the auto reader's explanation shape (`rag.readers.auto`): every sentence the
+model writes is checked by the support judge against the span it cites, and dropped when unsupported.
 """
 
 from __future__ import annotations
@@ -43,24 +43,17 @@ VERIFY_SYSTEM = (
     "You check answers against a passage. Reply Yes if the passage itself states that the proposed answer answers the "
     "question, including every detail the question asks about (such as a year, a place or a name). Otherwise reply No."
 )
-EXPLAIN_SYSTEM = (
-    "You answer questions using only the numbered passages. Write one to three short sentences. End each sentence "
-    "with the number of the passage that supports it, like [1]. If the passages do not answer the question, reply: NONE"
-)
-_MARKER = re.compile(r"\[(\d+)\]")
 _NONE = "NONE"
 
 
 @dataclass(frozen=True)
 class LLMSettings:
-    explain_passages: int = 3  # an explanation may draw on several sentences
     # A NONE (or a phrase not in the sentence) sends the next sentence to the model, up to `max_sentences`, while
     # its cross-encoder logit is within `next_sentence_margin` of the best one.
     max_sentences: int = 3
     next_sentence_margin: float = 4.0
     fuzzy_threshold: float = 85.0  # rapidfuzz similarity (0-100) for a phrase the model copied imperfectly
     max_tokens_short: int = 24
-    max_tokens_explain: int = 160
     top_logprobs: int = 5
 
 
@@ -142,14 +135,13 @@ def answer_logprob(completion) -> float:
 class LLMReader(ReadsByStreaming):
     name = "llm"
 
-    def __init__(self, embedder: EmbedderLike, *, model: str | None = None, llm=None, explain: bool = False,
+    def __init__(self, embedder: EmbedderLike, *, model: str | None = None, llm=None,
                  settings: LLMSettings = LLMSettings(), extractive: ExtractiveReader | None = None,
                  calibrated: Calibration | None = None, abstain: bool = True):
         self.embedder = embedder
         self.abstain = abstain  # False: always answer, still recording the confidence (evaluation of declining)
         self.model = model
         self._llm = llm
-        self.explain = explain
         self.settings = settings
         # Ranks sentences, and answers when the model's phrase is not in the source; shared to reuse its cache.
         self.extractive = extractive or ExtractiveReader(embedder)
@@ -164,11 +156,6 @@ class LLMReader(ReadsByStreaming):
 
             self._llm = shared_llm(resolve_gguf(self.model, cache_dir()))
         return self._llm
-
-    @staticmethod
-    def _numbered(question: str, texts: list[str]) -> str:
-        numbered = "\n".join(f"[{n}] {' '.join(t.split())}" for n, t in enumerate(texts, start=1))
-        return f"Passages:\n{numbered}\n\nQuestion: {question}"
 
     @staticmethod
     def verify_messages(question: str, sentence: str, answer: str) -> list[dict]:
@@ -193,9 +180,6 @@ class LLMReader(ReadsByStreaming):
         ranked = self.extractive.ranked(question, hits, lookup)
         if not ranked:
             yield "answer", abstention()
-            return
-        if self.explain:
-            yield from self._explain(question, ranked[: self.settings.explain_passages], hits, lookup)
             return
         yield "answer", self._short(question, ranked, hits, lookup)
 
@@ -239,42 +223,3 @@ class LLMReader(ReadsByStreaming):
         # When the model declined or wrote words that are not in the source, the extractive answer stands.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]] if inside else citation.quote
         return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
-
-    def _explain(self, question, chosen: list[ScoredSentence], hits, lookup) -> Iterator[tuple[str, object]]:
-        texts = [s.text for s in chosen]
-        messages = [{"role": "system", "content": EXPLAIN_SYSTEM}, {"role": "user", "content": self._numbered(question, texts)}]
-        written = ""
-        for piece in self.llm.stream(messages, max_tokens=self.settings.max_tokens_explain):
-            written += piece
-            yield "partial", written
-        written = written.strip()
-        if not written or written.upper().startswith(_NONE):
-            yield "answer", abstention()
-            return
-        cited: dict[int, int] = {}  # passage number -> citation number
-        unsupported = False
-
-        def renumber(match: re.Match) -> str:
-            nonlocal unsupported
-            number = int(match.group(1))
-            if not 1 <= number <= len(chosen):
-                unsupported = True
-                return ""
-            cited.setdefault(number, len(cited) + 1)
-            return f"[{cited[number]}]"
-
-        text = re.sub(r"\s+(?=[.,;])", "", _MARKER.sub(renumber, written)).strip()
-        sentences = [s for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
-        if any(not _MARKER.search(s) for s in sentences):
-            unsupported = True
-        citations = tuple(
-            Citation.from_document(lookup(chosen[n - 1].candidate.doc_id), chosen[n - 1].candidate.start, chosen[n - 1].candidate.end)
-            for n, _ in sorted(cited.items(), key=lambda item: item[1])
-        )
-        if not citations:
-            yield "answer", abstention()
-            return
-        if len(re.findall(r"\w+", _MARKER.sub("", text))) < 3:
-            # A reply of markers alone ("[1]") says nothing: the sentences it points at are quoted instead.
-            text, unsupported = " ".join(f"{' '.join(c.quote.split())} [{n}]" for n, c in enumerate(citations, 1)), False
-        yield "answer", Reading(text, citations, False, 1.0, partly_unsupported=unsupported)
