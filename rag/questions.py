@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal, Sequence
 
 Kind = Literal["fact", "list", "yesno", "reason", "description", "overview", "comparison", "two-step"]
@@ -134,6 +135,7 @@ def is_claim(question: str) -> bool:
     return text.endswith((".", "!")) and _first_word(text) not in _WH + _AUX and len(text.split()) >= 4
 
 
+@lru_cache(maxsize=1024)  # the reader, the evaluation and follow-ups ask again: read once per question
 def classify(question: str) -> Question:
     """The kind of a (cleaned) question, with the named things a comparison weighs."""
     text = " ".join(question.split())

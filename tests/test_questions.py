@@ -64,3 +64,14 @@ def test_a_follow_up_reads_the_name_it_refers_to():
     assert resolve_followup("When was its lava lake drained?", ["Where is Kilauea?"]) == "When was Kilauea's lava lake drained?"
     assert resolve_followup("When did Etna erupt?", ["Who is Marta Ruiz?"]) == "When did Etna erupt?"
     assert resolve_followup("What did she sign?", []) == "What did she sign?"
+
+
+def test_a_question_is_read_once_however_many_parts_ask():
+    from rag.readers.signals import constraints
+    from rag.readers.spans import question_type
+
+    for parse, question in ((classify, "When did Etna erupt?"), (question_type, "When did Etna erupt?"),
+                            (constraints, "Who won in 2022?")):
+        parse.cache_clear()
+        first = parse(question)
+        assert parse(question) is first and parse.cache_info().misses == 1 and parse.cache_info().hits == 1

@@ -40,7 +40,8 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def constraints(question: str) -> list[str]:
+@lru_cache(maxsize=1024)  # asked of the best sentence and of its document: parsed once
+def constraints(question: str) -> tuple[str, ...]:
     """The names, numbers and quoted phrases a question names; each must hold in a passage that answers it."""
     found: list[str] = [m.group(1).strip() for m in _QUOTED.finditer(question)]
     found += [m.group().rstrip(".,") for m in _NUMBER.finditer(question)]
@@ -48,7 +49,7 @@ def constraints(question: str) -> list[str]:
         words = [w for w in match.group().split() if w.lower() not in _NOT_NAMES]
         if words:
             found.append(" ".join(words))
-    return list(dict.fromkeys(c for c in found if c))
+    return tuple(dict.fromkeys(c for c in found if c))
 
 
 def _present(constraint: str, folded_text: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 AnswerType = Literal["number", "year", "date", "name"]
@@ -44,6 +45,7 @@ _QUESTION_TYPES: list[tuple[re.Pattern, AnswerType]] = [
 _WANTS_UNIT = re.compile(r"\bhow (much|long|far|big|large|tall|high|old)\b", re.I)
 
 
+@lru_cache(maxsize=1024)  # read by ranking, the short answer and the span: once per question
 def question_type(question: str) -> AnswerType | None:
     for pattern, kind in _QUESTION_TYPES:
         if pattern.search(question):
