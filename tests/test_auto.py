@@ -164,6 +164,35 @@ def test_a_comparison_of_values_is_decided_by_the_values_copied_for_each(assista
     assert_quotes_are_the_documents(assistant, reading)
 
 
+def test_a_two_step_question_is_asked_as_its_inner_question_then_its_outer_one(assistant):
+    from rag.evaluation.datasets import make_document
+    from rag.readers.llm import SHORT_SYSTEM
+
+    assistant.add_documents([make_document("books.txt", "Books", "Night Trains is a book written by Ana Costa in 1990.\n"
+                                           "Ana Costa was born in Porto and studied in Lisbon.")])
+
+    class Splitting(ScriptedLLM):
+        def complete(self, messages, **kwargs):
+            system, asked = messages[0]["content"], messages[-1]["content"]
+            if system == auto.SPLIT_SYSTEM:
+                reply = "1) Who wrote the book Night Trains?\n2) Where was #1 born?"
+            elif system == SHORT_SYSTEM:
+                reply = "Ana Costa" if "Night Trains" in asked.splitlines()[-1] else "Porto"
+            else:
+                return super().complete(messages, **kwargs)
+            self.asked.append(system)
+            self.questions.append(asked)
+            return Completion(reply, (Token(reply.split()[0], -0.1),))
+
+    llm = Splitting({})
+    reading = ask(assistant, llm, "Where was the author of the book Night Trains born?")
+    assert reading.kind == "two-step" and reading.short == "Porto" and reading.signals.get("decomposed") == 1.0
+    assert any(q.endswith("Question: Where was Ana Costa born?") for q in llm.questions)  # the name put in its place
+    quotes = [c.quote for c in reading.citations]
+    assert any("born in Porto" in q for q in quotes) and any("written by Ana Costa" in q for q in quotes)  # both hops
+    assert_quotes_are_the_documents(assistant, reading)
+
+
 def test_a_two_step_answer_cites_the_span_it_copied(assistant):
     llm = ScriptedLLM({auto.MULTI_SYSTEM: "Sicily"})
     reading = ask(assistant, llm, "On which island is the volcano that destroyed the village of Nicolosi?")

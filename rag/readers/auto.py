@@ -46,6 +46,17 @@ MULTI_EXAMPLES = [
     ("Passages:\n[1] The bridge opened to traffic in 1932.\n[2] Its engineer, Ana Costa, also designed the harbour."
      "\n\nQuestion: Who painted the bridge's first mural?", "NONE"),
 ]
+SPLIT_SYSTEM = (
+    "A question describes something instead of naming it. Split it into two questions: line 1 asks for the name of "
+    "the described thing; line 2 is the question with that thing written as #1. Reply with the two lines only."
+)
+SPLIT_EXAMPLES = [
+    ("In which city was the painter of The Night Watch born?", "1) Who painted The Night Watch?\n2) In which city was #1 born?"),
+    ("What award did the woman who founded the magazine Vogue Living win?",
+     "1) Which woman founded the magazine Vogue Living?\n2) What award did #1 win?"),
+    ("How many people live in the country where the Sigiriya fortress stands?",
+     "1) In which country does the Sigiriya fortress stand?\n2) How many people live in #1?"),
+]
 CHOICE_SYSTEM = (
     "You answer a comparison question from numbered passages. Reply with exactly one of the options given, copied "
     "as written, and nothing else."
@@ -152,8 +163,36 @@ class AutoReader(ReadsByStreaming):
         yield "answer", self._with_short(reading)
 
     def _two_step(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
-        hopped = self._hop(asked, hits, lookup)
+        hopped = self._decomposed(asked, hits, lookup) or self._hop(asked, hits, lookup)
         yield "answer", hopped if hopped is not None else self._with_short(self.short.read(asked.text, hits, lookup))
+
+    def _decomposed(self, asked: Question, hits, lookup) -> Reading | None:
+        """The inner question first ("Which county is East Lempster in?"), its answer copied and cited; then the
+        outer question asked with that name in place of the description, searched and read again."""
+        if self.library is None:
+            return None
+        messages = [{"role": "system", "content": SPLIT_SYSTEM}]
+        for user, assistant in SPLIT_EXAMPLES:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+        messages.append({"role": "user", "content": asked.text})
+        lines = [line.strip() for line in self.llm.complete(messages, max_tokens=64).text.splitlines() if line.strip()]
+        parts = [re.sub(r"^\d\)\s*", "", line) for line in lines[:2]]
+        if len(parts) != 2 or "#1" not in parts[1] or "#1" in parts[0]:
+            return None
+        inner = self.short.read(parts[0], hits, lookup)
+        if inner.abstained or not inner.text.strip() or len(inner.text) > 80:
+            again = self.library.search(parts[0], self.settings.hop_k)
+            inner = self.short.read(parts[0], again, lookup)
+            if inner.abstained or not inner.text.strip() or len(inner.text) > 80:
+                return None
+        outer_question = parts[1].replace("#1", inner.text.strip())
+        found = self.library.search(outer_question, self.settings.hop_k)
+        outer = self.short.read(outer_question, found, lookup)
+        if outer.abstained:
+            return None
+        citations = tuple(dict.fromkeys(outer.citations + inner.citations))
+        return replace(outer, citations=citations, short=outer.text,
+                       signals={**outer.signals, "hops": 2.0, "decomposed": 1.0})
 
     def _with_short(self, reading: Reading) -> Reading:
         return reading if reading.abstained else replace(reading, short=reading.text)
