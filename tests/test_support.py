@@ -30,3 +30,16 @@ def test_the_model_decides_between_claims_whose_words_the_span_holds():
 def test_the_source_s_own_words_are_supported_by_construction():
     llm = VerdictLLM("No")
     assert SupportJudge(llm)("signed the agreement in 2019", [SPAN]).supported and llm.calls == 0
+
+
+def test_a_view_the_span_attributes_to_someone_is_not_stated_flatly():
+    span = ("Sceptics of the theory point out that the symptoms are not unique and that transport by fleas in goods "
+            "was of marginal significance.")
+    llm = VerdictLLM("Yes")  # a model that would let it through
+    judge = SupportJudge(llm)
+    assert not judge("Rats are not responsible because the symptoms are not unique.", [span], "Why might rats not be responsible?").supported
+    assert llm.calls == 0
+    assert judge("Sceptics point out that the symptoms are not unique.", [span]).supported  # attributed, as the span does
+    merger = "Critics argue that the merger may raise prices."
+    assert judge("The merger may raise prices.", [merger]).supported  # hedged as the span hedges it
+    assert not judge("The merger raises prices.", [merger]).supported

@@ -7,11 +7,14 @@ Two signals, both cheap:
 - the local model's verdict: one token, P(Yes) / (P(Yes) + P(No)) to "does the passage state this?".
 
 A claim is supported when both pass (`SupportSettings`). Claims copied from the source are supported by
-construction and never sent to the model.
+construction and never sent to the model. A claim drawn from a span that reports a view as someone's ("sceptics
+point out that ...", "critics argue ...") must keep an attribution or a hedge: stated flatly, it says more than the
+span does.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -23,6 +26,15 @@ JUDGE_SYSTEM = (
     "(names, roles, numbers, dates and causes included). Reply No if the statement adds anything the passages do not "
     "say, or says something else."
 )
+
+
+# Words by which a source reports a view as someone's (contested, not established); a claim drawn from such a span
+# must keep an attribution or a hedge of its own.
+_ATTRIBUTED = re.compile(r"\b(argu(e|es|ed|ing)|claim(s|ed|ing)?|point(s|ed)? out|allege[sd]?|contend(s|ed)?|"
+                         r"sceptics?|skeptics?|critics?|opponents?|proponents?|supporters?|believe[sd]?|suggest(s|ed)?)\b",
+                         re.I)
+_HEDGED = re.compile(r"\b(may|might|could|possibly|perhaps|likely|unlikely|according to|say|says|said|think|thinks|"
+                     r"thought|view|disputed?|debated?)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,9 @@ class SupportJudge:
         folded = " ".join(claim.split()).strip(" .").lower()
         if folded and any(folded in " ".join(s.split()).lower() for s in spans):
             return Support(1.0, 1.0, True)  # the source's own words
+        if _ATTRIBUTED.search(" ".join(spans)) and not _ATTRIBUTED.search(claim) and not _HEDGED.search(claim):
+            # "Sceptics point out that X" does not state X: a claim that drops who argues it says more than the span.
+            return Support(0.0, coverage(claim, spans, question), False)
         share = coverage(claim, spans, question)
         if share < self.settings.min_coverage:
             return Support(0.0, share, False)  # not worth a model call: it says what the spans do not
