@@ -175,3 +175,18 @@ def test_the_per_kind_table_scores_each_kind_apart():
     table = _by_kind(rows)
     assert table["yesno"] == {"questions": 2, "f1": 0.5, "em": 0.5, "declined": 1, "latency_ms_p50": 200.0}
     assert table["fact"]["f1"] == 0.5
+
+
+def test_outcomes_and_the_most_confident_wrong_answers():
+    from rag.evaluation.errors import confident_wrong_markdown, outcome_counts
+
+    def row(question, gold, answer, f1, confidence, abstained=False):
+        return {"question": question, "gold": gold, "answer": answer, "abstained": abstained,
+                "confidence": confidence, "scores": {"f1": f1}, "citations": []}
+
+    rows = [row("right?", ["Oslo"], "Oslo", 1.0, 0.9), row("wrong?", ["Oslo"], "Bergen", 0.0, 0.7),
+            row("unanswerable?", [], "Tromsø", 0.0, 0.95), row("declined?", [], "", 0.0, 0.1, abstained=True)]
+    assert outcome_counts(rows) == {"declined": 1, "answered_wrongly": 2, "answered_rightly": 1}
+    lines = confident_wrong_markdown(rows)
+    listed = [line for line in lines if line.startswith("- ")]
+    assert [line.split("**")[1] for line in listed] == ["unanswerable?", "wrong?"]  # surest first

@@ -5,6 +5,7 @@ import pytest
 from rag.llm import Completion, LocalLLM, Token
 from rag.readers.llm import VERIFY_SYSTEM, LLMReader, LLMSettings, align, none_probability, yes_probability
 from rag.readers.signals import Calibration
+from rag.readers.support import JUDGE_SYSTEM
 
 QUESTION = "When was the lava lake of Kilauea drained?"
 EXPLAINED = "How did Chavez pay for social assistance programs?"  # the seed article spends a paragraph on it
@@ -23,7 +24,7 @@ class FakeLLM:
         self.verdict = verdict
 
     def complete(self, messages, **_):
-        if messages[0]["content"] == VERIFY_SYSTEM:
+        if messages[0]["content"] in (VERIFY_SYSTEM, JUDGE_SYSTEM):
             self.checks.append(messages[-1]["content"])
             other = "No" if self.verdict == "Yes" else "Yes"
             return Completion(self.verdict, (Token(self.verdict, -0.1, ((self.verdict, -0.1), (other, -2.4))),))

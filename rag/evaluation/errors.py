@@ -41,6 +41,31 @@ def error_counts(rows: Sequence[dict], answerable: Sequence[bool]) -> dict[str, 
     return counts
 
 
+def answered_wrongly(row: dict) -> bool:
+    """An answer shown to a person that is wrong: to an unanswerable question, or below F1 0.5 of a gold answer."""
+    return not row["abstained"] and (not row["gold"] or row["scores"]["f1"] < MISS_F1)
+
+
+def outcome_counts(rows: Sequence[dict]) -> dict[str, int]:
+    """What a person saw: declined, answered wrongly, answered rightly."""
+    declined = sum(bool(r["abstained"]) for r in rows)
+    wrong = sum(answered_wrongly(r) for r in rows)
+    return {"declined": declined, "answered_wrongly": wrong, "answered_rightly": len(rows) - declined - wrong}
+
+
+def confident_wrong_markdown(rows: Sequence[dict], count: int = 10) -> list[str]:
+    """The wrong answers the reader was surest of: where its confidence misleads most."""
+    wrong = sorted((r for r in rows if answered_wrongly(r)), key=lambda r: -float(r.get("confidence") or 0.0))[:count]
+    if not wrong:
+        return []
+    lines = ["", f"## The {len(wrong)} most confident wrong answers", ""]
+    for row in wrong:
+        quote = row["citations"][0]["quote"] if row.get("citations") else ""
+        lines.append(f"- {float(row.get('confidence') or 0.0):.2f} **{row['question']}** gold: {row['gold'] or '(none)'}; "
+                     f"answer: {row['answer']}" + (f"; cited: “{_short(quote)}”" if quote else ""))
+    return lines
+
+
 def examples_markdown(rows: Sequence[dict], per_category: int = 3) -> list[str]:
     lines = ["", "## Misses by cause", ""]
     for category in CATEGORIES:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from rag.evaluation import metrics
-from rag.evaluation.errors import declining_curve, error_counts, examples_markdown, roc_auc
+from rag.evaluation.errors import (confident_wrong_markdown, declining_curve, error_counts, examples_markdown,
+                                   outcome_counts, roc_auc)
 from rag.evaluation.datasets import EvalQuestion, EvalSet
 from rag.questions import classify
 from rag.retrieval import MODES, RetrievalSettings, Retriever
@@ -285,6 +286,7 @@ def _summary(eval_set, questions, rows, by_mode, config, latencies, default_name
         summary["abstention_recall"] = round(recall, 4)
         summary["abstained"] = sum(r["abstained"] for r in rows)
         summary["errors"] = error_counts(rows, answerable)
+        summary["outcomes"] = outcome_counts(rows)
         confidences = [r["confidence"] for r in rows]
         summary["confidence_auc"] = round(roc_auc([c for c, a in zip(confidences, answerable) if a],
                                                   [c for c, a in zip(confidences, answerable) if not a]), 4)
@@ -349,12 +351,12 @@ def _write(out_dir: Path, summary: dict, rows: list[dict]) -> None:
     _plots(out_dir, summary, rows)
     report = report_markdown(summary)
     if "errors" in summary:
-        report += "\n".join(examples_markdown(rows)) + "\n"
+        report += "\n".join(confident_wrong_markdown(rows) + examples_markdown(rows)) + "\n"
     (out_dir / "report.md").write_text(report, encoding="utf-8")
 
 
 def report_markdown(summary: dict) -> str:
-    skip = {"by_retrieval", "settings", "machine", "dataset", "errors", "by_kind", "baseline"}
+    skip = {"by_retrieval", "settings", "machine", "dataset", "errors", "by_kind", "baseline", "outcomes"}
     lines = [f"# Evaluation: {summary['dataset']}", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary.items() if k not in skip]
     if summary.get("by_retrieval"):
@@ -377,6 +379,10 @@ def report_markdown(summary: dict) -> str:
         for kind, v in summary["by_kind"].items():
             lines.append(f"| {kind} | {v['questions']} | {v['f1']} | {v['em']} | {v['declined']} | {v['latency_ms_p50']} |"
                          + (f" {v.get('baseline_f1', '')} |" if with_base else ""))
+    if summary.get("outcomes"):
+        o = summary["outcomes"]
+        lines += ["", "## Declined and answered", "", "| declined | answered wrongly | answered rightly |", "|---|---|---|",
+                  f"| {o['declined']} | {o['answered_wrongly']} | {o['answered_rightly']} |"]
     if summary.get("errors"):
         lines += ["", "## Errors", "", "| cause | questions |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in summary["errors"].items()]

@@ -29,7 +29,7 @@ from rag.questions import Question, about_one, classify
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ScoredSentence
 from rag.readers.llm import LLMReader, align, yes_probability
-from rag.readers.support import SupportJudge, coverage
+from rag.readers.support import SupportJudge, coverage, in_context
 from rag.text import sentence_spans
 from rag.types import Citation, Document, Hit
 
@@ -489,7 +489,7 @@ class AutoReader(ReadsByStreaming):
             if not sources:  # no marker: it may still be stated by one of the passages
                 sources = [max(evidence, key=lambda s: coverage(claim, [s.text]))]
             # The sentence before a cited one comes along: "It erupted in 1669" needs it to say what "it" is.
-            if self.judge(claim, [_in_context(s, lookup) for s in sources], asked.text).supported:
+            if self.judge(claim, [in_context(s, lookup) for s in sources], asked.text).supported:
                 kept.append((claim if claim.endswith((".", "!", "?")) else claim + ".", sources))
             else:
                 dropped += 1
@@ -567,10 +567,3 @@ def _first_line(text: str) -> str:
 
 def _citation(sentence: ScoredSentence, lookup: DocumentLookup) -> Citation:
     return Citation.from_document(lookup(sentence.candidate.doc_id), sentence.candidate.start, sentence.candidate.end)
-
-
-def _in_context(sentence: ScoredSentence, lookup: DocumentLookup) -> str:
-    text = lookup(sentence.candidate.doc_id).text
-    start = sentence.candidate.start
-    before = [s for s in sentence_spans(text, max(0, start - 400), start) if s[1] <= start]
-    return (text[before[-1][0]:before[-1][1]] + " " if before else "") + sentence.text

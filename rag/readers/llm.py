@@ -21,10 +21,13 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from rag.embedding import EmbedderLike
+from rag.late import shared_matcher
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ExtractiveReader, ScoredSentence
 from rag.readers.metadata import metadata_reading
-from rag.readers.signals import Calibration, calibration
+from rag.readers.signals import Calibration, calibration, missing_share
+from rag.readers.spans import has_type, question_type
+from rag.readers.support import SupportJudge, in_context
 from rag.types import Citation, Hit
 
 SHORT_SYSTEM = (
@@ -142,6 +145,7 @@ class LLMReader(ReadsByStreaming):
         self.abstain = abstain  # False: always answer, still recording the confidence (evaluation of declining)
         self.model = model
         self._llm = llm
+        self._judge = None
         self.settings = settings
         # Ranks sentences, and answers when the model's phrase is not in the source; shared to reuse its cache.
         self.extractive = extractive or ExtractiveReader(embedder)
@@ -156,6 +160,12 @@ class LLMReader(ReadsByStreaming):
 
             self._llm = shared_llm(resolve_gguf(self.model, cache_dir()))
         return self._llm
+
+    @property
+    def judge(self):
+        if self._judge is None:
+            self._judge = SupportJudge(self.llm)
+        return self._judge
 
     @staticmethod
     def verify_messages(question: str, sentence: str, answer: str) -> list[dict]:
@@ -202,12 +212,16 @@ class LLMReader(ReadsByStreaming):
                                           typed_missing=typed_missing)
         # A second, one-token look: does the sentence really state this answer, details (years, places) included?
         # It catches on-topic sentences about another year or person, which relevance alone cannot tell apart.
-        verified = 0.0
+        verified = judged = 0.0
         if span is not None:
-            check = self.llm.complete(self.verify_messages(question, chosen.text, chosen.text[span[0] : span[1]]),
+            answer = chosen.text[span[0] : span[1]]
+            check = self.llm.complete(self.verify_messages(question, chosen.text, answer),
                                       max_tokens=1, top_logprobs=self.settings.top_logprobs * 2)
             verified = yes_probability(check)
+            judged = self.judge.answers(question, answer, [in_context(chosen, lookup)])
+        signals.update(answer_signals(question, chosen, span, inside, lookup))
         signals.update({
+            "judged": judged,
             "none_probability": none_probability(completion),
             "answer_logprob": answer_logprob(completion) if span is not None else -5.0,
             "model_declined": float(span is None),
@@ -223,3 +237,24 @@ class LLMReader(ReadsByStreaming):
         # When the model declined or wrote words that are not in the source, the extractive answer stands.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]] if inside else citation.quote
         return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
+
+
+def answer_signals(question: str, chosen: ScoredSentence, span: tuple[int, int] | None,
+                   typed: tuple[int, int] | None, lookup: DocumentLookup) -> dict[str, float]:
+    """Checks of the model's phrase that cost no model call: whether the extractive reader's typed answer (a name,
+    date or number) is the same span (`agrees`: 1 same, 0 another, 0.5 none to compare), whether the phrase has the
+    type the question asks for, the question's names and numbers missing from the passage around the sentence, and
+    how well the question's words are matched token by token in the sentence (`rag.late`: the weakest word, and all)."""
+    start = chosen.candidate.start
+    text = lookup(chosen.candidate.doc_id).text
+    passage = text[max(0, start - 600) : chosen.candidate.end + 600]
+    weakest, mean = shared_matcher().match(question, in_context(chosen, lookup))
+    common = {"missing_passage": missing_share(question, passage), "late_weakest": weakest, "late_mean": mean}
+    if span is None:
+        return {"agrees": 0.0, "answer_typed": 0.0, **common}
+    found = (start + span[0], start + span[1])
+    agrees = 0.5 if typed is None else float(found[0] < typed[1] and typed[0] < found[1])
+    kind = question_type(question)
+    answer = chosen.text[span[0] : span[1]]
+    typed_ok = kind is None or has_type(answer, kind)
+    return {"agrees": agrees, "answer_typed": float(typed_ok), **common}

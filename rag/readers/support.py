@@ -18,8 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from rag.readers.llm import yes_probability
-from rag.text import content_terms
+from rag.text import content_terms, sentence_spans
 
 JUDGE_SYSTEM = (
     "You check statements against passages. Reply Yes if the passages themselves state everything the statement says "
@@ -64,6 +63,19 @@ def coverage(claim: str, spans: Sequence[str], question: str = "") -> float:
     return sum(t in held for t in said) / len(said)
 
 
+def in_context(sentence, lookup) -> str:
+    """A ranked sentence with the one before it ("It erupted in 1669" needs it to say what "it" is)."""
+    text = lookup(sentence.candidate.doc_id).text
+    start = sentence.candidate.start
+    before = [s for s in sentence_spans(text, max(0, start - 400), start) if s[1] <= start]
+    return (text[before[-1][0]:before[-1][1]] + " " if before else "") + sentence.text
+
+
+def answer_claim(answer: str) -> str:
+    """A short answer as a claim the judge can weigh with its question beside it."""
+    return f"The answer to the question is: {' '.join(answer.split())}"
+
+
 def judge_messages(claim: str, spans: Sequence[str], question: str = "") -> list[dict]:
     passages = "\n".join(f"- {' '.join(s.split())}" for s in spans)
     asked = f"Question: {question}\n" if question else ""
@@ -89,7 +101,17 @@ class SupportJudge:
         share = coverage(claim, spans, question)
         if share < self.settings.min_coverage:
             return Support(0.0, share, False)  # not worth a model call: it says what the spans do not
+        probability = self.verdict(claim, spans, question)
+        return Support(probability, share, probability >= self.settings.min_verdict)
+
+    def verdict(self, claim: str, spans: Sequence[str], question: str = "") -> float:
+        """The model's P(Yes) alone, without the word checks (for a short answer, whose words are copied)."""
+        from rag.readers.llm import yes_probability  # the llm reader uses this judge: imported when first asked
+
         completion = self.llm.complete(judge_messages(claim, spans, question), max_tokens=1,
                                        top_logprobs=self.settings.top_logprobs)
-        probability = yes_probability(completion)
-        return Support(probability, share, probability >= self.settings.min_verdict)
+        return yes_probability(completion)
+
+    def answers(self, question: str, answer: str, spans: Sequence[str]) -> float:
+        """P(the spans state that `answer` answers `question`, the details the question pins included)."""
+        return self.verdict(answer_claim(answer), spans, question)
