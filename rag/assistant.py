@@ -147,7 +147,7 @@ class Assistant:
         return assistant
 
     def add(self, paths: str | Path | Sequence[str | Path]):
-        """Index files and folders (.txt .md .html .pdf .docx). Returns (UpdateReport, skipped files with reasons);
+        """Index files and folders (.txt .md .html .pdf .docx .csv .tsv .xlsx .pptx .eml). Returns (UpdateReport, skipped files with reasons);
         files that cannot be read are skipped and the others indexed."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
@@ -277,12 +277,12 @@ class Assistant:
     def index_paths(self, paths: Sequence[str | Path], *, rebuild: bool = False, on_progress=None, on_file=None):
         """Load and index files or folders. Returns (UpdateReport, skipped files with reasons)."""
         from rag.errors import LoadError
-        from rag.loaders import load_paths
+        from rag.loaders import SUPPORTED_SUFFIXES, load_paths
 
         loaded = load_paths(paths, on_file=on_file)
         if not loaded.documents:
             reasons = "; ".join(f"{s.path}: {s.reason}" for s in loaded.skipped) or "nothing to read"
-            raise LoadError(f"no document could be loaded ({reasons})", hint="pass .txt, .md, .html, .pdf or .docx files or folders")
+            raise LoadError(f"no document could be loaded ({reasons})", hint=f"pass {', '.join(SUPPORTED_SUFFIXES)} files or folders")
         report = self.add_documents(loaded.documents, rebuild=rebuild, on_progress=on_progress)
         return report, loaded.skipped
 

@@ -120,7 +120,7 @@ def _assistant(args: argparse.Namespace, *, build_seed: bool = True):
          opt("--chunk-tokens", type=int, metavar="N", help="chunk size in embedder tokens"),
          opt("--overlap-tokens", type=int, metavar="N", help="overlap between chunks in embedder tokens"))
 def cmd_index(args: argparse.Namespace) -> int:
-    """Index files or folders (recursively): .txt .md .html .pdf .docx.
+    """Index files or folders (recursively): .txt .md .html .pdf .docx .csv .tsv .xlsx .pptx .eml.
 
     Unchanged files are skipped without re-embedding; changed files replace their old chunks.
     Files that cannot be read are reported and the others are still indexed (exit code 3).
@@ -309,8 +309,8 @@ def _answer_text(answer, colour: bool, *, paths: bool = True) -> str:
                          f"[{hit.chunk.start}:{hit.chunk.end}] {text}")
     for number, citation in enumerate(answer.citations, start=1):
         document = answer.document(citation.doc_id)
-        page = document.page_at(citation.start)
-        lines.append(f"[{number}] {named(document)} [{citation.start}:{citation.end}]" + (f", page {page}" if page else ""))
+        place = document.place_at(citation.start)
+        lines.append(f"[{number}] {named(document)} [{citation.start}:{citation.end}]" + (f", {place}" if place else ""))
         quote = citation.quote
         span = answer.answer_span if number == 1 else None
         if span and citation.start <= span[0] < span[1] <= citation.end:

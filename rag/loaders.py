@@ -1,7 +1,8 @@
 """Files -> Documents. Text is decoded and cleaned here, once; every later offset refers to the cleaned text.
 
-Supported: .txt, .md, .html/.htm, .pdf, .docx. `load_paths` walks folders recursively and never lets one bad
-file stop the others: each file that cannot be read is reported in `LoadResult.skipped` with the reason.
+Supported: .txt, .md, .html/.htm, .pdf, .docx, .csv/.tsv, .xlsx, .pptx, .eml. Tables (in any of them) become one
+paragraph per row with each cell beside its header (`rag.tables`). `load_paths` walks folders recursively and never
+lets one bad file stop the others: each file that cannot be read is reported in `LoadResult.skipped` with the reason.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from rag.errors import LoadError
+from rag.tables import rows_as_text
 from rag.types import Document
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".pdf", ".docx")
+TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".pdf", ".docx") + TABLE_SUFFIXES + (".pptx", ".eml")
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 # Markdown-style backslash escapes left behind by converters ("\$500", "\_id"): the reader sees the character.
@@ -107,6 +110,30 @@ _HTML_DATE_META = ("date", "dc.date", "dcterms.date", "article:published_time", 
                    "og:published_time", "dc.date.issued", "citation_publication_date")
 
 
+_LAYOUT_CELL = 300  # a cell this long is a page laid out in a table, not data: left to the browser-like layout
+
+
+def _tables_as_rows(tree) -> None:
+    """Each data table becomes one paragraph per row, cells beside their headers (innermost tables first)."""
+    import lxml.html
+
+    tables = sorted(tree.iter("table"), key=lambda t: -sum(1 for _ in t.iterancestors()))
+    for table in tables:
+        rows = table.xpath("./tr|./thead/tr|./tbody/tr|./tfoot/tr")
+        cells = [[" ".join(c.text_content().split()) for c in row.xpath("./th|./td")] for row in rows]
+        if not cells or any(len(c) > _LAYOUT_CELL for row in cells for c in row):
+            continue
+        first = rows[0].xpath("./th|./td")
+        header = True if first and all(c.tag == "th" for c in first) else None
+        replacement = lxml.html.Element("div")
+        for line in rows_as_text(cells, header=header):
+            paragraph = lxml.html.Element("p")
+            paragraph.text = line
+            replacement.append(paragraph)
+        replacement.tail = table.tail
+        table.getparent().replace(table, replacement)
+
+
 def html_to_text(html: str) -> tuple[str, str]:
     """(visible text, title) of an HTML page."""
     text, properties = html_to_text_and_properties(html)
@@ -137,6 +164,7 @@ def html_to_text_and_properties(html: str) -> tuple[str, dict[str, str]]:
             properties["date"] = value
     for bad in tree.xpath("//script|//style|//noscript|//template|//svg|//iframe|//object"):
         bad.drop_tree()
+    _tables_as_rows(tree)
     text = Inscriptis(tree, ParserConfig(display_links=False, display_anchors=False)).get_text()
     lines = [re.sub(r"[ \t\f\v\u00a0]+", " ", line).strip() for line in text.split("\n")]
     return "\n".join(lines), properties
@@ -189,13 +217,138 @@ def _read_docx(path: Path) -> tuple[str, dict[str, str], dict]:
         raise LoadError(f"{path.name} is not a readable .docx file: {exc}", hint="re-save it from a word processor") from exc
     except Exception as exc:  # zipfile.BadZipFile and lxml errors have no common base
         raise LoadError(f"{path.name} is not a readable .docx file: {exc}", hint="re-save it from a word processor") from exc
-    blocks = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            blocks.append("\t".join(cell.text for cell in row.cells))
+    from docx.table import Table
+
+    blocks: list[str] = []
+    for item in document.iter_inner_content():  # paragraphs and tables in reading order
+        if isinstance(item, Table):
+            blocks += rows_as_text([_docx_cells(row) for row in item.rows])
+        else:
+            blocks.append(item.text)
     core = document.core_properties
     properties = {"title": core.title or "", "author": core.author or ""}
-    return "\n\n".join(b for b in blocks if b.strip()), properties, {}
+    return _joined(blocks), properties, {}
+
+
+def _docx_cells(row) -> list[str]:
+    # A merged cell is returned once per grid column it spans: kept once.
+    cells, seen = [], set()
+    for cell in row.cells:
+        if id(cell._tc) not in seen:
+            seen.add(id(cell._tc))
+            cells.append(cell.text)
+    return cells
+
+
+def _joined(blocks: Iterable[str]) -> str:
+    """Blocks (paragraphs, table rows, slides) cleaned one by one and set apart by blank lines, so that a block is
+    never run into the next by the repair of broken paragraphs."""
+    return "\n\n".join(b for b in (clean_text(block) for block in blocks) if b)
+
+
+def _read_csv(path: Path) -> tuple[str, dict[str, str], dict]:
+    import csv
+
+    raw = decode_bytes(path.read_bytes(), path.name)
+    sample = raw[:8192]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters="\t" if path.suffix.lower() == ".tsv" else ",;\t|")
+    except csv.Error:
+        dialect = csv.excel_tab if path.suffix.lower() == ".tsv" else csv.excel
+    try:
+        rows = list(csv.reader(raw.splitlines(), dialect))
+    except csv.Error as exc:
+        raise LoadError(f"{path.name} is not a readable table: {exc}", hint="save it again as CSV (UTF-8)") from exc
+    return _joined(rows_as_text(rows)), {}, {}
+
+
+def _read_xlsx(path: Path) -> tuple[str, dict[str, str], dict]:
+    """Each sheet in turn, its name as a heading, then its rows; meta['pages'] holds each sheet's span."""
+    import zipfile
+
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise LoadError(f"{path.name} is not a readable .xlsx file: {exc}", hint="re-save it from a spreadsheet program") from exc
+    text, spans, names = "", [], []
+    try:
+        for sheet in book.worksheets:
+            rows = rows_as_text(sheet.iter_rows(values_only=True))
+            if not rows:
+                continue
+            block = _joined([f"Sheet: {sheet.title}", *rows])
+            text += ("\n\n" if text else "")
+            spans.append((len(text), len(text) + len(block)))
+            names.append(sheet.title)
+            text += block
+    finally:
+        book.close()
+    properties = {"title": book.properties.title or "", "author": book.properties.creator or ""}
+    return text, properties, {"pages": spans, "page_unit": "sheet", "page_names": names}
+
+
+def _read_pptx(path: Path) -> tuple[str, dict[str, str], dict]:
+    """Each slide's text (titles, text boxes, tables as rows) and its speaker notes; meta['pages'] holds the slides."""
+    import zipfile
+
+    import pptx
+    from pptx.exc import PackageNotFoundError
+
+    try:
+        deck = pptx.Presentation(str(path))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise LoadError(f"{path.name} is not a readable .pptx file: {exc}", hint="re-save it from a presentation program") from exc
+    text, spans = "", []
+    for slide in deck.slides:
+        blocks: list[str] = []
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                blocks += [p.text if hasattr(p, "text") else "" for p in shape.text_frame.paragraphs]
+            elif getattr(shape, "has_table", False) and shape.has_table:
+                blocks += rows_as_text([[c.text for c in row.cells] for row in shape.table.rows])
+        if slide.has_notes_slide and slide.notes_slide.notes_text_frame is not None:
+            notes = slide.notes_slide.notes_text_frame.text
+            if notes.strip():
+                blocks.append(f"Notes: {notes}")
+        block = _joined(blocks)
+        if text and block:
+            text += "\n\n"
+        spans.append((len(text), len(text) + len(block)))
+        text += block
+    core = deck.core_properties
+    return text, {"title": core.title or "", "author": core.author or ""}, {"pages": spans, "page_unit": "slide"}
+
+
+def _read_eml(path: Path) -> tuple[str, dict[str, str], dict]:
+    """A mail: its headers as fields (From, To, Date, Subject) above its body; an HTML-only body as its text."""
+    from email import policy
+    from email.parser import BytesParser
+
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    except (ValueError, TypeError, IndexError) as exc:
+        raise LoadError(f"{path.name} is not a readable mail: {exc}", hint="save the mail again as .eml") from exc
+    heads = [f"{name}: {' '.join(str(message[name]).split())}" for name in ("From", "To", "Cc", "Date", "Subject")
+             if message[name]]
+    body = message.get_body(preferencelist=("plain", "html"))
+    content = ""
+    if body is not None:
+        try:
+            content = body.get_content()
+        except (LookupError, ValueError) as exc:  # an unknown charset: read as bytes
+            content = decode_bytes(body.get_payload(decode=True) or b"", path.name)
+            del exc
+        if body.get_content_type() == "text/html":
+            content = html_to_text(content)[0]
+    attachments = [part.get_filename() for part in message.iter_attachments() if part.get_filename()]
+    blocks = ["\n".join(heads), content]
+    if attachments:
+        blocks.append("Attachments: " + ", ".join(attachments))
+    properties = {"title": " ".join(str(message["Subject"] or "").split()),
+                  "author": " ".join(str(message["From"] or "").split())}
+    return _joined(blocks), properties, {}
 
 
 _READERS: dict[str, Callable[[Path], tuple[str, str, dict]]] = {
@@ -203,7 +356,14 @@ _READERS: dict[str, Callable[[Path], tuple[str, str, dict]]] = {
     **{s: _read_html for s in HTML_SUFFIXES},
     ".pdf": _read_pdf,
     ".docx": _read_docx,
+    ".csv": _read_csv,
+    ".tsv": _read_csv,
+    ".xlsx": _read_xlsx,
+    ".pptx": _read_pptx,
+    ".eml": _read_eml,
 }
+# Readers that clean their text themselves, block by block (pages, rows, slides), so that their spans stay true.
+_CLEANED = {".pdf", ".docx", ".csv", ".tsv", ".xlsx", ".pptx", ".eml"}
 
 
 def load_file(path: str | Path, *, source: str | None = None) -> Document:
@@ -229,8 +389,8 @@ def load_file(path: str | Path, *, source: str | None = None) -> Document:
         raise LoadError(f"{path} is a folder", hint="pass the folder itself to load everything in it") from exc
     except OSError as exc:
         raise LoadError(f"{path.name} cannot be read: {exc.strerror or exc}", hint="check the file") from exc
-    # PDF pages are cleaned per page so that the page spans stay true; cleaning is idempotent.
-    text = raw if suffix == ".pdf" else clean_text(raw)
+    # PDF pages (and rows, slides) are cleaned one by one so that their spans stay true; cleaning is idempotent.
+    text = raw if suffix in _CLEANED else clean_text(raw)
     if not text:
         raise LoadError(f"{path.name} is empty", hint="add text to it or leave it out")
     text, fields, shift = with_fields(text, properties)

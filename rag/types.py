@@ -30,11 +30,21 @@ class Document:
         return str(self.meta.get("name") or PurePath(self.source).name)
 
     def page_at(self, offset: int) -> int | None:
-        """The 1-based page holding `offset`, for documents loaded from paginated files (PDF); else None."""
+        """The 1-based page (slide, sheet) holding `offset`, for documents loaded from paginated files; else None."""
         for number, (start, end) in enumerate(self.meta.get("pages", ()), start=1):
             if start <= offset < end or (offset == end and start == end):
                 return number
         return None
+
+    def place_at(self, offset: int) -> str | None:
+        """Where `offset` is, as a person names it: "page 3" (PDF), "slide 2" (deck), "sheet Prices" (workbook)."""
+        number = self.page_at(offset)
+        if number is None:
+            return None
+        names = self.meta.get("page_names") or ()
+        if number <= len(names):
+            return f"{self.meta.get('page_unit', 'page')} {names[number - 1]}"
+        return f"{self.meta.get('page_unit', 'page')} {number}"
 
 
 @dataclass(frozen=True)

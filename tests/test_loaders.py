@@ -75,12 +75,15 @@ def test_docx_paragraphs_and_tables(tmp_path):
     document = docx.Document()
     document.add_paragraph("Opening paragraph.")
     document.add_paragraph("Second paragraph.")
-    table = document.add_table(rows=1, cols=2)
-    table.rows[0].cells[0].text = "cell one"
-    table.rows[0].cells[1].text = "cell two"
+    table = document.add_table(rows=3, cols=2)
+    for row, cells in zip(table.rows, [("City", "Rent"), ("Lyon", "€1,200"), ("Graz", "")]):
+        row.cells[0].text, row.cells[1].text = cells
+    document.add_paragraph("After the table.")
     path = tmp_path / "memo.docx"
     document.save(str(path))
-    assert load_file(path).text == "Opening paragraph.\n\nSecond paragraph.\n\ncell one\tcell two"
+    # In reading order; each row with its headers, an empty cell left out.
+    assert load_file(path).text == ("Opening paragraph.\n\nSecond paragraph.\n\nCity: Lyon · Rent: €1,200\n\n"
+                                    "City: Graz\n\nAfter the table.")
 
 
 @pytest.mark.parametrize(
@@ -150,7 +153,7 @@ def test_html_tables_breaks_and_entities_read_as_text():
         "<p>a&nbsp;b &amp; c &lt;tag&gt; &eacute;t&eacute; &#8364;5<br>next line</p>"
     )
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    assert lines[0].split() == ["Day", "Level"] and lines[1].split() == ["Monday", "81"]
+    assert lines[0] == "Day: Monday · Level: 81"
     assert "a b & c <tag> été €5" in lines
     assert "next line" in lines
 

@@ -21,8 +21,8 @@ def display_name(document: Document) -> str:
 
 
 def where(document: Document, start: int) -> str:
-    page = document.page_at(start)
-    return display_name(document) + (f", page {page}" if page else "")
+    place = document.place_at(start)
+    return display_name(document) + (f", {place}" if place else "")
 
 
 def heading(document: Document, start: int, detail: str = "") -> str:
