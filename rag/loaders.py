@@ -461,7 +461,7 @@ def head_fields(text: str) -> dict[str, list[int]]:
 
 
 # Authors that word processors and PDF libraries write when nobody set one.
-_TOOL_AUTHORS = {"python-docx", "unknown", "author", "admin", "administrator", "user", "owner", "microsoft office user"}
+_TOOL_AUTHORS = {"python-docx", "openpyxl", "python-pptx", "unknown", "author", "admin", "administrator", "user", "owner", "microsoft office user"}
 
 
 def _usable_property(key: str, value: str) -> bool:
@@ -469,7 +469,7 @@ def _usable_property(key: str, value: str) -> bool:
     value = value.strip()
     if not value or len(value) > 300:
         return False
-    if key == "title" and (re.search(r"\.(docx?|pdf|txt|html?|odt|rtf)$", value, re.I) or value.lower() in ("untitled", "title")):
+    if key == "title" and (re.search(r"\.(docx?|pdf|txt|html?|odt|rtf|xlsx?|pptx?|csv)$", value, re.I) or value.lower() in ("untitled", "title")):
         return False
     if key == "author" and value.lower() in _TOOL_AUTHORS:
         return False

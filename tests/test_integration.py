@@ -71,3 +71,30 @@ def test_cli_ask_json_on_the_default_seed_index(capsys):
     document = load_file(Path(citation["source"]))
     assert document.text[citation["start"] : citation["end"]] == citation["quote"]
     assert document.doc_id == citation["doc_id"]
+
+
+TABLES = Path(__file__).parent / "data" / "tables"
+
+
+@pytest.fixture(scope="module")
+def tables_assistant(tmp_path_factory, real_embedder):
+    instance = Assistant(Settings(index_dir=tmp_path_factory.mktemp("tables") / "idx"), embedder=real_embedder)
+    instance.index_paths([TABLES])
+    return instance
+
+
+@pytest.mark.parametrize("question, row, answer", [
+    ("How many staff work at the Canal Works office?", "Office: Canal Works", "76"),
+    ("Which contractor services the gas boiler?", "Equipment: Gas boiler", "Thermserve Ltd"),
+    ("What is the Legal department's budget for Q2?", "Department: Legal", "18500"),
+])
+def test_a_table_cell_is_found_at_its_row(tables_assistant, question, row, answer):
+    # Whether to answer is the readers' decision (measured in the README); here: the row is the best sentence found.
+    reply = tables_assistant.ask(question)
+    lookup = tables_assistant.store.catalog.document
+    best = tables_assistant.reader("extractive").ranked(question, reply.hits, lookup)[0]
+    assert best.text.startswith(row) and answer in best.text and best.text.count(" · ") >= 2  # the row, with its headers
+    document = lookup(best.candidate.doc_id)
+    assert document.text[best.candidate.start : best.candidate.end] == best.text
+    if document.name.endswith(".xlsx"):
+        assert document.place_at(best.candidate.start) == "sheet Budget 2026"
