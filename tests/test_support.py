@@ -41,5 +41,8 @@ def test_a_view_the_span_attributes_to_someone_is_not_stated_flatly():
     assert llm.calls == 0
     assert judge("Sceptics point out that the symptoms are not unique.", [span]).supported  # attributed, as the span does
     merger = "Critics argue that the merger may raise prices."
-    assert judge("The merger may raise prices.", [merger]).supported  # hedged as the span hedges it
+    assert judge("Critics say the merger may raise prices.", [merger]).supported  # attributed
+    assert judge("According to critics, the merger may raise prices.", [merger]).supported
+    # The span's own modal copied along does not say whose view it is.
+    assert not judge("The merger may raise prices.", [merger]).supported
     assert not judge("The merger raises prices.", [merger]).supported

@@ -8,8 +8,8 @@ Two signals, both cheap:
 
 A claim is supported when both pass (`SupportSettings`). Claims copied from the source are supported by
 construction and never sent to the model. A claim drawn from a span that reports a view as someone's ("sceptics
-point out that ...", "critics argue ...") must keep an attribution or a hedge: stated flatly, it says more than the
-span does.
+point out that ...", "critics argue ...") must keep an attribution ("critics say", "according to"); a modal copied
+along ("may", "likely") is not one: stated flatly, even in the span's own words, it says more than the span does.
 """
 
 from __future__ import annotations
@@ -28,12 +28,14 @@ JUDGE_SYSTEM = (
 
 
 # Words by which a source reports a view as someone's (contested, not established); a claim drawn from such a span
-# must keep an attribution or a hedge of its own.
+# must keep an attribution of its own.
 _ATTRIBUTED = re.compile(r"\b(argu(e|es|ed|ing)|claim(s|ed|ing)?|point(s|ed)? out|allege[sd]?|contend(s|ed)?|"
                          r"sceptics?|skeptics?|critics?|opponents?|proponents?|supporters?|believe[sd]?|suggest(s|ed)?)\b",
                          re.I)
-_HEDGED = re.compile(r"\b(may|might|could|possibly|perhaps|likely|unlikely|according to|say|says|said|think|thinks|"
-                     r"thought|view|disputed?|debated?)\b", re.I)
+# Words that report a view as someone's. A modal ("may", "likely") does not: it is often copied with the view itself
+# ("sceptics point out that the symptoms may differ" stated as "the symptoms may differ" still drops who says so).
+_HEDGED = re.compile(r"\b(according to|say|says|said|think|thinks|thought|views?|disputed?|debated?|contested|"
+                     r"some|reportedly|alleged(ly)?)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -92,12 +94,13 @@ class SupportJudge:
         self.settings = settings
 
     def __call__(self, claim: str, spans: Sequence[str], question: str = "") -> Support:
+        if _ATTRIBUTED.search(" ".join(spans)) and not _ATTRIBUTED.search(claim) and not _HEDGED.search(claim):
+            # "Sceptics point out that X" does not state X: a claim that drops who argues it says more than the span,
+            # even in the span's own words.
+            return Support(0.0, coverage(claim, spans, question), False)
         folded = " ".join(claim.split()).strip(" .").lower()
         if folded and any(folded in " ".join(s.split()).lower() for s in spans):
             return Support(1.0, 1.0, True)  # the source's own words
-        if _ATTRIBUTED.search(" ".join(spans)) and not _ATTRIBUTED.search(claim) and not _HEDGED.search(claim):
-            # "Sceptics point out that X" does not state X: a claim that drops who argues it says more than the span.
-            return Support(0.0, coverage(claim, spans, question), False)
         share = coverage(claim, spans, question)
         if share < self.settings.min_coverage:
             return Support(0.0, share, False)  # not worth a model call: it says what the spans do not
