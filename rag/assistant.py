@@ -147,7 +147,7 @@ class Assistant:
         return assistant
 
     def add(self, paths: str | Path | Sequence[str | Path]):
-        """Index files and folders (.txt .md .html .pdf .docx .csv .tsv .xlsx .pptx .eml). Returns (UpdateReport, skipped files with reasons);
+        """Index files and folders (.txt .md .html .pdf .docx .csv .tsv .xlsx .pptx .eml .epub). Returns (UpdateReport, skipped files with reasons);
         files that cannot be read are skipped and the others indexed."""
         if isinstance(paths, (str, Path)):
             paths = [paths]

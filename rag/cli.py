@@ -120,7 +120,7 @@ def _assistant(args: argparse.Namespace, *, build_seed: bool = True):
          opt("--chunk-tokens", type=int, metavar="N", help="chunk size in embedder tokens"),
          opt("--overlap-tokens", type=int, metavar="N", help="overlap between chunks in embedder tokens"))
 def cmd_index(args: argparse.Namespace) -> int:
-    """Index files or folders (recursively): .txt .md .html .pdf .docx .csv .tsv .xlsx .pptx .eml.
+    """Index files or folders (recursively): .txt .md .html .pdf .docx .csv .tsv .xlsx .pptx .eml .epub.
 
     Unchanged files are skipped without re-embedding; changed files replace their old chunks.
     Files that cannot be read are reported and the others are still indexed (exit code 3).

@@ -1,6 +1,6 @@
 """Files -> Documents. Text is decoded and cleaned here, once; every later offset refers to the cleaned text.
 
-Supported: .txt, .md, .html/.htm, .pdf, .docx, .csv/.tsv, .xlsx, .pptx, .eml. Tables (in any of them) become one
+Supported: .txt, .md, .html/.htm, .pdf, .docx, .csv/.tsv, .xlsx, .pptx, .eml, .epub. Tables (in any of them) become one
 paragraph per row with each cell beside its header (`rag.tables`). `load_paths` walks folders recursively and never
 lets one bad file stop the others: each file that cannot be read is reported in `LoadResult.skipped` with the reason.
 """
@@ -21,7 +21,7 @@ from rag.types import Document
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
 TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".pdf", ".docx") + TABLE_SUFFIXES + (".pptx", ".eml")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".pdf", ".docx") + TABLE_SUFFIXES + (".pptx", ".eml", ".epub")
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 # Markdown-style backslash escapes left behind by converters ("\$500", "\_id"): the reader sees the character.
@@ -321,6 +321,38 @@ def _read_pptx(path: Path) -> tuple[str, dict[str, str], dict]:
     return text, {"title": core.title or "", "author": core.author or ""}, {"pages": spans, "page_unit": "slide"}
 
 
+def _read_epub(path: Path) -> tuple[str, dict[str, str], dict]:
+    """An e-book: its chapters in reading order (the package's spine), each as the text a browser shows;
+    meta['pages'] holds the chapters so a citation names its chapter."""
+    import posixpath
+    import zipfile
+
+    import lxml.etree
+
+    try:
+        with zipfile.ZipFile(path) as book:
+            container = lxml.etree.fromstring(book.read("META-INF/container.xml"))
+            opf_path = container.xpath("//*[local-name()='rootfile']/@full-path")[0]
+            opf = lxml.etree.fromstring(book.read(opf_path))
+            folder = posixpath.dirname(opf_path)
+            items = {i.get("id"): i.get("href") for i in opf.xpath("//*[local-name()='manifest']/*[local-name()='item']")}
+            order = [items[r] for r in opf.xpath("//*[local-name()='spine']/*[local-name()='itemref']/@idref") if r in items]
+            chapters = [book.read(posixpath.normpath(posixpath.join(folder, href))).decode("utf-8", "replace")
+                        for href in order]
+            title = " ".join(opf.xpath("string(//*[local-name()='metadata']/*[local-name()='title'])").split())
+            author = " ".join(opf.xpath("string(//*[local-name()='metadata']/*[local-name()='creator'])").split())
+    except (zipfile.BadZipFile, KeyError, IndexError, ValueError, lxml.etree.XMLSyntaxError, OSError) as exc:
+        raise LoadError(f"{path.name} is not a readable .epub file: {exc}", hint="check the book opens in an e-reader") from exc
+    text, spans = "", []
+    for chapter in chapters:
+        block = _joined([html_to_text(chapter)[0]])
+        if text and block:
+            text += "\n\n"
+        spans.append((len(text), len(text) + len(block)))
+        text += block
+    return text, {"title": title, "author": author}, {"pages": spans, "page_unit": "chapter"}
+
+
 def _read_eml(path: Path) -> tuple[str, dict[str, str], dict]:
     """A mail: its headers as fields (From, To, Date, Subject) above its body; an HTML-only body as its text."""
     from email import policy
@@ -361,9 +393,10 @@ _READERS: dict[str, Callable[[Path], tuple[str, str, dict]]] = {
     ".xlsx": _read_xlsx,
     ".pptx": _read_pptx,
     ".eml": _read_eml,
+    ".epub": _read_epub,
 }
 # Readers that clean their text themselves, block by block (pages, rows, slides), so that their spans stay true.
-_CLEANED = {".pdf", ".docx", ".csv", ".tsv", ".xlsx", ".pptx", ".eml"}
+_CLEANED = {".pdf", ".docx", ".csv", ".tsv", ".xlsx", ".pptx", ".eml", ".epub"}
 
 
 def load_file(path: str | Path, *, source: str | None = None) -> Document:

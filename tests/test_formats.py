@@ -118,3 +118,39 @@ def test_broken_office_files_say_so(tmp_path, name):
     path.write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(LoadError, match="not a readable"):
         load_file(path)
+
+
+def _epub(path, chapters, title="A Field Guide", author="Ana Núñez"):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as book:
+        book.writestr("mimetype", "application/epub+zip")
+        book.writestr("META-INF/container.xml",
+                      '<?xml version="1.0"?><container xmlns="urn:oasis:names:tc:opendocument:xmlns:container">'
+                      '<rootfiles><rootfile full-path="OEBPS/content.opf" media-type="application/oebps-package+xml"/>'
+                      '</rootfiles></container>')
+        items = "".join(f'<item id="c{n}" href="text/c{n}.xhtml" media-type="application/xhtml+xml"/>'
+                        for n in range(len(chapters)))
+        # The spine, not the manifest, gives the reading order: here the reverse of the manifest's.
+        spine = "".join(f'<itemref idref="c{n}"/>' for n in reversed(range(len(chapters))))
+        book.writestr("OEBPS/content.opf",
+                      '<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0">'
+                      '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                      f'<dc:title>{title}</dc:title><dc:creator>{author}</dc:creator></metadata>'
+                      f'<manifest>{items}</manifest><spine>{spine}</spine></package>')
+        for n, body in enumerate(chapters):
+            book.writestr(f"OEBPS/text/c{n}.xhtml",
+                          f'<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'
+                          f"<head><title>c{n}</title></head><body>{body}</body></html>")
+
+
+def test_epub_chapters_in_reading_order_and_the_chapter_a_citation_names(tmp_path):
+    path = tmp_path / "guide.epub"
+    _epub(path, ["<h1>Two</h1><p>Herons nest in tall reeds.</p>",
+                 f"<h1>One</h1><p>{AWKWARD.replace(chr(9), ' ')}</p><script>alert(1)</script>"])
+    document = load_file(path)
+    assert document.title == "A Field Guide"
+    one, two = document.text.index("One"), document.text.index("Herons nest")
+    assert one < two and "alert" not in document.text and "naïve “quotes”" in document.text
+    assert document.place_at(one) == "chapter 1" and document.place_at(two) == "chapter 2"
+    _offsets_hold(document)
