@@ -6,7 +6,7 @@ PYTEST    ?= $(VENV)/bin/pytest
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast fuzz browser-deps eval calibrate bench clean
+.PHONY: install run test test-fast fuzz ocr-deps system-deps eval calibrate bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,17 +18,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The browser tests drive Debian's chromium; install it when missing and we are allowed to.
-browser-deps:
-	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "chromium is missing: the browser tests will be skipped (sudo apt-get install chromium)"; fi; \
+# Debian packages: tesseract (with its English data) reads scanned pages; chromium runs the browser tests. Installed
+# when missing and we are allowed to (root); otherwise the command to run is printed.
+define apt_install
+	@missing=""; \
+	for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; fi; \
 	fi
+endef
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng
+ocr-deps:
+	$(call apt_install,$(OCR_PACKAGES))
+system-deps:
+	$(call apt_install,$(OCR_PACKAGES) chromium)
 
-run: install
+run: install ocr-deps
 	$(VENV)/bin/rag serve --reader auto
 
-test: install browser-deps
+test: install system-deps
 	$(PYTEST) -q
 
 test-fast: install

@@ -544,8 +544,8 @@ def cmd_eval_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("bench", "measure speed and memory (pipeline, scale, load)",
-         opt("kind", nargs="?", choices=["pipeline", "scale", "load"], default="pipeline"),
+@command("bench", "measure speed and memory (pipeline, scale, load, ocr)",
+         opt("kind", nargs="?", choices=["pipeline", "scale", "load", "ocr"], default="pipeline"),
          opt("--corpus", metavar="DIR", help="pipeline: a BEIR folder or documents (default: ../shared/data/scifact)"),
          opt("--questions", metavar="FILE.jsonl", help="questions for a non-BEIR corpus; load: questions to ask"),
          opt("--docs", type=int, default=300, metavar="N", help="pipeline: seeded sample of N documents (0: all)"),
@@ -573,6 +573,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     scale: the vector stores on synthetic clustered vectors (default 1M): FAISS IVF in memory, IVF-PQ on disk
       (resident memory of a fresh process), and any --store given: build time, latency, recall@100.
     load: the chat server under --clients concurrent API clients for --seconds, on loopback.
+    ocr: word accuracy and seconds per page of the OCR engines on A4 pages rendered at 300 dpi from known text
+      (--corpus FILE, default the seed article) in five fonts and two sizes, slightly skewed, with noise.
 
     Example: rag bench --docs 300 --queries 100 --out bench-results
     """
@@ -585,6 +587,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench.bench_scale(sizes, queries=args.queries or 200, milvus=args.store, log=log,
                                    memory_index=not args.ondisk_only, replace_chunks=args.replace_chunks)
         markdown, name = bench.scale_markdown(result), "scale"
+    elif args.kind == "ocr":
+        from rag import ocr_bench
+        from rag.paths import SEED_CORPUS
+
+        source = Path(args.corpus) if args.corpus else sorted(SEED_CORPUS.glob("*.txt"))[0]
+        rows = ocr_bench.run(source.read_text(encoding="utf-8"), ocr_bench.default_styles(), log=log)
+        if not rows:
+            from rag.errors import RagError
+            from rag.ocr import missing_hint
+
+            raise RagError("no OCR engine is installed", hint=missing_hint())
+        result, markdown, name = {"rows": rows, "text": str(source)}, ocr_bench.markdown(rows), "ocr"
+        bench.write(result, markdown, out, name)
+        print(markdown)
+        return EXIT_OK
     elif args.kind == "load":
         from rag.evaluation.datasets import load_jsonl
 

@@ -1,6 +1,7 @@
 """Files -> Documents. Text is decoded and cleaned here, once; every later offset refers to the cleaned text.
 
-Supported: .txt, .md, .html/.htm, .pdf, .docx, .csv/.tsv, .xlsx, .pptx, .eml, .epub. Tables (in any of them) become one
+Supported: .txt, .md, .html/.htm, .pdf (scanned pages by OCR), .docx, .csv/.tsv, .xlsx, .pptx, .eml, .epub, and
+images (.png, .jpg, .tif) by OCR. Tables (in any of them) become one
 paragraph per row with each cell beside its header (`rag.tables`). `load_paths` walks folders recursively and never
 lets one bad file stop the others: each file that cannot be read is reported in `LoadResult.skipped` with the reason.
 """
@@ -22,6 +23,8 @@ TEXT_SUFFIXES = (".txt", ".md", ".markdown")
 HTML_SUFFIXES = (".html", ".htm")
 TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + HTML_SUFFIXES + (".pdf", ".docx") + TABLE_SUFFIXES + (".pptx", ".eml", ".epub")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")  # read by OCR (rag.ocr)
+SUPPORTED_SUFFIXES += IMAGE_SUFFIXES
 MAX_FILE_BYTES = 200 * 1024 * 1024
 
 # Markdown-style backslash escapes left behind by converters ("\$500", "\_id"): the reader sees the character.
@@ -180,9 +183,13 @@ def _read_html(path: Path) -> tuple[str, dict[str, str], dict]:
 
 
 def _read_pdf(path: Path) -> tuple[str, dict[str, str], dict]:
-    """Text per page; the page spans in the cleaned text are kept in meta['pages'] so citations can name pages."""
+    """Text per page; the page spans in the cleaned text are kept in meta['pages'] so citations can name pages.
+    A page with no text layer (a scan) is read by OCR when it is installed (`rag.ocr`), its words' boxes kept in
+    meta['ocr_words'] as [start, end, page index, x0, y0, x1, y1] so a citation can be outlined on the page."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    from rag import ocr
 
     try:
         reader = PdfReader(str(path))
@@ -196,15 +203,31 @@ def _read_pdf(path: Path) -> tuple[str, dict[str, str], dict]:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
         raise LoadError(f"{path.name} is not a readable PDF: {exc}", hint="check the file opens in a PDF viewer") from exc
-    text, spans = "", []
-    for page in pages:
-        if text and page:
-            text += "\n\n"
-        spans.append((len(text), len(text) + len(page)))
-        text += page
-    if not text.strip():
-        raise LoadError(f"{path.name} has no extractable text (a scanned PDF?)", hint="run OCR on it first")
-    return text, properties, {"pages": spans}
+    scanned = [n for n, page in enumerate(pages) if not page.strip()]
+    read = ocr.ocr_pdf_pages(path, scanned) if scanned and ocr.available() else {}
+    result = ocr.OcrText()
+    for number, page in enumerate(pages):
+        if number in read:
+            result.add_page(*read[number])
+        else:
+            result.add_page(page, [])
+    if not result.text.strip():
+        if scanned and not ocr.available():
+            raise LoadError(f"{path.name} has no text layer (a scanned PDF) and OCR is not installed", hint=ocr.missing_hint())
+        raise LoadError(f"{path.name} has no extractable text", hint="check the PDF holds text or a scan of text")
+    meta = {"pages": result.pages}
+    if result.words:
+        meta["ocr_words"] = result.words
+        meta["ocr_pages"] = sorted(read)
+    return result.text, properties, meta
+
+
+def _read_image(path: Path) -> tuple[str, dict[str, str], dict]:
+    from rag import ocr
+
+    result = ocr.read_image_file(path)
+    return result.text, {}, {"pages": result.pages, "ocr_words": result.words,
+                             "ocr_pages": list(range(len(result.pages)))}
 
 
 def _read_docx(path: Path) -> tuple[str, dict[str, str], dict]:
@@ -394,9 +417,10 @@ _READERS: dict[str, Callable[[Path], tuple[str, str, dict]]] = {
     ".pptx": _read_pptx,
     ".eml": _read_eml,
     ".epub": _read_epub,
+    **{s: _read_image for s in (".png", ".jpg", ".jpeg", ".tif", ".tiff")},
 }
 # Readers that clean their text themselves, block by block (pages, rows, slides), so that their spans stay true.
-_CLEANED = {".pdf", ".docx", ".csv", ".tsv", ".xlsx", ".pptx", ".eml", ".epub"}
+_CLEANED = {".pdf", ".docx", ".csv", ".tsv", ".xlsx", ".pptx", ".eml", ".epub", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
 def load_file(path: str | Path, *, source: str | None = None) -> Document:
@@ -429,6 +453,8 @@ def load_file(path: str | Path, *, source: str | None = None) -> Document:
     text, fields, shift = with_fields(text, properties)
     if shift and meta.get("pages"):
         meta["pages"] = [(start + shift, end + shift) for start, end in meta["pages"]]
+    if shift and meta.get("ocr_words"):
+        meta["ocr_words"] = [[start + shift, end + shift, *box] for start, end, *box in meta["ocr_words"]]
     title = text[fields["title"][0] : fields["title"][1]] if "title" in fields else ""
     resolved = source or str(path.resolve())
     return Document(

@@ -94,7 +94,7 @@ def test_docx_paragraphs_and_tables(tmp_path):
         ("binary.txt", bytes(range(256)) * 10, "binary"),
         ("broken.pdf", b"%PDF-1.4 not really", "not a readable PDF"),
         ("broken.docx", b"PK\x03\x04 nope", "not a readable .docx"),
-        ("image.png", b"\x89PNG", "unsupported file type '.png'"),
+        ("drawing.bmp", b"BM", "unsupported file type '.bmp'"),
     ],
 )
 def test_bad_files_raise_a_clear_error_naming_the_file(tmp_path, name, content, message):
