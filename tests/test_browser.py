@@ -130,6 +130,38 @@ def test_upload_a_document_and_get_an_answer_from_it(page, tmp_path):
     assert "glaciers" in page.locator("#rag-sources .rag-card-head").first.inner_text()
 
 
+def test_a_scanned_letter_is_answered_and_its_citation_shown_on_the_page(page, tmp_path):
+    from rag.ocr_bench import PageStyle, render_page
+
+    scan = tmp_path / "harbour letter.png"
+    render_page("The harbour board met on Tuesday.\n\nThe board agreed to repair the north pier before the "
+                "winter storms, at a cost of 41,500 pounds.", PageStyle("DejaVuSerif.ttf", 12.0, 0.6, 0.01)).save(scan)
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#rag-upload input[type=file]", [str(scan)])
+    page.wait_for_function("() => document.querySelector('#rag-upload-status')?.innerText.includes('indexed')",
+                           timeout=120_000)
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "How much will the north pier repair cost?")
+    assert "41,500" in last_answer(page)
+    head = page.locator("#rag-sources .rag-card-head").first.inner_text()
+    assert "harbour letter.png" in head and "page 1" in head
+    page.locator("#rag-sources details.rag-open summary").first.click()
+    figure = page.locator("#rag-sources details.rag-open .rag-page").first
+    figure.wait_for(state="visible")
+    image = figure.locator("img")
+    assert image.evaluate("i => i.complete && i.naturalWidth > 0")  # the page image itself
+    boxes = figure.locator(".rag-box")
+    assert boxes.count() >= 3
+    # Every outline lies on the image (the band of the page around the cited lines).
+    frame = figure.locator(".rag-page-frame").bounding_box()
+    for n in range(boxes.count()):
+        box = boxes.nth(n).bounding_box()
+        assert box["width"] > 2 and frame["x"] <= box["x"] and box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+        assert frame["y"] <= box["y"] and box["y"] + box["height"] <= frame["y"] + frame["height"] + 1
+    figure.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "scanned-citation-on-its-page.png"), full_page=True)
+
+
 def test_a_document_with_markup_runs_nothing(page, tmp_path):
     payload = (
         "Security note about the quokka. <script>window.__pwned = 1; alert('script ran')</script> "

@@ -364,3 +364,26 @@ def test_words_still_being_checked_are_marked_as_a_draft(app):
     draft = next(text for text in steps if text.startswith("Kilauea"))
     assert "&lt;b&gt;2018&lt;/b&gt;" in draft and draft.endswith("*Checking each sentence against its source…*")
     assert steps[-1] == "2018 [1]"  # the checked answer replaces the draft
+
+
+def test_a_scanned_page_is_shown_with_the_cited_words_outlined(tmp_path):
+    from PIL import Image
+
+    from rag.types import Document
+    from ui.render import page_figure
+
+    scan = tmp_path / "scan <1>.png"
+    Image.new("L", (400, 600), 255).save(scan)
+    text = "north pier repairs"
+    words = [[0, 5, 0, 0.1, 0.1, 0.2, 0.12], [6, 10, 0, 0.22, 0.1, 0.3, 0.12], [11, 18, 0, 0.32, 0.1, 0.45, 0.12]]
+    document = Document("d1", str(scan), "scan", text, {"ocr_words": words, "pages": [(0, len(text))]})
+    figure = page_figure(document, 6, 18)  # "pier repairs"
+    assert figure.count('class="rag-box"') == 2 and "left:22.00%" in figure and "left:32.00%" in figure
+    # The band around the cited line (0.04 to 0.18 of the page) is shown: the boxes are placed within it.
+    assert "top:42.86%" in figure and "height:14.29%" in figure
+    assert 'src="data:image/jpeg;base64,' in figure and "scan &lt;1&gt;.png, page 1" in figure  # the name escaped
+    assert page_figure(document, 0, 0) == ""  # nothing cited on the page
+    scan.unlink()
+    gone = Document("d2", str(scan), "scan", text, {"ocr_words": words})
+    assert page_figure(gone, 6, 18) == ""  # the file moved away: the text alone is shown
+    assert page_figure(Document("d3", "notes.txt", "notes", text), 0, 5) == ""  # not a scan

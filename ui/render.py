@@ -4,7 +4,9 @@ a document is shown, never run."""
 from __future__ import annotations
 
 import html
+import os
 import re
+from functools import lru_cache
 
 from rag.types import Answer, Document, Hit
 
@@ -63,11 +65,82 @@ def _context_window(text: str, start: int, end: int, width: int) -> tuple[int, i
 
 
 def document_viewer(document: Document, start: int, end: int, answer: tuple[int, int] | None = None) -> str:
-    """The whole document (or a large window of a very long one) with the span highlighted."""
+    """The whole document (or a large window of a very long one) with the span highlighted; for a scanned page, the
+    page image above it with the cited words outlined."""
     lo, hi = 0, len(document.text)
     if hi > VIEWER_MAX_CHARS:
         lo, hi = _context_window(document.text, start, end, VIEWER_MAX_CHARS // 2)
-    return f'<div class="rag-doc">{highlighted(document.text, start, end, lo, hi, answer)}</div>'
+    return page_figure(document, start, end) + f'<div class="rag-doc">{highlighted(document.text, start, end, lo, hi, answer)}</div>'
+
+
+PAGE_WIDTH_PX = 900
+
+
+def page_figure(document: Document, start: int, end: int) -> str:
+    """The part of the scanned page around text[start:end] as an image, each OCR'd word of the span outlined; ''
+    when the span was not read by OCR or the file is no longer there."""
+    words = [w for w in document.meta.get("ocr_words") or () if w[0] < end and start < w[1]]
+    if not words:
+        return ""
+    page = int(words[0][2])
+    words = [w for w in words if int(w[2]) == page]
+    try:
+        stat = os.stat(document.source)
+    except OSError:
+        return ""  # moved or deleted: the text alone is shown
+    # The band of the page that holds the cited lines, with some of the lines around them, at full width.
+    top = max(0.0, round(min(w[4] for w in words) - BAND_MARGIN, 3))
+    bottom = min(1.0, round(max(w[6] for w in words) + BAND_MARGIN, 3))
+    picture = _page_picture(document.source, page, stat.st_mtime_ns, stat.st_size, top, bottom)
+    if picture is None:
+        return ""
+    height = bottom - top
+    boxes = "".join(
+        f'<div class="rag-box" style="left:{x0 * 100:.2f}%;top:{(y0 - top) / height * 100:.2f}%;'
+        f'width:{(x1 - x0) * 100:.2f}%;height:{(y1 - y0) / height * 100:.2f}%"></div>'
+        for _, _, _, x0, y0, x1, y1 in words
+    )
+    label = escape(f"{display_name(document)}, page {page + 1}")
+    return (f'<figure class="rag-page"><div class="rag-page-frame"><img src="{picture}" alt="{label}">{boxes}</div>'
+            f"<figcaption>{label}: the cited words outlined on the scan</figcaption></figure>")
+
+
+BAND_MARGIN = 0.06  # of the page's height, above and below the cited words
+
+
+@lru_cache(maxsize=16)
+def _page_picture(source: str, page: int, modified_ns: int, size: int, top: float = 0.0, bottom: float = 1.0) -> str | None:
+    """The band [top, bottom] (fractions of its height) of a page of an image file or PDF as a JPEG data URI,
+    PAGE_WIDTH_PX wide (cached per version of the file)."""
+    import base64
+    import io
+    from pathlib import Path
+
+    from rag.loaders import IMAGE_SUFFIXES
+
+    path = Path(source)
+    try:
+        if path.suffix.lower() == ".pdf":
+            from rag.ocr import render_pdf_page
+
+            image = render_pdf_page(path, page, dpi=110)
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            from PIL import Image, ImageOps, ImageSequence
+
+            with Image.open(path) as opened:
+                frame = next(f for n, f in enumerate(ImageSequence.Iterator(opened)) if n == page)
+                image = ImageOps.exif_transpose(frame).convert("RGB")
+        else:
+            return None
+    except (OSError, ValueError, StopIteration, IndexError):
+        return None  # moved, deleted or no longer readable: the text alone is shown
+    image = image.convert("RGB")
+    width, height = image.size
+    image = image.crop((0, round(top * height), width, round(bottom * height)))
+    image.thumbnail((PAGE_WIDTH_PX, PAGE_WIDTH_PX * 2))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def source_card(
@@ -150,6 +223,11 @@ def _passage(hit: Hit, document: Document, *, ranked: bool = True) -> str:
 
 
 CSS = """
+.rag-page { margin: 6px 0 10px; }
+.rag-page-frame { position: relative; max-width: 900px; border: 1px solid var(--border-color-primary); }
+.rag-page-frame img { width: 100%; display: block; }
+.rag-box { position: absolute; outline: 1px solid #e8590c; background: rgba(255, 200, 0, 0.28); }
+.rag-page figcaption { font-size: 0.85em; color: var(--body-text-color-subdued); }
 .rag-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px; margin: 8px 0;
             background: var(--background-fill-primary); }
 .rag-card-head { font-size: 0.9em; margin-bottom: 6px; }
