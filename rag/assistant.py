@@ -286,6 +286,50 @@ class Assistant:
         report = self.add_documents(loaded.documents, rebuild=rebuild, on_progress=on_progress)
         return report, loaded.skipped
 
+    def sync(self, folders: Sequence[str | Path], *, on_file=None):
+        """Keep the index in step with folders: files added or changed since they were indexed are loaded and
+        indexed, documents whose files are gone are removed, all in one commit under the write lock (nothing is
+        half-visible). A file is read again only when its size or modification time changed. Returns
+        (UpdateReport, skipped files with reasons); a bad file is skipped and the others still go in."""
+        from rag.indexer import Indexer, UpdateReport
+        from rag.loaders import iter_files, load_file
+        from rag.errors import LoadError
+        from rag.loaders import Skipped
+        from rag.stores import open_for_writing
+
+        roots = [Path(f).expanduser().resolve() for f in folders]
+        files, skipped = iter_files(roots)
+        with self._write_lock, self._writing():
+            self._follow_index()
+            store = open_for_writing(self.settings.location, embedder_id=self.embedder.model_id,
+                                     dimension=self.embedder.dimension, chunking=self.settings.chunking)
+            known = {source: doc for source, doc in store.catalog.documents.items()
+                     if any(_inside(source, root) for root in roots)}
+            documents = []
+            for file in files:
+                source = str(file.resolve())
+                stat = file.stat()
+                old = known.get(source)
+                if old is not None and old.meta.get("size_bytes") == stat.st_size and old.meta.get("modified_ns") == stat.st_mtime_ns:
+                    continue  # unchanged since it was indexed: not read again
+                if on_file:
+                    on_file(file)
+                try:
+                    documents.append(load_file(file))
+                except LoadError as exc:
+                    skipped.append(Skipped(source, str(exc)))
+            indexer = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents)
+            report = indexer.upsert(documents) if documents else UpdateReport()
+            present = {str(f.resolve()) for f in files}
+            for source in known:
+                if source not in present:
+                    indexer.remove(source)
+                    report.removed.append(source)
+            if report.changed or not self.has_index():
+                store.commit()
+            self._store = store
+            return report, skipped
+
     def remove(self, source: str) -> Document:
         from rag.indexer import Indexer
         from rag.stores import open_store
@@ -481,3 +525,10 @@ def answer_to_dict(answer: Answer, *, paths: bool = True) -> dict:
         "kind": answer.kind,
         "short": answer.short,
     }
+
+
+def _inside(source: str, root: Path) -> bool:
+    try:
+        return Path(source).is_relative_to(root)
+    except (TypeError, ValueError):
+        return False

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -118,7 +119,9 @@ def _assistant(args: argparse.Namespace, *, build_seed: bool = True):
              help="copy the index at this location (a folder or a Milvus one) into --store, vectors included"),
          opt("--rebuild", action="store_true", help="start a new index instead of updating the existing one"),
          opt("--chunk-tokens", type=int, metavar="N", help="chunk size in embedder tokens"),
-         opt("--overlap-tokens", type=int, metavar="N", help="overlap between chunks in embedder tokens"))
+         opt("--overlap-tokens", type=int, metavar="N", help="overlap between chunks in embedder tokens"),
+         opt("--watch", action="store_true",
+             help="keep watching the folders: files added, changed or removed are reflected within seconds"))
 def cmd_index(args: argparse.Namespace) -> int:
     """Index files or folders (recursively): .txt .md .html .pdf .docx .csv .tsv .xlsx .pptx .eml .epub.
 
@@ -137,6 +140,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 
         raise RagError("nothing to index", hint="name files or folders, or copy an index with --from URI --store URI")
     assistant = Assistant(_settings(args))
+    if args.watch:
+        return _watch(assistant, args.paths)
     bar, update = _progress("embedding")
     report, skipped = assistant.index_paths(args.paths, rebuild=args.rebuild, on_progress=update)
     bar.close()
@@ -149,6 +154,21 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"{len(report.unchanged)} unchanged, {report.chunks_embedded} chunks embedded."
     )
     return EXIT_PARTIAL if skipped else EXIT_OK
+
+
+def _watch(assistant, folders) -> int:
+    from rag.watch import watch
+
+    def on_sync(report, skipped) -> None:
+        for item in skipped:
+            print(f"warning: skipped {item.path}: {item.reason}", file=sys.stderr)
+        if report.changed:
+            print(f"{time.strftime('%H:%M:%S')} {len(report.added)} added, {len(report.replaced)} updated, "
+                  f"{len(report.removed)} removed.", flush=True)
+
+    print(f"Watching {', '.join(str(f) for f in folders)} for {assistant.settings.location} (Ctrl-C stops).", flush=True)
+    watch(assistant, folders, on_sync=on_sync, on_error=lambda exc: print(f"error: {exc}", file=sys.stderr, flush=True))
+    return EXIT_OK
 
 
 def _copy_index(args: argparse.Namespace) -> int:
@@ -232,7 +252,10 @@ def cmd_list(args: argparse.Namespace) -> int:
              help="address to listen on (default 127.0.0.1: this machine only; others need RAG_AUTH)"),
          opt("--allow-anonymous", action="store_true", help="listen beyond this machine without a login"),
          opt("--read-only", action="store_true", help="answer questions; no uploads or removals"),
-         opt("--port", type=int, default=7860), PASSAGES, CHAT_READER, LLM_MODEL, RERANK)
+         opt("--port", type=int, default=7860),
+         opt("--watch", metavar="DIR", action="append", default=[],
+             help="keep this folder in step with the index while serving (repeatable)"),
+         PASSAGES, CHAT_READER, LLM_MODEL, RERANK)
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the chat window in the browser (Gradio) over an index (default: the seed corpus).
 
@@ -246,6 +269,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_exposure(args.host, os.environ.get("RAG_AUTH"), allow_anonymous=args.allow_anonymous)  # before any model loads
     args.reader = args.reader or "auto"  # the chat shapes each answer by its question unless told otherwise
     assistant = _assistant(args)
+    if args.watch:
+        from rag.watch import watch_in_background
+
+        watch_in_background(assistant, args.watch, log=lambda message: print(message, file=sys.stderr, flush=True))
     serve(assistant, host=args.host, port=args.port, auth=os.environ.get("RAG_AUTH"), read_only=args.read_only,
           allow_anonymous=args.allow_anonymous)
     return EXIT_OK

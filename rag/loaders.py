@@ -436,7 +436,8 @@ def load_file(path: str | Path, *, source: str | None = None) -> Document:
             hint=f"supported types are {', '.join(SUPPORTED_SUFFIXES)}",
         )
     try:
-        size = path.stat().st_size
+        stat = path.stat()
+        size, modified = stat.st_size, stat.st_mtime_ns
         if size > MAX_FILE_BYTES:
             raise LoadError(f"{path.name} is {size // 2**20} MB, over the {MAX_FILE_BYTES // 2**20} MB limit", hint="split it")
         raw, properties, meta = reader(path)
@@ -462,7 +463,7 @@ def load_file(path: str | Path, *, source: str | None = None) -> Document:
         source=resolved,
         title=title or path.name,
         text=text,
-        meta={**meta, "size_bytes": size, "name": path.name, **({"fields": fields} if fields else {})},
+        meta={**meta, "size_bytes": size, "modified_ns": modified, "name": path.name, **({"fields": fields} if fields else {})},
     )
 
 
