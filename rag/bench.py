@@ -693,3 +693,58 @@ def write(result: dict, markdown: str, out: Path, name: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out / f"{name}.md").write_text(markdown, encoding="utf-8")
+
+
+def bench_watch(saves: int = 20, *, log: Callable[[str], None] = lambda m: None) -> dict:
+    """Seconds from a file saved into a watched folder until a question about it retrieves it first, `saves` times
+    one after another, with the real embedder (the watch loop of `rag serve --watch`, in this process)."""
+    from rag.assistant import Assistant, Settings
+    from rag.watch import watch_in_background
+
+    with tempfile.TemporaryDirectory(prefix="rag-bench-watch-") as scratch:
+        folder = Path(scratch) / "notes"
+        folder.mkdir()
+        (folder / "start.txt").write_text("The office kitchen is cleaned on Mondays.\n", encoding="utf-8")
+        assistant = Assistant(Settings(index_dir=Path(scratch) / "index"))
+        stop = watch_in_background(assistant, [folder], log=log)
+        try:
+            _wait_for(lambda: "start.txt" in " ".join(assistant.store.catalog.documents), 120)
+            seconds = []
+            for n in range(saves):
+                name = f"note-{n:02d}.txt"
+                fact = f"Locker {700 + n} belongs to the courier named Ximena{n:02d} Okonkwo-Lindqvist."
+                started = time.perf_counter()
+                (folder / name).write_text(fact + "\n", encoding="utf-8")
+                question = f"Who does locker {700 + n} belong to?"
+
+                def found() -> bool:
+                    hits = assistant.retriever().search(question, 1)
+                    return bool(hits) and hits[0].chunk.text.startswith(f"Locker {700 + n}")
+
+                _wait_for(found, 60)
+                seconds.append(time.perf_counter() - started)
+                log(f"save {n + 1}: answerable after {seconds[-1]:.2f} s")
+        finally:
+            stop.set()
+    return {"machine": machine(), "saves": saves, "seconds": stats(seconds), "all_seconds": [round(s, 3) for s in seconds]}
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+
+    def holds() -> bool:
+        try:
+            return condition()
+        except RagError:  # no index yet: the first sync has not committed
+            return False
+
+    while not holds():
+        if time.monotonic() > deadline:
+            raise RagError(f"nothing changed within {timeout:.0f} s", hint="check the folder is writable and watched")
+        time.sleep(0.05)
+
+
+def watch_markdown(r: dict) -> str:
+    s = r["seconds"]
+    return (f"| saves | p50 s | p95 s | max s |\n|---|---|---|---|\n"
+            f"| {r['saves']} | {s['p50']:.2f} | {s['p95']:.2f} | {max(r['all_seconds']):.2f} |\n")

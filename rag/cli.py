@@ -571,8 +571,8 @@ def cmd_eval_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("bench", "measure speed and memory (pipeline, scale, load, ocr)",
-         opt("kind", nargs="?", choices=["pipeline", "scale", "load", "ocr"], default="pipeline"),
+@command("bench", "measure speed and memory (pipeline, scale, load, ocr, watch)",
+         opt("kind", nargs="?", choices=["pipeline", "scale", "load", "ocr", "watch"], default="pipeline"),
          opt("--corpus", metavar="DIR", help="pipeline: a BEIR folder or documents (default: ../shared/data/scifact)"),
          opt("--questions", metavar="FILE.jsonl", help="questions for a non-BEIR corpus; load: questions to ask"),
          opt("--docs", type=int, default=300, metavar="N", help="pipeline: seeded sample of N documents (0: all)"),
@@ -602,6 +602,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     load: the chat server under --clients concurrent API clients for --seconds, on loopback.
     ocr: word accuracy and seconds per page of the OCR engines on A4 pages rendered at 300 dpi from known text
       (--corpus FILE, default the seed article) in five fonts and two sizes, slightly skewed, with noise.
+    watch: seconds from a file saved into a watched folder until a question about it retrieves it (20 saves).
 
     Example: rag bench --docs 300 --queries 100 --out bench-results
     """
@@ -614,6 +615,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench.bench_scale(sizes, queries=args.queries or 200, milvus=args.store, log=log,
                                    memory_index=not args.ondisk_only, replace_chunks=args.replace_chunks)
         markdown, name = bench.scale_markdown(result), "scale"
+    elif args.kind == "watch":
+        result = bench.bench_watch(args.queries or 20, log=log)
+        markdown, name = bench.watch_markdown(result), "watch"
     elif args.kind == "ocr":
         from rag import ocr_bench
         from rag.paths import SEED_CORPUS

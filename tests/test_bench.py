@@ -68,3 +68,11 @@ def test_load_benchmark_serves_concurrent_clients_without_failures(tmp_path):
     assert result["failed"] == 0, result["failures"]
     assert result["requests"] >= 3 and result["uploads"] >= 1
     assert result["server_rss_mib"]["max"] >= result["server_rss_mib"]["start"] > 0
+
+
+@pytest.mark.integration
+def test_watch_benchmark_times_saved_files_until_answerable(tmp_path):
+    assert cli.main(["bench", "watch", "--queries", "2", "--out", str(tmp_path)]) == 0
+    result = json.loads((tmp_path / "watch.json").read_text())
+    assert result["saves"] == 2 and len(result["all_seconds"]) == 2 and all(s > 0 for s in result["all_seconds"])
+    assert "| 2 |" in (tmp_path / "watch.md").read_text()
