@@ -167,8 +167,11 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
             passages = hits[: config.k]
             if config.gold_context and gold_docs:
                 passages = _gold_hits(assistant.store, gold_docs[question.id])
-            reading = _bind(reader, assistant, config, passages if config.gold_context and gold_docs else None,
-                            lookup).read(question.question, passages, lookup)
+            # With the gold context, or a question with passages of its own (RGB), the auto reader's second searches
+            # stay inside the passages it was given.
+            own = (config.gold_context and gold_docs) or eval_set.own_corpus_per_question
+            reading = _bind(reader, assistant, config, passages if own else None, lookup).read(
+                question.question, passages, lookup)
             timings["reader_ms"] = (time.perf_counter() - retrieval_done) * 1000
             prediction = "" if reading.abstained else _shown(reading)
             row.update({
@@ -220,7 +223,8 @@ def _shown(reading) -> str:
 
 
 def _bind(reader, assistant, config: EvalConfig, gold: list[Hit] | None, lookup):
-    """The auto reader searches again as it does for users; with the gold context, only within those passages."""
+    """The auto reader searches again as it does for users; with the gold context (or a question's own passages),
+    only within those passages."""
     from rag.readers.auto import AutoReader, Library
 
     if not isinstance(reader, AutoReader):

@@ -137,9 +137,8 @@ class AutoReader(ReadsByStreaming):
 
     @property
     def judge(self) -> SupportJudge:
-        if self._judge is None:
-            self._judge = SupportJudge(self.llm)
-        return self._judge
+        """The one judge of support, shared with the llm reader (its answers' checks) unless one was given."""
+        return self._judge if self._judge is not None else self.short.judge
 
     def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
         asked = classify(question)
@@ -226,10 +225,7 @@ class AutoReader(ReadsByStreaming):
             span = align(reply, sentence.text, self.short.settings.fuzzy_threshold)
             if span is None:
                 continue
-            verdict = self.llm.complete(
-                self.short.verify_messages(asked.text, " ".join(s.text for s in evidence), sentence.text[span[0]:span[1]]),
-                max_tokens=1, top_logprobs=10)
-            probability = yes_probability(verdict)
+            probability = self.judge.answers(asked.text, sentence.text[span[0]:span[1]], [s.text for s in evidence])
             if probability < 0.5:
                 return None
             start, end = sentence.candidate.start + span[0], sentence.candidate.start + span[1]
@@ -470,8 +466,7 @@ class AutoReader(ReadsByStreaming):
 
     def _states(self, question: str, sentence: ScoredSentence, evidence: list[ScoredSentence]) -> float:
         """P(Yes) that `sentence` answers the question, read with the other evidence sentences around it."""
-        messages = self.short.verify_messages(question, " ".join(s.text for s in evidence), sentence.text)
-        return yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=10))
+        return self.judge.answers(question, sentence.text, [s.text for s in evidence])
 
     def _checked(self, asked: Question, written: str, evidence: list[ScoredSentence], lookup):
         """The written sentences whose cited passages state them, each with those passages; and how many were dropped."""

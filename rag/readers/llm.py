@@ -21,13 +21,11 @@ from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 from rag.embedding import EmbedderLike
-from rag.late import shared_matcher
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ExtractiveReader, ScoredSentence
 from rag.readers.metadata import metadata_reading
-from rag.readers.signals import Calibration, calibration, missing_share
-from rag.readers.spans import has_type, question_type
-from rag.readers.support import SupportJudge, in_context
+from rag.readers.signals import Calibration, calibration
+from rag.readers.support import VERIFY_SYSTEM, SupportJudge  # noqa: F401 (VERIFY_SYSTEM: re-exported)
 from rag.types import Citation, Hit
 
 SHORT_SYSTEM = (
@@ -42,10 +40,6 @@ SHORT_EXAMPLES = [
     ("Passage: Marta Ruiz, keeper of the lighthouse since 1990, lit the lamp every night.\nQuestion: Who looked "
      "after the lighthouse?", "Marta Ruiz"),
 ]
-VERIFY_SYSTEM = (
-    "You check answers against a passage. Reply Yes if the passage itself states that the proposed answer answers the "
-    "question, including every detail the question asks about (such as a year, a place or a name). Otherwise reply No."
-)
 _NONE = "NONE"
 
 
@@ -168,13 +162,6 @@ class LLMReader(ReadsByStreaming):
         return self._judge
 
     @staticmethod
-    def verify_messages(question: str, sentence: str, answer: str) -> list[dict]:
-        passage = " ".join(sentence.split())
-        return [{"role": "system", "content": VERIFY_SYSTEM},
-                {"role": "user", "content": f"Passage: {passage}\nQuestion: {question}\nProposed answer: {answer}\n"
-                                            "Does the passage state this answer?"}]
-
-    @staticmethod
     def short_messages(question: str, sentence: str) -> list[dict]:
         messages = [{"role": "system", "content": SHORT_SYSTEM}]
         for user, assistant in SHORT_EXAMPLES:
@@ -212,16 +199,10 @@ class LLMReader(ReadsByStreaming):
                                           typed_missing=typed_missing)
         # A second, one-token look: does the sentence really state this answer, details (years, places) included?
         # It catches on-topic sentences about another year or person, which relevance alone cannot tell apart.
-        verified = judged = 0.0
+        verified = 0.0
         if span is not None:
-            answer = chosen.text[span[0] : span[1]]
-            check = self.llm.complete(self.verify_messages(question, chosen.text, answer),
-                                      max_tokens=1, top_logprobs=self.settings.top_logprobs * 2)
-            verified = yes_probability(check)
-            judged = self.judge.answers(question, answer, [in_context(chosen, lookup)])
-        signals.update(answer_signals(question, chosen, span, inside, lookup))
+            verified = self.judge.answers(question, chosen.text[span[0] : span[1]], [chosen.text])
         signals.update({
-            "judged": judged,
             "none_probability": none_probability(completion),
             "answer_logprob": answer_logprob(completion) if span is not None else -5.0,
             "model_declined": float(span is None),
@@ -237,24 +218,3 @@ class LLMReader(ReadsByStreaming):
         # When the model declined or wrote words that are not in the source, the extractive answer stands.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]] if inside else citation.quote
         return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
-
-
-def answer_signals(question: str, chosen: ScoredSentence, span: tuple[int, int] | None,
-                   typed: tuple[int, int] | None, lookup: DocumentLookup) -> dict[str, float]:
-    """Checks of the model's phrase that cost no model call: whether the extractive reader's typed answer (a name,
-    date or number) is the same span (`agrees`: 1 same, 0 another, 0.5 none to compare), whether the phrase has the
-    type the question asks for, the question's names and numbers missing from the passage around the sentence, and
-    how well the question's words are matched token by token in the sentence (`rag.late`: the weakest word, and all)."""
-    start = chosen.candidate.start
-    text = lookup(chosen.candidate.doc_id).text
-    passage = text[max(0, start - 600) : chosen.candidate.end + 600]
-    weakest, mean = shared_matcher().match(question, in_context(chosen, lookup))
-    common = {"missing_passage": missing_share(question, passage), "late_weakest": weakest, "late_mean": mean}
-    if span is None:
-        return {"agrees": 0.0, "answer_typed": 0.0, **common}
-    found = (start + span[0], start + span[1])
-    agrees = 0.5 if typed is None else float(found[0] < typed[1] and typed[0] < found[1])
-    kind = question_type(question)
-    answer = chosen.text[span[0] : span[1]]
-    typed_ok = kind is None or has_type(answer, kind)
-    return {"agrees": agrees, "answer_typed": float(typed_ok), **common}

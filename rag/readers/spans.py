@@ -53,11 +53,6 @@ def question_type(question: str) -> AnswerType | None:
     return None
 
 
-def has_type(text: str, kind: AnswerType) -> bool:
-    """Whether `text` holds something of the answer type (a name, a date, a number...)."""
-    return bool(_PATTERNS[kind].search(text))
-
-
 @dataclass(frozen=True)
 class Span:
     start: int

@@ -27,6 +27,13 @@ JUDGE_SYSTEM = (
 )
 
 
+# A short answer: does the passage state that it answers the question, the details the question pins included?
+VERIFY_SYSTEM = (
+    "You check answers against a passage. Reply Yes if the passage itself states that the proposed answer answers the "
+    "question, including every detail the question asks about (such as a year, a place or a name). Otherwise reply No."
+)
+
+
 # Words by which a source reports a view as someone's (contested, not established); a claim drawn from such a span
 # must keep an attribution of its own.
 _ATTRIBUTED = re.compile(r"\b(argu(e|es|ed|ing)|claim(s|ed|ing)?|point(s|ed)? out|allege[sd]?|contend(s|ed)?|"
@@ -78,6 +85,13 @@ def answer_claim(answer: str) -> str:
     return f"The answer to the question is: {' '.join(answer.split())}"
 
 
+def answer_messages(question: str, passage: str, answer: str) -> list[dict]:
+    passage = " ".join(passage.split())
+    return [{"role": "system", "content": VERIFY_SYSTEM},
+            {"role": "user", "content": f"Passage: {passage}\nQuestion: {question}\nProposed answer: {answer}\n"
+                                        "Does the passage state this answer?"}]
+
+
 def judge_messages(claim: str, spans: Sequence[str], question: str = "") -> list[dict]:
     passages = "\n".join(f"- {' '.join(s.split())}" for s in spans)
     asked = f"Question: {question}\n" if question else ""
@@ -108,13 +122,15 @@ class SupportJudge:
         return Support(probability, share, probability >= self.settings.min_verdict)
 
     def verdict(self, claim: str, spans: Sequence[str], question: str = "") -> float:
-        """The model's P(Yes) alone, without the word checks (for a short answer, whose words are copied)."""
-        from rag.readers.llm import yes_probability  # the llm reader uses this judge: imported when first asked
-
-        completion = self.llm.complete(judge_messages(claim, spans, question), max_tokens=1,
-                                       top_logprobs=self.settings.top_logprobs)
-        return yes_probability(completion)
+        """The model's P(Yes) alone, without the word checks."""
+        return self._yes(judge_messages(claim, spans, question))
 
     def answers(self, question: str, answer: str, spans: Sequence[str]) -> float:
-        """P(the spans state that `answer` answers `question`, the details the question pins included)."""
-        return self.verdict(answer_claim(answer), spans, question)
+        """P(the spans state that `answer` answers `question`, the details the question pins included): the check of
+        a short answer (the llm reader's, the auto reader's copied phrases and evidence sentences)."""
+        return self._yes(answer_messages(question, " ".join(spans), answer))
+
+    def _yes(self, messages: list[dict]) -> float:
+        from rag.readers.llm import yes_probability  # the llm reader uses this judge: imported when first asked
+
+        return yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=self.settings.top_logprobs))
