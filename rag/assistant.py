@@ -21,6 +21,7 @@ from rag.models import DEFAULT_EMBEDDER
 from rag.paths import SEED_CORPUS, default_index_dir
 from rag.retrieval import RetrievalSettings
 from rag.readers import READERS as _REGISTERED
+from rag.scope import scoped
 from rag.types import Answer, Document
 
 MAX_QUESTION_CHARS = 1000
@@ -153,13 +154,16 @@ class Assistant:
             paths = [paths]
         return self.index_paths(list(paths))
 
-    def search(self, question: str, k: int | None = None) -> list:
-        """The k passages that best match the question (rag.types.Passage: source, offsets, text, score)."""
+    def search(self, question: str, k: int | None = None, *, sources: Sequence[str] = ()) -> list:
+        """The k passages that best match the question (rag.types.Passage: source, offsets, text, score); with
+        `sources`, among the documents they match only (`rag.scope`)."""
         from rag.types import Passage
 
         self._seed_if_needed()
         store = self.store
-        hits = self.retriever(store).search(clean_question(question), check_k(self.settings.k if k is None else k))
+        scope = scoped(store.catalog.documents.values(), [sources] if isinstance(sources, str) else list(sources))
+        hits = self.retriever(store).search(clean_question(question), check_k(self.settings.k if k is None else k),
+                                            scope=scope)
         return [Passage(store.catalog.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
                         h.chunk.text, round(h.score, 6)) for h in hits]
 
@@ -411,21 +415,22 @@ class Assistant:
         return Retriever(index or self.store, self.embedder, settings, reranker=self.reranker if settings.rerank else None)
 
     def ask(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None,
-            rerank: bool | None = None) -> Answer:
+            rerank: bool | None = None, sources: Sequence[str] = ()) -> Answer:
         """Answer a question from the index, with citations read from the documents. `history` holds the earlier
         questions of a conversation, so that a follow-up ("and when?") is searched with the one it follows."""
         self._seed_if_needed()
-        for event, value in self.ask_stream(question, history, k=k, reader=reader, rerank=rerank):
+        for event, value in self.ask_stream(question, history, k=k, reader=reader, rerank=rerank, sources=sources):
             if event == "answer":
                 return value
         raise RuntimeError("the reader produced no answer")  # every reader ends with one; never expected
 
     def ask_stream(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None,
-                   rerank: bool | None = None):
+                   rerank: bool | None = None, sources: Sequence[str] = ()):
         """Yields ("stage", "searching" | "reading") as the work moves on, ("partial", text so far) while a streaming
         reader writes, then ("answer", Answer).
 
         `rerank` turns the cross-encoder second stage on or off for this question (default: the settings').
+        `sources` scopes the question to the documents they match (file names, paths or globs: `rag.scope`).
         Closing the generator early (the person left) stops a streaming reader's generation too."""
         started = time.perf_counter()
         question = clean_question(question)
@@ -434,6 +439,7 @@ class Assistant:
         second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)
         chosen = self.reader(reader) if second_stage == self.settings.retrieval.rerank else self.reader(reader, rerank=second_stage)
         store = self.store  # one generation for the whole question, even if an update lands meanwhile
+        scope = scoped(store.catalog.documents.values(), list(sources) if not isinstance(sources, str) else [sources])
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
         query = retrieval_query(question, history)
@@ -443,11 +449,11 @@ class Assistant:
             resolved = resolve_followup(question, history)  # "What did she sign?" read with the name it refers to
             if resolved != question:
                 query = question = resolved
-        hits = self.retriever(store, rerank=second_stage).search(query, k, timings)
+        hits = self.retriever(store, rerank=second_stage).search(query, k, timings, scope)
         yield "stage", "reading"
         read_started = time.perf_counter()
         reading = None
-        chosen = self._bound(chosen, store, second_stage)
+        chosen = self._bound(chosen, store, second_stage, scope)
         with closing(chosen.stream(question, hits, store.catalog.document)) as events:
             for event, value in events:
                 if event == "partial":
@@ -458,15 +464,17 @@ class Assistant:
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         yield "answer", self._answer(question, reading, hits, timings, store.catalog.document)
 
-    def _bound(self, reader, store, second_stage: bool):
-        """The auto reader searches again (a second hop, each thing a comparison names) in the same generation."""
+    def _bound(self, reader, store, second_stage: bool, scope: frozenset[str] | None = None):
+        """The auto reader searches again (a second hop, each thing a comparison names) in the same generation, and
+        inside the question's scope."""
         from rag.readers.auto import AutoReader, Library
 
         if not isinstance(reader, AutoReader):
             return reader
         retriever = self.retriever(store, rerank=second_stage)
-        return reader.bound(Library(search=lambda query, k: retriever.search(query, k),
-                                    documents=lambda: list(store.catalog.documents.values())))
+        return reader.bound(Library(
+            search=lambda query, k: retriever.search(query, k, scope=scope),
+            documents=lambda: [d for d in store.catalog.documents.values() if scope is None or d.doc_id in scope]))
 
     def _answer(self, question, reading, hits, timings, lookup) -> Answer:
         # The answer keeps the documents it cites and retrieved, as they were: an upload or removal that lands

@@ -41,6 +41,8 @@ RERANK = opt("--rerank", action=argparse.BooleanOptionalAction, default=None,
 PASSAGES = opt("-k", type=int, metavar="N", help="passages per question (default 5)")
 LLM_MODEL = opt("--llm-model", metavar="PATH",
                 help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
+SOURCE = opt("--source", metavar="PATTERN", action="append", default=[],
+             help="ask only documents matching this file name, folder or glob ('*.pdf'); repeatable")
 QA_MODEL = opt("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder (--reader qa-model)")
 CHAT_READER = opt("--reader", choices=list(CHAT_READERS),
                   help="how answers are read from passages (auto: shaped by the question's kind)")
@@ -190,7 +192,7 @@ def _copy_index(args: argparse.Namespace) -> int:
              help="how answers are read from passages (auto: the answer shaped by the question's kind)"),
          opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)"),
          opt("--explain", action="store_true", help="llm reader: one to three sentences with [n] markers"),
-         LLM_MODEL, QA_MODEL, RERANK,
+         LLM_MODEL, QA_MODEL, RERANK, SOURCE,
          opt("--json", action="store_true", help="print one JSON object (stable keys, for scripts)"))
 def cmd_ask(args: argparse.Namespace) -> int:
     """Ask a question; prints the answer and the exact source spans that support it.
@@ -203,7 +205,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     clean_question(args.question)  # fail fast, before any model loads
     assistant = _assistant(args)
-    answer = assistant.ask(args.question)
+    answer = assistant.ask(args.question, sources=args.source)
     if args.json:
         print(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -278,7 +280,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("chat", "a conversation in the terminal", *INDEX, PASSAGES, CHAT_READER, LLM_MODEL, RERANK)
+@command("chat", "a conversation in the terminal", *INDEX, PASSAGES, CHAT_READER, LLM_MODEL, RERANK, SOURCE)
 def cmd_chat(args: argparse.Namespace) -> int:
     """A conversation in the terminal: ask, then ask follow-ups ("and when?"); every answer prints its citations
     with their offsets and the quote, the answer inside it highlighted. /new starts over; /quit or Ctrl-D ends.
@@ -307,7 +309,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         from rag.errors import RagError
 
         try:
-            answer = assistant.ask(question, history)
+            answer = assistant.ask(question, history, sources=args.source)
         except RagError as exc:  # a bad question is a message, the conversation goes on
             print(f"error: {exc}")
             continue

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 _STEMMER = None
 
 
@@ -62,13 +64,20 @@ class LexicalIndex:
             return {}
         return dict(zip(self.ids, self._tokens))
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """Up to k (id, BM25 score) pairs with a positive score, best first."""
-        return self.search_many([query], k)[0]
+    def search(self, query: str, k: int, allowed: frozenset[str] | None = None) -> list[tuple[str, float]]:
+        """Up to k (id, BM25 score) pairs with a positive score, best first; only ids in `allowed` when given."""
+        return self.search_many([query], k, allowed)[0]
 
-    def search_many(self, queries: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+    def search_many(self, queries: Sequence[str], k: int,
+                    allowed: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
         if self._model is None or k <= 0:
             return [[] for _ in queries]
+        mask = None
+        if allowed is not None:  # scored among the allowed ids only: the filter comes before the ranking
+            mask = np.fromiter((i in allowed for i in self.ids), dtype=np.float32, count=self.size)
+            k = min(k, int(mask.sum()))
+            if k <= 0:
+                return [[] for _ in queries]
         vocab = self._model.vocab_dict
         results: list[list[tuple[int, float]]] = []
         for tokens in tokenize(queries):
@@ -76,7 +85,8 @@ class LexicalIndex:
             if not known:
                 results.append([])
                 continue
-            rows, scores = self._model.retrieve([known], k=min(k, self.size), show_progress=False, n_threads=1)
+            rows, scores = self._model.retrieve([known], k=min(k, self.size), show_progress=False, n_threads=1,
+                                                weight_mask=mask)
             results.append([(self.ids[int(r)], float(s)) for r, s in zip(rows[0], scores[0]) if s > 0])
         return results
 

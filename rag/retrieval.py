@@ -132,16 +132,20 @@ class Retriever:
         # The second stage runs when the settings ask for it and a scorer is given.
         self.reranker = reranker if settings.rerank else None
 
-    def search(self, query: str, k: int, timings: dict[str, float] | None = None) -> list[Hit]:
-        return self.search_many([query], k, timings)[0]
+    def search(self, query: str, k: int, timings: dict[str, float] | None = None,
+               scope: frozenset[str] | None = None) -> list[Hit]:
+        return self.search_many([query], k, timings, scope)[0]
 
-    def search_many(self, queries: Sequence[str], k: int, timings: dict[str, float] | None = None) -> list[list[Hit]]:
+    def search_many(self, queries: Sequence[str], k: int, timings: dict[str, float] | None = None,
+                    scope: frozenset[str] | None = None) -> list[list[Hit]]:
+        """The k best chunks per query; with `scope` (doc_ids, `rag.scope`), only those documents' chunks are
+        ranked: every list is computed among them, not filtered after its top-k."""
         timings = timings if timings is not None else {}
         wanted = k
         if self.reranker is not None:
             k = max(k, self.settings.rerank_depth)
         depth = max(k, self.settings.candidates) if self.settings.mode == "hybrid" else k
-        lists = self._first_stage(queries, depth, timings)
+        lists = self._first_stage(queries, depth, timings, scope)
         started = time.perf_counter()
         catalog = self.store.catalog
         results = []
@@ -167,25 +171,33 @@ class Retriever:
             timings["rerank_ms"] = (time.perf_counter() - started) * 1000
         return [hits[:wanted] for hits in results]
 
-    def _first_stage(self, queries: Sequence[str], depth: int, timings: dict[str, float]):
+    def _first_stage(self, queries: Sequence[str], depth: int, timings: dict[str, float],
+                     scope: frozenset[str] | None = None):
         """Per query: dense and BM25 chunk lists, and (hybrid) dense and BM25 document lists."""
         mode, empty = self.settings.mode, [[] for _ in queries]
         dense_lists, lexical_lists, doc_dense, doc_lexical = empty, empty, empty, empty
+        chunk_ids = None
+        if scope is not None:
+            catalog = self.store.catalog
+            chunk_ids = [c.chunk_id for doc_id in sorted(scope) for c in catalog.chunks_of(doc_id)]
         if mode in ("dense", "hybrid"):
             started = time.perf_counter()
             vectors = self.embedder.embed_queries(list(queries))
             timings["embed_ms"] = (time.perf_counter() - started) * 1000
             started = time.perf_counter()
-            dense_lists = self.store.vectors.search(vectors, depth)
+            if chunk_ids is None:
+                dense_lists = self.store.vectors.search(vectors, depth)
+            else:  # exact inner products against the scoped chunks' own vectors
+                dense_lists = _exact(vectors, chunk_ids, self.store.vectors.fetch(chunk_ids) if chunk_ids else None, depth)
             if mode == "hybrid" and self.settings.doc_dense_weight:
-                doc_dense = self.store.catalog.search_documents(vectors, depth)
+                doc_dense = self.store.catalog.search_documents(vectors, depth, scope)
             timings["dense_ms"] = (time.perf_counter() - started) * 1000
         if mode in ("lexical", "hybrid"):
             started = time.perf_counter()
             lexical = self.store.lexical
-            lexical_lists = lexical.chunks.search_many(queries, depth)
+            lexical_lists = lexical.chunks.search_many(queries, depth, frozenset(chunk_ids) if chunk_ids is not None else None)
             if mode == "hybrid" and self.settings.doc_lexical_weight:
-                doc_lexical = lexical.documents.search_many(queries, depth)
+                doc_lexical = lexical.documents.search_many(queries, depth, scope)
             timings["lexical_ms"] = (time.perf_counter() - started) * 1000
         return dense_lists, lexical_lists, doc_dense, doc_lexical
 
@@ -219,6 +231,20 @@ class Retriever:
             for i in order
         ]
         return [replace(hit, rank=rank) for rank, hit in enumerate(reranked + tail)]
+
+
+def _exact(vectors: np.ndarray, ids: list[str], matrix: np.ndarray | None, k: int) -> list[list[tuple[str, float]]]:
+    """(id, inner product) top-k of each query vector among `matrix`'s rows."""
+    if matrix is None or not len(ids) or k <= 0:
+        return [[] for _ in range(len(vectors))]
+    scores = np.asarray(vectors, dtype=np.float32) @ np.asarray(matrix, dtype=np.float32).T
+    k = min(k, len(ids))
+    results = []
+    for row in scores:
+        top = np.argpartition(-row, k - 1)[:k]
+        top = top[np.argsort(-row[top], kind="stable")]
+        results.append([(ids[i], float(row[i])) for i in top])
+    return results
 
 
 def _sigmoid(value: float) -> float:

@@ -107,3 +107,15 @@ def test_after_the_documents_tab_opens_another_index_every_route_answers_from_it
     answer = client.post("/v1/chat/completions", json=body).json()["rag"]
     assert not answer["abstained"] and answer["citations"][0]["source"] == "harbour.txt"
     assert "harbour.txt" in documents_over_mcp() and "volcanoes" not in documents_over_mcp()
+
+
+def test_a_request_can_scope_the_question_to_some_documents(assistant):
+    body = {"model": "rag-extractive", "messages": [{"role": "user", "content": "When was the lava lake of Kilauea drained?"}]}
+    client = client_for(assistant)
+    scoped = client.post("/v1/chat/completions", json={**body, "sources": ["rivers*"]}).json()
+    assert {h["source"] for h in scoped["rag"]["hits"]} == {"rivers.txt"}  # only the scope is searched
+    assert all(c["source"] == "rivers.txt" for c in scoped["citations"])
+    wrong = client.post("/v1/chat/completions", json={**body, "sources": ["report.pdf"]})
+    assert wrong.status_code == 400 and "no indexed document matches 'report.pdf'" in wrong.json()["error"]["message"]
+    bad = client.post("/v1/chat/completions", json={**body, "sources": [3]})
+    assert bad.status_code == 400 and "sources must be a list" in bad.json()["error"]["message"]

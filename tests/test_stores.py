@@ -151,6 +151,24 @@ def test_hybrid_answers_cite_the_span_from_every_store(location, corpus_dir, fak
     assert answer.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
 
 
+def test_a_scoped_question_ranks_only_its_documents_on_every_store(location, corpus_dir, fake_embedder):
+    assistant = assistant_for(location, fake_embedder)
+    assistant.index_paths([corpus_dir])
+    question = "Which volcano erupted in 1669?"
+    unscoped = assistant.ask(question, k=5)
+    assert any(unscoped.document(h.chunk.doc_id).name == "volcanoes.md" for h in unscoped.hits)
+    for pattern in ("rivers.txt", "*.txt", "RIVERS*"):
+        scoped = assistant.ask(question, k=5, sources=[pattern])
+        cited = {Path(scoped.document(c.doc_id).source).name for c in scoped.citations}
+        found = {Path(scoped.document(h.chunk.doc_id).source).name for h in scoped.hits}
+        assert found == {"rivers.txt"} and cited <= {"rivers.txt"}, pattern  # every span from the scope
+        catalog = open_store(location).catalog
+        in_scope = sum(1 for c in catalog.chunks() if catalog.document(c.doc_id).name == "rivers.txt")
+        assert len(scoped.hits) == min(5, in_scope)  # ranked among the scope: not the global top-5 filtered
+    with pytest.raises(Exception, match="no indexed document matches 'report.pdf'"):
+        assistant.ask(question, sources=["report.pdf"])
+
+
 def test_unchanged_files_embed_nothing_and_a_changed_one_replaces_its_chunks(location, corpus_dir, fake_embedder):
     assistant_for(location, fake_embedder).index_paths([corpus_dir])
     before = fake_embedder.embedded_texts

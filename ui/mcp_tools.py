@@ -81,16 +81,18 @@ def build(assistant: Assistant | Callable[[], Assistant], *, show_paths: bool = 
         return path if show_paths else Path(path).name
 
     @server.tool()
-    def ask(question: str, k: int = 5, reader: Literal[CHAT_READERS] = "extractive") -> AnswerResult:
+    def ask(question: str, k: int = 5, reader: Literal[CHAT_READERS] = "extractive",
+            sources: list[str] | None = None) -> AnswerResult:
         """Answer a question from the indexed documents.
 
         Returns the answer text, whether the documents do not say (`abstained`), the citations that support it
         (source file, start and end character offsets, and `quote`, the document's exact text there) and the
         passages that were retrieved (`hits`). `reader`: auto (shaped by the question: a fact, a list, yes/no, a
         reason, an overview), extractive (instant, quotes the source), llm (a short
-        phrase from a local model), llm-explain (one to three sentences with [n] markers). `k`: passages, 1-100."""
+        phrase from a local model), llm-explain (one to three sentences with [n] markers). `k`: passages, 1-100.
+        `sources`: only the documents matching these file names or globs ("*.pdf", "minutes*")."""
         try:
-            data = answer_to_dict(current().ask(question, k=k, reader=reader))
+            data = answer_to_dict(current().ask(question, k=k, reader=reader, sources=sources or []))
         except RagError as exc:
             raise ToolError(str(exc)) from exc
         for item in data["citations"] + data["hits"]:
@@ -98,11 +100,12 @@ def build(assistant: Assistant | Callable[[], Assistant], *, show_paths: bool = 
         return data
 
     @server.tool()
-    def search(question: str, k: int = 5) -> list[PassageResult]:
+    def search(question: str, k: int = 5, sources: list[str] | None = None) -> list[PassageResult]:
         """The k passages of the documents that best match the question, best first: source file, start and end
-        character offsets, the passage's exact text and its score (higher is better). No answer is composed."""
+        character offsets, the passage's exact text and its score (higher is better). No answer is composed.
+        `sources`: only the documents matching these file names or globs."""
         try:
-            passages = current().search(question, k)
+            passages = current().search(question, k, sources=sources or [])
         except RagError as exc:
             raise ToolError(str(exc)) from exc
         return [{"source": source_of(p.source), "start": p.start, "end": p.end, "text": p.text, "score": p.score}

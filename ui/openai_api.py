@@ -111,7 +111,12 @@ def router(assistant: Assistant | Callable[[], Assistant], credentials: tuple[st
             question, history = question_and_history(body)
         except RagError as exc:
             return refuse(400, str(exc), "invalid_request_error")
-        events = _answer_events(current(), gate, question, history, MODELS[model])
+        sources = body.get("sources") or []
+        if isinstance(sources, str):
+            sources = [sources]
+        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+            return refuse(400, "sources must be a list of file names or globs", "invalid_request_error")
+        events = _answer_events(current(), gate, question, history, MODELS[model], sources)
         if body.get("stream"):
             return StreamingResponse(_sse(events, model), media_type="text/event-stream")
         from starlette.concurrency import run_in_threadpool
@@ -125,9 +130,10 @@ def router(assistant: Assistant | Callable[[], Assistant], credentials: tuple[st
     return api
 
 
-def _answer_events(assistant: Assistant, gate, question: str, history: list[str], reader: str) -> Iterator[tuple[str, object]]:
+def _answer_events(assistant: Assistant, gate, question: str, history: list[str], reader: str,
+                   sources: list[str] = ()) -> Iterator[tuple[str, object]]:
     with gate:
-        yield from assistant.ask_stream(question, history, reader=reader)
+        yield from assistant.ask_stream(question, history, reader=reader, sources=sources)
 
 
 def _last(events) -> Answer:

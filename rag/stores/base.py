@@ -129,13 +129,18 @@ class Catalog:
     def centroid(self, doc_id: str) -> np.ndarray | None:
         return self._centroids.get(doc_id)
 
-    def search_documents(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        """Dense search over document centroids: (doc_id, similarity) pairs, best first."""
+    def search_documents(self, vectors: np.ndarray, k: int,
+                         allowed: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
+        """Dense search over document centroids: (doc_id, similarity) pairs, best first; only `allowed` doc_ids
+        when given."""
         if self._centroid_matrix is None:
             ids = [doc.doc_id for doc in self.documents.values() if doc.doc_id in self._centroids]
             matrix = np.stack([self._centroids[i] for i in ids]) if ids else np.zeros((0, 1), dtype=np.float32)
             self._centroid_matrix = (ids, matrix)
         ids, matrix = self._centroid_matrix
+        if allowed is not None:
+            rows = [n for n, i in enumerate(ids) if i in allowed]
+            ids, matrix = [ids[n] for n in rows], matrix[rows] if rows else np.zeros((0, 1), dtype=np.float32)
         if not ids or k <= 0:
             return [[] for _ in range(len(vectors))]
         scores = np.asarray(vectors, dtype=np.float32) @ matrix.T
