@@ -22,6 +22,8 @@ def matches(document: Document, pattern: str) -> bool:
     if not pattern:
         return False
     name, source = document.name.lower(), document.source.lower()
+    if pattern in (name, source):  # exactly a file name or source (the chat's picker sends sources)
+        return True
     if fnmatch(name, pattern) or fnmatch(source, pattern):
         return True
     if _WILDCARDS & set(pattern):

@@ -64,11 +64,11 @@ def test_a_question_sent_while_another_is_answered_waits_and_is_answered_after_i
         session_hash = "one-tab"
 
     _, history, _ = app.enqueue("When was the lava lake of Kilauea drained?", [], Request())
-    first = app.drain(history, 5, "extractive", True, {}, Request())
+    first = app.drain(history, 5, "extractive", True, {}, [], Request())
     shown, _, _ = next(first)  # the first answer is under way
     _, history, _ = app.enqueue("Where does the Rhine rise?", shown, Request())
     assert history[-1]["content"] == "Waiting for the answer above…"
-    second = list(app.drain(history, 5, "extractive", True, {}, Request()))
+    second = list(app.drain(history, 5, "extractive", True, {}, [], Request()))
     assert len(second) == 1 and _unchanged(second[0][0])  # the running loop will answer it
     *_, (history, sources, kept) = first
     asked = [m["content"] for m in history if m["role"] == "user"]
@@ -87,7 +87,7 @@ def test_stop_ends_the_answer_and_drops_the_waiting_questions(app):
 
     _, history, _ = app.enqueue("When was the lava lake of Kilauea drained?", [], Request())
     _, history, _ = app.enqueue("Where does the Rhine rise?", history, Request())
-    answering = app.drain(history, 5, "extractive", True, {}, Request())
+    answering = app.drain(history, 5, "extractive", True, {}, [], Request())
     next(answering)  # under way
     app.stop(Request())
     *_, (stopped, _, _) = answering  # the loop ends by itself, the answer marked as stopped
@@ -101,11 +101,11 @@ def test_a_new_conversation_mid_answer_leaves_the_tab_free_for_the_next_question
         session_hash = "new-conversation-tab"
 
     _, history, _ = app.enqueue("When was the lava lake of Kilauea drained?", [], Request())
-    abandoned = app.drain(history, 5, "extractive", True, {}, Request())
+    abandoned = app.drain(history, 5, "extractive", True, {}, [], Request())
     next(abandoned)  # under way, then gradio cancels it: it is never resumed nor closed
     app.new_conversation(Request())
     _, history, _ = app.enqueue("Where does the Rhine rise?", [], Request())
-    *_, (history, sources, _) = app.drain(history, 5, "extractive", True, {}, Request())
+    *_, (history, sources, _) = app.drain(history, 5, "extractive", True, {}, [], Request())
     assert [m["content"] for m in history if m["role"] == "user"] == ["Where does the Rhine rise?"]
     assert "<mark>The Rhine rises" in sources
 
@@ -387,3 +387,16 @@ def test_a_scanned_page_is_shown_with_the_cited_words_outlined(tmp_path):
     gone = Document("d2", str(scan), "scan", text, {"ocr_words": words})
     assert page_figure(gone, 6, 18) == ""  # the file moved away: the text alone is shown
     assert page_figure(Document("d3", "notes.txt", "notes", text), 0, 5) == ""  # not a scan
+
+
+def test_the_document_picker_scopes_the_chat_s_questions(app):
+    class Request:
+        session_hash = "scoped-tab"
+
+    choices = app.document_choices()
+    rivers = next(source for name, source in choices if name == "rivers.txt")
+    _, history, _ = app.enqueue("When was the lava lake of Kilauea drained?", [], Request())
+    *_, (history, sources, _) = app.drain(history, 5, "extractive", True, {}, [rivers], Request())
+    assert "rivers.txt" in sources and "volcanoes.md" not in sources  # only the chosen document was searched
+    update = app.scope_choices([rivers, "/gone/file.txt"])
+    assert update["value"] == [rivers] and update["choices"] == choices  # a removed document leaves the choice

@@ -180,7 +180,7 @@ class ChatApp:
         return "", history, gr.update(value="", visible=False)
 
     def drain(self, history: list, k: int, reader: str, rerank: bool = True, kept: dict | None = None,
-              request=None) -> Iterator[tuple]:
+              scope: list | None = None, request=None) -> Iterator[tuple]:
         """Answer the session's waiting questions in order; yields (conversation, sources, kept sources)."""
         import gradio as gr
 
@@ -202,7 +202,8 @@ class ChatApp:
                     session.current = threading.Event()
                 previous = [html.unescape(m["content"]) for m in done if m["role"] == "user"]
                 done = done + [{"role": "user", "content": render.escape(question)}]
-                for shown, sources, answer in self._answer_steps(question, previous, k, reader, rerank, session.current):
+                for shown, sources, answer in self._answer_steps(question, previous, k, reader, rerank, session.current,
+                                                                 scope or []):
                     if answer is not None:
                         kept[str(len(done))] = sources
                     yield done + [{"role": "assistant", "content": shown}] + self._waiting(session), sources, kept
@@ -219,7 +220,8 @@ class ChatApp:
         return [m for q in pending for m in ({"role": "user", "content": render.escape(q)},
                                              {"role": "assistant", "content": WAITING})]
 
-    def _answer_steps(self, question: str, previous: list[str], k, reader, rerank, stop: threading.Event):
+    def _answer_steps(self, question: str, previous: list[str], k, reader, rerank, stop: threading.Event,
+                      scope: list | None = None):
         """(text shown, sources HTML, Answer or None) as the answer comes in: the stage and the seconds waited, the
         words as they are written, then the answer with its sources."""
         started = time.monotonic()
@@ -228,7 +230,8 @@ class ChatApp:
         text = ""
         try:
             for event, value in _in_background(
-                    lambda: self.assistant.ask_stream(question, previous, k=k, reader=reader, rerank=rerank), stop):
+                    lambda: self.assistant.ask_stream(question, previous, k=k, reader=reader, rerank=rerank,
+                                                      sources=scope or []), stop):
                 if event == "stage" and not loading:
                     stage = STAGES.get(value, stage)
                 elif event == "partial":
@@ -333,6 +336,14 @@ class ChatApp:
             size = doc.meta.get("size_bytes") or len(doc.text.encode("utf-8"))
             rows.append([render.display_name(doc), f"{size / 1024:,.1f} KB", counts.get(doc.doc_id, 0)])
         return rows
+
+    def scope_choices(self, chosen: list | None = None):
+        """The chat's document picker after the documents changed: what is still indexed stays chosen."""
+        import gradio as gr
+
+        choices = self.document_choices()
+        present = {source for _, source in choices}
+        return gr.update(choices=choices, value=[c for c in (chosen or []) if c in present])
 
     def document_choices(self) -> list[tuple[str, str]]:
         if not self.assistant.has_index():
@@ -505,6 +516,9 @@ def build_app(assistant: Assistant | ChatApp, *, read_only: bool = False):
                         with gr.Row(equal_height=True):
                             corpus = gr.Markdown(app.corpus_line(), elem_id="rag-corpus")
                             to_documents = gr.Button("Show the documents", size="sm", scale=0, elem_id="rag-to-documents")
+                        scope = gr.Dropdown(choices=app.document_choices(), value=[], multiselect=True,
+                                            label="Ask only these documents (none chosen: all of them)",
+                                            elem_id="rag-scope")
                         examples = example_questions() if app.on_seed_corpus() else app.title_questions()
                         if examples:
                             gr.Examples(examples=examples, inputs=box, label="Try one of these")
@@ -526,7 +540,7 @@ def build_app(assistant: Assistant | ChatApp, *, read_only: bool = False):
                     # "multiple": a question sent while the previous one is answered is taken, not ignored.
                     asked = trigger(app.enqueue, [box, chatbot], [box, chatbot, problem], queue=False,
                                     trigger_mode="multiple", api_visibility="private")
-                    answering.append(asked.then(app.drain, [chatbot, k, reader, rerank, kept], [chatbot, sources, kept],
+                    answering.append(asked.then(app.drain, [chatbot, k, reader, rerank, kept, scope], [chatbot, sources, kept],
                                                 concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask",
                                                 api_visibility="private"))
                 stop.click(app.stop, None, None, queue=False, api_visibility="private")
@@ -560,15 +574,18 @@ def build_app(assistant: Assistant | ChatApp, *, read_only: bool = False):
                     # Named, so scripts (and the load benchmark) can add documents as the tab does.
                     upload.upload(app.upload, [upload], [status, table, choice], concurrency_limit=1,
                                   concurrency_id="write", api_name="upload").then(
-                        app.corpus_line, None, [corpus], queue=False, api_visibility="private")
+                        app.corpus_line, None, [corpus], queue=False, api_visibility="private").then(
+                        app.scope_choices, [scope], [scope], queue=False, api_visibility="private")
                     removed = remove.click(app.remove, [choice], [status, table, choice], concurrency_limit=1,
                                            concurrency_id="write", api_visibility="private",
                                            js="(choice) => choice && confirm('Remove this document from the index?') "
                                               "? choice : null")
-                    removed.then(app.corpus_line, None, [corpus], queue=False, api_visibility="private")
+                    removed.then(app.corpus_line, None, [corpus], queue=False, api_visibility="private").then(
+                        app.scope_choices, [scope], [scope], queue=False, api_visibility="private")
                     open_store.click(app.open_store, [location], [status, table, choice], concurrency_limit=1,
                                      concurrency_id="write", api_visibility="private").then(
-                        app.corpus_line, None, [corpus], queue=False, api_visibility="private")
+                        app.corpus_line, None, [corpus], queue=False, api_visibility="private").then(
+                        app.scope_choices, [scope], [scope], queue=False, api_visibility="private")
         to_documents.click(lambda: gr.Tabs(selected="documents"), None, [tabs], queue=False, api_visibility="private")
         demo.load(app.corpus_line, None, [corpus], queue=False, api_visibility="private")
         gr.api(app.ask_api, api_name="ask", concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask")
