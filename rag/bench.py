@@ -708,7 +708,7 @@ def bench_watch(saves: int = 20, *, log: Callable[[str], None] = lambda m: None)
         assistant = Assistant(Settings(index_dir=Path(scratch) / "index"))
         stop = watch_in_background(assistant, [folder], log=log)
         try:
-            _wait_for(lambda: "start.txt" in " ".join(assistant.store.catalog.documents), 120)
+            _wait_until(lambda: "start.txt" in " ".join(assistant.store.catalog.documents), 120)
             seconds = []
             for n in range(saves):
                 name = f"note-{n:02d}.txt"
@@ -721,7 +721,7 @@ def bench_watch(saves: int = 20, *, log: Callable[[str], None] = lambda m: None)
                     hits = assistant.retriever().search(question, 1)
                     return bool(hits) and hits[0].chunk.text.startswith(f"Locker {700 + n}")
 
-                _wait_for(found, 60)
+                _wait_until(found, 60)
                 seconds.append(time.perf_counter() - started)
                 log(f"save {n + 1}: answerable after {seconds[-1]:.2f} s")
         finally:
@@ -729,7 +729,7 @@ def bench_watch(saves: int = 20, *, log: Callable[[str], None] = lambda m: None)
     return {"machine": machine(), "saves": saves, "seconds": stats(seconds), "all_seconds": [round(s, 3) for s in seconds]}
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float) -> None:
+def _wait_until(condition: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
 
     def holds() -> bool:

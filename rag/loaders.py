@@ -392,9 +392,8 @@ def _read_eml(path: Path) -> tuple[str, dict[str, str], dict]:
     if body is not None:
         try:
             content = body.get_content()
-        except (LookupError, ValueError) as exc:  # an unknown charset: read as bytes
+        except (LookupError, ValueError):  # an unknown charset: read as bytes
             content = decode_bytes(body.get_payload(decode=True) or b"", path.name)
-            del exc
         if body.get_content_type() == "text/html":
             content = html_to_text(content)[0]
     attachments = [part.get_filename() for part in message.iter_attachments() if part.get_filename()]

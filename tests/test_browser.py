@@ -3,7 +3,6 @@
 import json
 import os
 import re
-import shutil
 import tempfile
 import statistics
 import threading

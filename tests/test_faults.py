@@ -1,12 +1,10 @@
 """Failures that must lose nothing: a killed indexer, corrupted files, two writers, searches during re-indexing."""
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest

@@ -8,7 +8,7 @@ import pytest
 from rag import cli
 from rag.assistant import Assistant, Settings
 from rag.paths import SEED_CORPUS
-from rag.loaders import load_file, load_paths
+from rag.loaders import load_file
 
 pytestmark = pytest.mark.integration
 SEED_FILES = sorted(SEED_CORPUS.glob("*.txt"))

@@ -1,7 +1,6 @@
 """The chat app's functions, without a browser."""
 
 import re
-from pathlib import Path
 
 import pytest
 

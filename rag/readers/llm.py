@@ -25,8 +25,8 @@ from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ExtractiveReader, ScoredSentence
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration
-from rag.readers.support import VERIFY_SYSTEM, SupportJudge  # noqa: F401 (VERIFY_SYSTEM: re-exported)
-from rag.types import Citation, Hit
+from rag.readers.support import SupportJudge
+from rag.types import Hit
 
 SHORT_SYSTEM = (
     "You answer a question from one passage. Reply with the shortest phrase copied exactly from the passage that "
