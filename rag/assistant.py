@@ -154,14 +154,16 @@ class Assistant:
             paths = [paths]
         return self.index_paths(list(paths))
 
-    def search(self, question: str, k: int | None = None, *, sources: Sequence[str] = ()) -> list:
+    def search(self, question: str, k: int | None = None, *, sources: Sequence[str] = (),
+               where: Sequence[str] = ()) -> list:
         """The k passages that best match the question (rag.types.Passage: source, offsets, text, score); with
         `sources`, among the documents they match only (`rag.scope`)."""
         from rag.types import Passage
 
         self._seed_if_needed()
         store = self.store
-        scope = scoped(store.catalog.documents.values(), [sources] if isinstance(sources, str) else list(sources))
+        scope = scoped(store.catalog.documents.values(), [sources] if isinstance(sources, str) else list(sources),
+                       [where] if isinstance(where, str) else list(where))
         hits = self.retriever(store).search(clean_question(question), check_k(self.settings.k if k is None else k),
                                             scope=scope)
         return [Passage(store.catalog.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
@@ -415,22 +417,24 @@ class Assistant:
         return Retriever(index or self.store, self.embedder, settings, reranker=self.reranker if settings.rerank else None)
 
     def ask(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None,
-            rerank: bool | None = None, sources: Sequence[str] = ()) -> Answer:
+            rerank: bool | None = None, sources: Sequence[str] = (), where: Sequence[str] = ()) -> Answer:
         """Answer a question from the index, with citations read from the documents. `history` holds the earlier
         questions of a conversation, so that a follow-up ("and when?") is searched with the one it follows."""
         self._seed_if_needed()
-        for event, value in self.ask_stream(question, history, k=k, reader=reader, rerank=rerank, sources=sources):
+        for event, value in self.ask_stream(question, history, k=k, reader=reader, rerank=rerank, sources=sources,
+                                            where=where):
             if event == "answer":
                 return value
         raise RuntimeError("the reader produced no answer")  # every reader ends with one; never expected
 
     def ask_stream(self, question: str, history: Sequence[str] = (), *, k: int | None = None, reader: str | None = None,
-                   rerank: bool | None = None, sources: Sequence[str] = ()):
+                   rerank: bool | None = None, sources: Sequence[str] = (), where: Sequence[str] = ()):
         """Yields ("stage", "searching" | "reading") as the work moves on, ("partial", text so far) while a streaming
         reader writes, then ("answer", Answer).
 
         `rerank` turns the cross-encoder second stage on or off for this question (default: the settings').
-        `sources` scopes the question to the documents they match (file names, paths or globs: `rag.scope`).
+        `sources` scopes the question to the documents they match (file names, paths or globs: `rag.scope`), and
+        `where` to those meeting every KEY:VALUE condition (type, folder, title, author, after, before).
         Closing the generator early (the person left) stops a streaming reader's generation too."""
         started = time.perf_counter()
         question = clean_question(question)
@@ -439,7 +443,8 @@ class Assistant:
         second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)
         chosen = self.reader(reader) if second_stage == self.settings.retrieval.rerank else self.reader(reader, rerank=second_stage)
         store = self.store  # one generation for the whole question, even if an update lands meanwhile
-        scope = scoped(store.catalog.documents.values(), list(sources) if not isinstance(sources, str) else [sources])
+        scope = scoped(store.catalog.documents.values(), [sources] if isinstance(sources, str) else list(sources),
+                       [where] if isinstance(where, str) else list(where))
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
         query = retrieval_query(question, history)

@@ -43,6 +43,9 @@ LLM_MODEL = opt("--llm-model", metavar="PATH",
                 help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
 SOURCE = opt("--source", metavar="PATTERN", action="append", default=[],
              help="ask only documents matching this file name, folder or glob ('*.pdf'); repeatable")
+WHERE = opt("--where", metavar="KEY:VALUE", action="append", default=[],
+            help="ask only documents meeting this: type:pdf, folder:NAME, title:WORDS, author:NAME, "
+                 "after:2026-01-01, before:DATE (the document's own date); repeatable, all must hold")
 QA_MODEL = opt("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder (--reader qa-model)")
 CHAT_READER = opt("--reader", choices=list(CHAT_READERS),
                   help="how answers are read from passages (auto: shaped by the question's kind)")
@@ -192,7 +195,7 @@ def _copy_index(args: argparse.Namespace) -> int:
              help="how answers are read from passages (auto: the answer shaped by the question's kind)"),
          opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)"),
          opt("--explain", action="store_true", help="llm reader: one to three sentences with [n] markers"),
-         LLM_MODEL, QA_MODEL, RERANK, SOURCE,
+         LLM_MODEL, QA_MODEL, RERANK, SOURCE, WHERE,
          opt("--json", action="store_true", help="print one JSON object (stable keys, for scripts)"))
 def cmd_ask(args: argparse.Namespace) -> int:
     """Ask a question; prints the answer and the exact source spans that support it.
@@ -203,9 +206,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     """
     from rag.assistant import answer_to_dict, clean_question
 
+    from rag.scope import check_where
+
     clean_question(args.question)  # fail fast, before any model loads
+    check_where(args.where)
     assistant = _assistant(args)
-    answer = assistant.ask(args.question, sources=args.source)
+    answer = assistant.ask(args.question, sources=args.source, where=args.where)
     if args.json:
         print(json.dumps(answer_to_dict(answer), ensure_ascii=False, indent=2))
         return EXIT_OK
@@ -280,7 +286,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("chat", "a conversation in the terminal", *INDEX, PASSAGES, CHAT_READER, LLM_MODEL, RERANK, SOURCE)
+@command("chat", "a conversation in the terminal", *INDEX, PASSAGES, CHAT_READER, LLM_MODEL, RERANK, SOURCE, WHERE)
 def cmd_chat(args: argparse.Namespace) -> int:
     """A conversation in the terminal: ask, then ask follow-ups ("and when?"); every answer prints its citations
     with their offsets and the quote, the answer inside it highlighted. /new starts over; /quit or Ctrl-D ends.
@@ -309,7 +315,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
         from rag.errors import RagError
 
         try:
-            answer = assistant.ask(question, history, sources=args.source)
+            answer = assistant.ask(question, history, sources=args.source, where=args.where)
         except RagError as exc:  # a bad question is a message, the conversation goes on
             print(f"error: {exc}")
             continue

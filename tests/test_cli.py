@@ -50,6 +50,10 @@ def test_index_ask_remove_list(tmp_path, corpus_dir, capsys):
     assert code == 0 and {h["source"].rsplit("/", 1)[1] for h in json.loads(out)["hits"]} == {"volcanoes.md"}
     code, _, err = run(capsys, "ask", "Where does the Rhine rise?", "--index", index, "--source", "memo.txt")
     assert code != 0 and "no indexed document matches 'memo.txt'" in err
+    code, out, _ = run(capsys, "ask", "Where does the Rhine rise?", "--index", index, "--where", "type:txt", "--json")
+    assert code == 0 and {h["source"].rsplit("/", 1)[1] for h in json.loads(out)["hits"]} == {"rivers.txt"}
+    code, _, err = run(capsys, "ask", "Where does the Rhine rise?", "--index", index, "--where", "colour:red")
+    assert code != 0 and "bad --where condition" in err
 
     code, out, _ = run(capsys, "list", "--index", index, "--json")
     assert sorted(r["source"].rsplit("/", 1)[1] for r in json.loads(out)) == ["rivers.txt", "volcanoes.md"]

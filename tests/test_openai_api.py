@@ -119,3 +119,5 @@ def test_a_request_can_scope_the_question_to_some_documents(assistant):
     assert wrong.status_code == 400 and "no indexed document matches 'report.pdf'" in wrong.json()["error"]["message"]
     bad = client.post("/v1/chat/completions", json={**body, "sources": [3]})
     assert bad.status_code == 400 and "sources must be a list" in bad.json()["error"]["message"]
+    typed = client.post("/v1/chat/completions", json={**body, "where": ["type:md"]}).json()
+    assert {h["source"] for h in typed["rag"]["hits"]} == {"volcanoes.md"}

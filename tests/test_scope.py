@@ -33,3 +33,26 @@ def test_scoped_gives_every_document_without_patterns_and_an_error_when_nothing_
     with pytest.raises(RagError, match="no indexed document matches 'memo.txt'") as error:
         scoped([REPORT, MINUTES], ["memo.txt"])
     assert "Q3 report.pdf" in error.value.hint
+
+
+def _dated(doc_id, source, text):
+    from rag.loaders import head_fields
+
+    return Document(doc_id, source, "", text, {"fields": head_fields(text)})
+
+
+def test_where_conditions_on_type_folder_title_author_and_the_document_s_own_date():
+    memo = _dated("m", "/home/ana/letters/permit.txt", "Building permit granted\nBy Helen Oduya\n12 March 2026\n\nThe studio may be built.")
+    old = _dated("o", "/home/ana/letters/old.txt", "Rates notice\n3 June 2019\n\nThe rates rise.")
+    undated = Document("u", "/home/ana/notes/todo.md", "todo", "Buy milk.")
+    everything = [memo, old, undated, REPORT]
+    assert scoped(everything, [], ["type:pdf"]) == {"a"}
+    assert scoped(everything, [], ["folder:letters"]) == {"m", "o"}
+    assert scoped(everything, [], ["after:2026-01-01"]) == {"m"}  # a document without a date of its own is out
+    assert scoped(everything, [], ["before:2020-12-31"]) == {"o"}
+    assert scoped(everything, [], ["author:oduya"]) == {"m"}
+    assert scoped(everything, [], ["title:permit"]) == {"m"}
+    assert scoped(everything, ["*.txt"], ["after:2026-01-01"]) == {"m"}  # patterns and conditions together
+    for bad, message in (("colour:red", "bad --where condition"), ("after:someday", "is not a date")):
+        with pytest.raises(RagError, match=message):
+            scoped(everything, [], [bad])

@@ -82,7 +82,7 @@ def build(assistant: Assistant | Callable[[], Assistant], *, show_paths: bool = 
 
     @server.tool()
     def ask(question: str, k: int = 5, reader: Literal[CHAT_READERS] = "extractive",
-            sources: list[str] | None = None) -> AnswerResult:
+            sources: list[str] | None = None, where: list[str] | None = None) -> AnswerResult:
         """Answer a question from the indexed documents.
 
         Returns the answer text, whether the documents do not say (`abstained`), the citations that support it
@@ -90,9 +90,11 @@ def build(assistant: Assistant | Callable[[], Assistant], *, show_paths: bool = 
         passages that were retrieved (`hits`). `reader`: auto (shaped by the question: a fact, a list, yes/no, a
         reason, an overview), extractive (instant, quotes the source), llm (a short
         phrase from a local model), llm-explain (one to three sentences with [n] markers). `k`: passages, 1-100.
-        `sources`: only the documents matching these file names or globs ("*.pdf", "minutes*")."""
+        `sources`: only the documents matching these file names or globs ("*.pdf", "minutes*"); `where`: only
+        those meeting every KEY:VALUE condition (type:pdf, folder:NAME, title:WORDS, author:NAME, after:DATE,
+        before:DATE)."""
         try:
-            data = answer_to_dict(current().ask(question, k=k, reader=reader, sources=sources or []))
+            data = answer_to_dict(current().ask(question, k=k, reader=reader, sources=sources or [], where=where or []))
         except RagError as exc:
             raise ToolError(str(exc)) from exc
         for item in data["citations"] + data["hits"]:
@@ -100,12 +102,13 @@ def build(assistant: Assistant | Callable[[], Assistant], *, show_paths: bool = 
         return data
 
     @server.tool()
-    def search(question: str, k: int = 5, sources: list[str] | None = None) -> list[PassageResult]:
+    def search(question: str, k: int = 5, sources: list[str] | None = None,
+               where: list[str] | None = None) -> list[PassageResult]:
         """The k passages of the documents that best match the question, best first: source file, start and end
         character offsets, the passage's exact text and its score (higher is better). No answer is composed.
-        `sources`: only the documents matching these file names or globs."""
+        `sources`: only the documents matching these file names or globs; `where`: KEY:VALUE conditions as in ask."""
         try:
-            passages = current().search(question, k, sources=sources or [])
+            passages = current().search(question, k, sources=sources or [], where=where or [])
         except RagError as exc:
             raise ToolError(str(exc)) from exc
         return [{"source": source_of(p.source), "start": p.start, "end": p.end, "text": p.text, "score": p.score}

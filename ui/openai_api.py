@@ -116,7 +116,11 @@ def router(assistant: Assistant | Callable[[], Assistant], credentials: tuple[st
             sources = [sources]
         if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
             return refuse(400, "sources must be a list of file names or globs", "invalid_request_error")
-        events = _answer_events(current(), gate, question, history, MODELS[model], sources)
+        where = body.get("where") or []
+        where = [where] if isinstance(where, str) else where
+        if not isinstance(where, list) or not all(isinstance(w, str) for w in where):
+            return refuse(400, "where must be a list of KEY:VALUE conditions", "invalid_request_error")
+        events = _answer_events(current(), gate, question, history, MODELS[model], sources, where)
         if body.get("stream"):
             return StreamingResponse(_sse(events, model), media_type="text/event-stream")
         from starlette.concurrency import run_in_threadpool
@@ -131,9 +135,9 @@ def router(assistant: Assistant | Callable[[], Assistant], credentials: tuple[st
 
 
 def _answer_events(assistant: Assistant, gate, question: str, history: list[str], reader: str,
-                   sources: list[str] = ()) -> Iterator[tuple[str, object]]:
+                   sources: list[str] = (), where: list[str] = ()) -> Iterator[tuple[str, object]]:
     with gate:
-        yield from assistant.ask_stream(question, history, reader=reader, sources=sources)
+        yield from assistant.ask_stream(question, history, reader=reader, sources=sources, where=where)
 
 
 def _last(events) -> Answer:
