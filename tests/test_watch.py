@@ -1,5 +1,6 @@
-"""A folder kept in step: sync catches up on what changed (added, changed, removed, bad files skipped) in one
-commit, reads only files that changed, and the watch loop reflects a saved file within seconds."""
+"""A folder kept in step, on the folder store and Milvus Lite: sync catches up on what changed (added, changed,
+removed, bad files skipped) in one commit, reads only files that changed, and the watch loop reflects a saved file
+within seconds."""
 
 import os
 import threading
@@ -19,9 +20,11 @@ def notes(tmp_path):
     return folder
 
 
-@pytest.fixture
-def keeper(tmp_path, fake_embedder, fake_reranker):
-    return Assistant(Settings(index_dir=tmp_path / "index"), embedder=fake_embedder, reranker=fake_reranker)
+@pytest.fixture(params=["folder", "milvus-lite"])
+def keeper(request, tmp_path, fake_embedder, fake_reranker):
+    settings = (Settings(index_dir=tmp_path / "index") if request.param == "folder"
+                else Settings(store=f"milvus:{tmp_path / 'index.db'}"))
+    return Assistant(settings, embedder=fake_embedder, reranker=fake_reranker)
 
 
 def sources(assistant):
