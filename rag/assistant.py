@@ -162,8 +162,7 @@ class Assistant:
 
         self._seed_if_needed()
         store = self.store
-        scope = scoped(store.catalog.documents.values(), [sources] if isinstance(sources, str) else list(sources),
-                       [where] if isinstance(where, str) else list(where))
+        scope = scoped(store.catalog.documents.values(), sources, where)
         hits = self.retriever(store).search(clean_question(question), check_k(self.settings.k if k is None else k),
                                             scope=scope)
         return [Passage(store.catalog.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
@@ -297,10 +296,9 @@ class Assistant:
         indexed, documents whose files are gone are removed, all in one commit under the write lock (nothing is
         half-visible). A file is read again only when its size or modification time changed. Returns
         (UpdateReport, skipped files with reasons); a bad file is skipped and the others still go in."""
-        from rag.indexer import Indexer, UpdateReport
-        from rag.loaders import iter_files, load_file
         from rag.errors import LoadError
-        from rag.loaders import Skipped
+        from rag.indexer import Indexer, UpdateReport
+        from rag.loaders import Skipped, iter_files, load_file
         from rag.stores import open_for_writing
 
         roots = [Path(f).expanduser().resolve() for f in folders]
@@ -311,9 +309,10 @@ class Assistant:
                                      dimension=self.embedder.dimension, chunking=self.settings.chunking)
             known = {source: doc for source, doc in store.catalog.documents.items()
                      if any(_inside(source, root) for root in roots)}
-            documents = []
+            documents, present = [], set()
             for file in files:
                 source = str(file.resolve())
+                present.add(source)
                 stat = file.stat()
                 old = known.get(source)
                 if old is not None and old.meta.get("size_bytes") == stat.st_size and old.meta.get("modified_ns") == stat.st_mtime_ns:
@@ -326,7 +325,6 @@ class Assistant:
                     skipped.append(Skipped(source, str(exc)))
             indexer = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents)
             report = indexer.upsert(documents) if documents else UpdateReport()
-            present = {str(f.resolve()) for f in files}
             for source in known:
                 if source not in present:
                     indexer.remove(source)
@@ -443,8 +441,7 @@ class Assistant:
         second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)
         chosen = self.reader(reader) if second_stage == self.settings.retrieval.rerank else self.reader(reader, rerank=second_stage)
         store = self.store  # one generation for the whole question, even if an update lands meanwhile
-        scope = scoped(store.catalog.documents.values(), [sources] if isinstance(sources, str) else list(sources),
-                       [where] if isinstance(where, str) else list(where))
+        scope = scoped(store.catalog.documents.values(), sources, where)
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
         query = retrieval_query(question, history)

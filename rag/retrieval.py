@@ -23,7 +23,7 @@ import numpy as np
 from rag.embedding import EmbedderLike
 from rag.errors import RagError
 from rag.questions import is_claim
-from rag.stores.base import Store
+from rag.stores.base import Store, exact_top_k
 from rag.types import Hit
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -188,7 +188,8 @@ class Retriever:
             if chunk_ids is None:
                 dense_lists = self.store.vectors.search(vectors, depth)
             else:  # exact inner products against the scoped chunks' own vectors
-                dense_lists = _exact(vectors, chunk_ids, self.store.vectors.fetch(chunk_ids) if chunk_ids else None, depth)
+                dense_lists = exact_top_k(vectors, chunk_ids, self.store.vectors.fetch(chunk_ids) if chunk_ids else None,
+                                          depth)
             if mode == "hybrid" and self.settings.doc_dense_weight:
                 doc_dense = self.store.catalog.search_documents(vectors, depth, scope)
             timings["dense_ms"] = (time.perf_counter() - started) * 1000
@@ -231,20 +232,6 @@ class Retriever:
             for i in order
         ]
         return [replace(hit, rank=rank) for rank, hit in enumerate(reranked + tail)]
-
-
-def _exact(vectors: np.ndarray, ids: list[str], matrix: np.ndarray | None, k: int) -> list[list[tuple[str, float]]]:
-    """(id, inner product) top-k of each query vector among `matrix`'s rows."""
-    if matrix is None or not len(ids) or k <= 0:
-        return [[] for _ in range(len(vectors))]
-    scores = np.asarray(vectors, dtype=np.float32) @ np.asarray(matrix, dtype=np.float32).T
-    k = min(k, len(ids))
-    results = []
-    for row in scores:
-        top = np.argpartition(-row, k - 1)[:k]
-        top = top[np.argsort(-row[top], kind="stable")]
-        results.append([(ids[i], float(row[i])) for i in top])
-    return results
 
 
 def _sigmoid(value: float) -> float:

@@ -29,7 +29,11 @@ def matches(document: Document, pattern: str) -> bool:
     if _WILDCARDS & set(pattern):
         return fnmatch(source, f"*/{pattern}") or fnmatch(source, f"*{pattern}")
     parts = [p.lower() for p in PurePath(document.source).parts]
-    return pattern == name or pattern.strip("/") in parts or source.endswith("/" + pattern.strip("/"))
+    return pattern.strip("/") in parts or source.endswith("/" + pattern.strip("/"))
+
+
+def _listed(values: str | Sequence[str] | None) -> list[str]:
+    return [values] if isinstance(values, str) else [v for v in values or () if v]
 
 
 WHERE_KEYS = ("type", "folder", "title", "author", "after", "before")
@@ -41,10 +45,12 @@ def _field(document: Document, key: str) -> str:
 
 
 def _date(text: str):
+    from datetime import datetime
+
     from dateutil import parser
 
     try:
-        return parser.parse(text, fuzzy=True, default=parser.parse("2000-01-01")).date()
+        return parser.parse(text, fuzzy=True, default=datetime(2000, 1, 1)).date()
     except (ValueError, OverflowError):
         return None
 
@@ -77,20 +83,21 @@ def meets(document: Document, key: str, value: str) -> bool:
     if key in ("title", "author"):
         held = (_field(document, key) or (document.title if key == "title" else "")).lower()
         return all(word in held for word in value_folded.split())
-    written = _date(_field(document, "date")) if _field(document, "date") else None
+    stated = _field(document, "date")
+    written = _date(stated) if stated else None
     if written is None:
         return False
     bound = _date(value)
     return written >= bound if key == "after" else written <= bound
 
 
-def scoped(documents: Iterable[Document], patterns: Sequence[str],
-           where: Sequence[str] = ()) -> frozenset[str] | None:
+def scoped(documents: Iterable[Document], patterns: str | Sequence[str],
+           where: str | Sequence[str] = ()) -> frozenset[str] | None:
     """The doc_ids a question may use: None (every document) without patterns or conditions; an error when none
     matches, so a typo is not answered from nothing. A document is in scope when it matches any pattern (or there
-    are none) and meets every --where condition."""
-    patterns = [p for p in patterns if p and p.strip()]
-    conditions = check_where([w for w in where if w and w.strip()])
+    are none) and meets every --where condition. Each of `patterns` and `where` is one string or several."""
+    patterns = [p for p in _listed(patterns) if p.strip()]
+    conditions = check_where([w for w in _listed(where) if w.strip()])
     if not patterns and not conditions:
         return None
     documents = list(documents)

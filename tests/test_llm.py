@@ -3,9 +3,9 @@ import time
 import pytest
 
 from rag.llm import Completion, LocalLLM, Token
-from rag.readers.llm import LLMReader, LLMSettings, align, none_probability, yes_probability
+from rag.readers.llm import LLMReader, LLMSettings, align, none_probability
 from rag.readers.signals import Calibration
-from rag.readers.support import JUDGE_SYSTEM, VERIFY_SYSTEM
+from rag.readers.support import JUDGE_SYSTEM, VERIFY_SYSTEM, yes_probability
 
 QUESTION = "When was the lava lake of Kilauea drained?"
 EXPLAINED = "How did Chavez pay for social assistance programs?"  # the seed article spends a paragraph on it

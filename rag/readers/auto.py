@@ -28,8 +28,8 @@ from rag.quantities import amount, comparative, date_key
 from rag.questions import Question, about_one, classify
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ScoredSentence
-from rag.readers.llm import LLMReader, align, yes_probability
-from rag.readers.support import SupportJudge, coverage, in_context
+from rag.readers.llm import LLMReader, align
+from rag.readers.support import SupportJudge, coverage, in_context, yes_probability
 from rag.text import sentence_spans
 from rag.types import Citation, Document, Hit
 

@@ -112,17 +112,6 @@ def none_probability(completion) -> float:
     return min(1.0, sum(math.exp(lp) for token, lp in options if token.strip() and _NONE.startswith(token.strip().upper())))
 
 
-def yes_probability(completion) -> float:
-    """P(Yes) / (P(Yes) + P(No)) at the reply's first token; 0.5 when the model gave neither."""
-    if not completion.tokens:
-        return 0.5
-    first = completion.tokens[0]
-    options = first.top or ((first.text, first.logprob),)
-    yes = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "yes")
-    no = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "no")
-    return yes / (yes + no) if yes + no else 0.5
-
-
 def answer_logprob(completion) -> float:
     """Mean log-probability of the reply's tokens: low when the model was unsure of what it copied."""
     values = [t.logprob for t in completion.tokens if t.text.strip()]

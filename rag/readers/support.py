@@ -14,6 +14,7 @@ along ("may", "likely") is not one: stated flatly, even in the span's own words,
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Sequence
@@ -80,16 +81,22 @@ def in_context(sentence, lookup) -> str:
     return (text[before[-1][0]:before[-1][1]] + " " if before else "") + sentence.text
 
 
-def answer_claim(answer: str) -> str:
-    """A short answer as a claim the judge can weigh with its question beside it."""
-    return f"The answer to the question is: {' '.join(answer.split())}"
-
-
 def answer_messages(question: str, passage: str, answer: str) -> list[dict]:
     passage = " ".join(passage.split())
     return [{"role": "system", "content": VERIFY_SYSTEM},
             {"role": "user", "content": f"Passage: {passage}\nQuestion: {question}\nProposed answer: {answer}\n"
                                         "Does the passage state this answer?"}]
+
+
+def yes_probability(completion) -> float:
+    """P(Yes) / (P(Yes) + P(No)) at the reply's first token; 0.5 when the model gave neither."""
+    if not completion.tokens:
+        return 0.5
+    first = completion.tokens[0]
+    options = first.top or ((first.text, first.logprob),)
+    yes = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "yes")
+    no = sum(math.exp(lp) for token, lp in options if token.strip().lower() == "no")
+    return yes / (yes + no) if yes + no else 0.5
 
 
 def judge_messages(claim: str, spans: Sequence[str], question: str = "") -> list[dict]:
@@ -131,6 +138,4 @@ class SupportJudge:
         return self._yes(answer_messages(question, " ".join(spans), answer))
 
     def _yes(self, messages: list[dict]) -> float:
-        from rag.readers.llm import yes_probability  # the llm reader uses this judge: imported when first asked
-
         return yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=self.settings.top_logprobs))

@@ -141,16 +141,22 @@ class Catalog:
         if allowed is not None:
             rows = [n for n, i in enumerate(ids) if i in allowed]
             ids, matrix = [ids[n] for n in rows], matrix[rows] if rows else np.zeros((0, 1), dtype=np.float32)
-        if not ids or k <= 0:
-            return [[] for _ in range(len(vectors))]
-        scores = np.asarray(vectors, dtype=np.float32) @ matrix.T
-        k = min(k, len(ids))
-        results = []
-        for row in scores:
-            top = np.argpartition(-row, k - 1)[:k]
-            top = top[np.argsort(-row[top], kind="stable")]
-            results.append([(ids[i], float(row[i])) for i in top])
-        return results
+        return exact_top_k(vectors, ids, matrix, k)
+
+
+def exact_top_k(vectors: np.ndarray, ids: list[str], matrix: np.ndarray | None,
+                k: int) -> list[list[tuple[str, float]]]:
+    """(id, inner product) top-k of each query vector among `matrix`'s rows (one per id), best first."""
+    if matrix is None or not len(ids) or k <= 0:
+        return [[] for _ in range(len(vectors))]
+    scores = np.asarray(vectors, dtype=np.float32) @ np.asarray(matrix, dtype=np.float32).T
+    k = min(k, len(ids))
+    results = []
+    for row in scores:
+        top = np.argpartition(-row, k - 1)[:k]
+        top = top[np.argsort(-row[top], kind="stable")]
+        results.append([(ids[i], float(row[i])) for i in top])
+    return results
 
 
 def centroid(vectors: np.ndarray) -> np.ndarray:
