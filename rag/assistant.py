@@ -298,7 +298,7 @@ class Assistant:
         (UpdateReport, skipped files with reasons); a bad file is skipped and the others still go in."""
         from rag.errors import LoadError
         from rag.indexer import Indexer, UpdateReport
-        from rag.loaders import Skipped, iter_files, load_file
+        from rag.loaders import Skipped, container_of, iter_files, load_documents
         from rag.stores import open_for_writing
 
         roots = [Path(f).expanduser().resolve() for f in folders]
@@ -308,7 +308,11 @@ class Assistant:
             store = open_for_writing(self.settings.location, embedder_id=self.embedder.model_id,
                                      dimension=self.embedder.dimension, chunking=self.settings.chunking)
             known = {source: doc for source, doc in store.catalog.documents.items()
-                     if any(_inside(source, root) for root in roots)}
+                     if any(_inside(container_of(doc), root) for root in roots)}
+            attached: dict[str, list[str]] = {}
+            for source, doc in known.items():
+                if container_of(doc) != source:
+                    attached.setdefault(container_of(doc), []).append(source)
             documents, present = [], set()
             for file in files:
                 source = str(file.resolve())
@@ -316,17 +320,23 @@ class Assistant:
                 stat = file.stat()
                 old = known.get(source)
                 if old is not None and old.meta.get("size_bytes") == stat.st_size and old.meta.get("modified_ns") == stat.st_mtime_ns:
+                    present.update(attached.get(source, ()))
                     continue  # unchanged since it was indexed: not read again
                 if on_file:
                     on_file(file)
                 try:
-                    documents.append(load_file(file))
+                    loaded = load_documents(file)
                 except LoadError as exc:
                     skipped.append(Skipped(source, str(exc)))
+                    continue
+                documents.extend(loaded.documents)
+                skipped.extend(loaded.skipped)
+                present.update(doc.source for doc in loaded.documents)
             indexer = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents)
             report = indexer.upsert(documents) if documents else UpdateReport()
             for source in known:
-                if source not in present:
+                # (a mail's attachments go with it, and stale ones went in upsert)
+                if source not in present and source in store.catalog.documents:
                     indexer.remove(source)
                     report.removed.append(source)
             if report.changed or not self.has_index():

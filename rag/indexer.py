@@ -45,6 +45,7 @@ class Indexer:
                on_progress: Callable[[int, int], None] | None = None) -> UpdateReport:
         """Add new documents and replace changed ones (not yet committed)."""
         report, todo = self._plan(documents)
+        self._drop_stale_attachments(documents, report)
         chunked = [(doc, self.chunker.chunk(doc)) for doc in todo]
         vectors = self._embed([chunk for _, chunks in chunked for chunk in chunks], on_progress)
         start = 0
@@ -57,12 +58,31 @@ class Indexer:
         return report
 
     def remove(self, source: str) -> Document:
-        """Remove one document by its source path (or a unique file name); not yet committed."""
+        """Remove one document by its source path (or a unique file name), and what was attached to it (a mail's
+        attachments); not yet committed."""
         key = self.store.catalog.find(source, self.store.location)
-        document, chunks = self.store.catalog.remove(key)
-        self.store.vectors.delete(c.chunk_id for c in chunks)
+        for attached in [s for s, d in self.store.catalog.documents.items() if d.meta.get("container") == key]:
+            self._remove(attached)
+        document = self._remove(key)
         self.store.changed()
         return document
+
+    def _remove(self, key: str) -> Document:
+        document, chunks = self.store.catalog.remove(key)
+        self.store.vectors.delete(c.chunk_id for c in chunks)
+        return document
+
+    def _drop_stale_attachments(self, documents: Sequence[Document], report: UpdateReport) -> None:
+        """A mail read again may no longer carry an attachment it had: that attachment's document goes."""
+        containers = {doc.source for doc in documents if not doc.meta.get("container")}
+        kept = {doc.source for doc in documents}
+        stale = [source for source, doc in self.store.catalog.documents.items()
+                 if doc.meta.get("container") in containers and source not in kept]
+        for source in stale:
+            self._remove(source)
+            report.removed.append(source)
+        if stale:
+            self.store.changed()
 
     def _plan(self, documents: Sequence[Document]) -> tuple[UpdateReport, list[Document]]:
         report, todo = UpdateReport(), []

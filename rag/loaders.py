@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -589,15 +589,80 @@ def iter_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skipped]]:
     return files, skipped
 
 
+def attachment_source(container: str, name: str) -> str:
+    """The source of a file attached to `container` (a mail): "<mail path>#<attachment name>"."""
+    return f"{container}#{name}"
+
+
+def container_of(document: Document) -> str:
+    """The file a document was read from: itself, or for a mail's attachment the mail."""
+    return document.meta.get("container") or document.source
+
+
+def load_documents(path: str | Path, *, source: str | None = None) -> LoadResult:
+    """One file's documents: the file itself and, for a mail, each attachment of a supported type as a document
+    of its own (source "<mail>#<name>", `meta["container"]` the mail). Raises LoadError when the file itself cannot
+    be read; an attachment that cannot be read is reported in `skipped` and the mail still loads."""
+    path = Path(path)
+    document = load_file(path, source=source)
+    result = LoadResult(documents=[document])
+    if path.suffix.lower() == ".eml":
+        for name, data in _mail_attachments(path):
+            label = attachment_source(document.source, name)
+            try:
+                attached = _load_attachment(name, data, label)
+            except LoadError as exc:
+                result.skipped.append(Skipped(label, str(exc)))
+                continue
+            result.documents.append(replace(attached, meta={**attached.meta, "container": document.source,
+                                                            "size_bytes": len(data),
+                                                            "modified_ns": document.meta["modified_ns"]}))
+    return result
+
+
+def _mail_attachments(path: Path) -> list[tuple[str, bytes]]:
+    """(file name, bytes) of each attachment of a supported type; the name is reduced to its last part."""
+    from email import policy
+    from email.parser import BytesParser
+
+    message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+    found = []
+    for part in message.iter_attachments():
+        name = Path((part.get_filename() or "").replace("\\", "/")).name
+        if name and Path(name).suffix.lower() in SUPPORTED_SUFFIXES and Path(name).suffix.lower() != ".eml":
+            try:
+                data = part.get_payload(decode=True) or b""
+            except (ValueError, TypeError):
+                continue
+            found.append((name, data))
+    return found
+
+
+def _load_attachment(name: str, data: bytes, label: str) -> Document:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="rag-attachment-") as folder:
+        temporary = Path(folder) / name
+        temporary.write_bytes(data)
+        try:
+            return load_file(temporary, source=label)
+        except LoadError as exc:
+            raise LoadError(exc.message.replace(str(temporary), name), hint=exc.hint) from exc
+
+
 def load_paths(paths: Iterable[str | Path], *, on_file: Callable[[Path], None] | None = None) -> LoadResult:
-    """Load every file under `paths`. Bad files are skipped with a reason; the others still load."""
+    """Load every file under `paths` (a mail's attachments too). Bad files are skipped with a reason; the others
+    still load."""
     files, skipped = iter_files(paths)
     result = LoadResult(skipped=skipped)
     for file in files:
         if on_file:
             on_file(file)
         try:
-            result.documents.append(load_file(file))
+            loaded = load_documents(file)
         except LoadError as exc:
             result.skipped.append(Skipped(str(file), str(exc)))
+            continue
+        result.documents.extend(loaded.documents)
+        result.skipped.extend(loaded.skipped)
     return result

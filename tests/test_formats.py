@@ -154,3 +154,37 @@ def test_epub_chapters_in_reading_order_and_the_chapter_a_citation_names(tmp_pat
     assert one < two and "alert" not in document.text and "naïve “quotes”" in document.text
     assert document.place_at(one) == "chapter 1" and document.place_at(two) == "chapter 2"
     _offsets_hold(document)
+
+
+def _mail_with(attachments, subject="Quote for the boiler"):
+    message = EmailMessage()
+    message["From"] = "ana@example.org"
+    message["Subject"] = subject
+    message.set_content("The quote is attached.\n")
+    for name, data, subtype in attachments:
+        if subtype == "plain":
+            message.add_attachment(data.decode(), filename=name)
+        else:
+            message.add_attachment(data, maintype="application", subtype=subtype, filename=name)
+    return bytes(message)
+
+
+def test_a_mails_readable_attachments_are_documents_of_their_own(tmp_path):
+    from rag.loaders import container_of, load_documents
+
+    path = tmp_path / "mail.eml"
+    path.write_bytes(_mail_with([("quote.txt", f"Labour: 3 hours at €60.\n\n{AWKWARD}\n".encode(), "plain"),
+                                 ("costs.csv", "Item,Price\nPump,€240\nValve,€35\n".encode(), "csv"),
+                                 ("broken.pdf", b"%PDF-1.4 not really", "pdf"),
+                                 ("photo.bin", b"\x00\x01", "octet-stream")]))
+    loaded = load_documents(path)
+    mail, *attached = loaded.documents
+    assert mail.source == str(path.resolve()) and "Attachments: quote.txt, costs.csv, broken.pdf, photo.bin" in mail.text
+    assert [d.source for d in attached] == [f"{mail.source}#quote.txt", f"{mail.source}#costs.csv"]
+    assert all(container_of(d) == mail.source and d.meta["name"] in d.source for d in attached)
+    assert "Labour: 3 hours at €60." in attached[0].text and "Item: Pump · Price: €240" in attached[1].text
+    for document in loaded.documents:
+        _offsets_hold(document)
+    # the unreadable attachment is reported under its own name and does not stop the mail or the others
+    assert [s.path for s in loaded.skipped] == [f"{mail.source}#broken.pdf"]
+    assert "broken.pdf" in loaded.skipped[0].reason and "rag-attachment-" not in loaded.skipped[0].reason

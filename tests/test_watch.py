@@ -90,3 +90,35 @@ def test_a_file_saved_into_a_watched_folder_is_answerable_within_seconds(keeper,
         stop.set()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_a_mails_attachments_follow_the_mail(keeper, notes):
+    from email.message import EmailMessage
+
+    def mail(*attachments):
+        message = EmailMessage()
+        message["Subject"] = "Pier survey"
+        message.set_content("The survey is attached.\n")
+        for name, text in attachments:
+            message.add_attachment(text, filename=name)
+        return bytes(message)
+
+    path = notes / "survey.eml"
+    path.write_bytes(mail(("survey.txt", "The pier survey found rust on 12 piles.\n"),
+                          ("costs.txt", "Repairs cost 41,500 pounds.\n")))
+    keeper.sync([notes])
+    assert sources(keeper) == ["boiler.txt", "lift.md", "survey.eml", "survey.eml#costs.txt", "survey.eml#survey.txt"]
+    answer = keeper.ask("How many piles had rust?", reader="extractive")
+    assert answer.citations and answer.citations[0].source.endswith("survey.eml#survey.txt")
+
+    keeper.sync([notes])  # unchanged: the attachments stay
+    assert "survey.eml#costs.txt" in sources(keeper)
+
+    path.write_bytes(mail(("survey.txt", "The pier survey found rust on 14 piles.\n")))
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 10_000_000))
+    report, _ = keeper.sync([notes])
+    assert [os.path.basename(s) for s in report.removed] == ["survey.eml#costs.txt"]
+    assert sources(keeper) == ["boiler.txt", "lift.md", "survey.eml", "survey.eml#survey.txt"]
+
+    keeper.remove(str(path))  # removing the mail removes what was attached to it
+    assert sources(keeper) == ["boiler.txt", "lift.md"]

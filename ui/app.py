@@ -394,21 +394,25 @@ class ChatApp:
             except (RagError, OSError) as exc:
                 lines.append(f"✗ {original}: {exc}")
         if stored:
-            from rag.loaders import load_file
+            from rag.loaders import load_documents
             from rag.errors import LoadError
 
             documents = []
             for path, original in stored:
                 try:
-                    document = load_file(path)
+                    loaded = load_documents(path)
                 except LoadError as exc:
                     lines.append(f"✗ {original}: {str(exc).replace(str(path), original).replace(path.name, original)}")
                     path.unlink(missing_ok=True)
                     continue
                 # The document keeps the name the person gave the file (it is stored under a safe one).
+                document, attachments = loaded.documents[0], loaded.documents[1:]
                 name = Path(original).name
                 title = name if document.title in (path.name, path.stem) else document.title
                 documents.append(replace(document, title=title, meta={**document.meta, "name": name}))
+                documents.extend(attachments)
+                lines.extend(f"✗ {original}, attachment {Path(s.path).name.split('#', 1)[-1]}: {s.reason}"
+                             for s in loaded.skipped)
             if documents:
                 def on_progress(done: int, total: int) -> None:
                     if progress is not None and total:
@@ -420,6 +424,8 @@ class ChatApp:
                     lines.append(f"✗ indexing failed, the previous index is unchanged: {exc}")
                 else:
                     names = {str(p): o for p, o in stored}
+                    names.update({d.source: f"{names.get(d.meta['container'], '')} → {d.meta['name']}"
+                                  for d in documents if d.meta.get("container")})
                     for source in report.added + report.replaced:
                         lines.append(f"✓ {names.get(source, Path(source).name)}: indexed")
                     for source in report.unchanged:
