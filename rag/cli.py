@@ -394,7 +394,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
          opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="mode the reader uses (all are measured)"),
          opt("-k", type=int, metavar="N", help="passages given to the reader (default 5)"), RERANK,
          opt("--no-abstain", action="store_true", help="the reader always answers (its confidence is still recorded)"),
-         opt("--limit", type=int, metavar="N", help="a seeded random sample of N questions"),
+         opt("--limit", type=int, metavar="N", help="a seeded random sample of N questions"), SOURCE, WHERE,
          opt("--embedder", metavar="NAME"), BACKEND, opt("--out", required=True, metavar="DIR"))
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate retrieval and answers on a question set; writes summary.json, results.jsonl, report.md and plots.
@@ -406,6 +406,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
       rag eval --squad ../shared/data/squad-v2-dev/dev-v2.0-25articles.json --gold-context --out eval-results/squad-gold
       rag eval --beir ../shared/data/scifact --split test --out eval-results/scifact
       rag eval --rgb ../shared/data/rgb-en-fact/en_fact.json --negatives-only --out eval-results/rgb-negatives
+      rag eval my-questions.jsonl --corpus ~/reports --source '2026-*.pdf' --out eval-results/2026-reports
     """
     from rag.assistant import Assistant
     from rag.paths import cache_dir
@@ -478,6 +479,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         rerank=base.retrieval.rerank,
         abstain=not args.no_abstain,
         baseline=args.baseline,
+        sources=tuple(args.source),
+        where=tuple(args.where),
     )
     summary = run(eval_set, factory, config, Path(args.out), cache_root=cache_dir() / "eval-indexes" / embedder.model_id.replace("/", "--").replace(":", "-"), gold_docs=gold, progress=progress)
     bar.close()

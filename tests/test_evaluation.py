@@ -190,3 +190,25 @@ def test_outcomes_and_the_most_confident_wrong_answers():
     lines = confident_wrong_markdown(rows)
     listed = [line for line in lines if line.startswith("- ")]
     assert [line.split("**")[1] for line in listed] == ["unanswerable?", "wrong?"]  # surest first
+
+
+def test_a_scoped_eval_retrieves_and_cites_only_its_documents(tmp_path, fake_embedder, corpus_dir):
+    from rag.assistant import Assistant, Settings
+    from rag.errors import RagError
+    from rag.evaluation.datasets import EvalQuestion, EvalSet
+    from rag.evaluation.runner import EvalConfig, run
+    from rag.loaders import load_paths
+
+    eval_set = EvalSet("mini", [
+        EvalQuestion("1", "When was the lava lake of Kilauea drained?", ("2018",)),
+        EvalQuestion("2", "Where does the Rhine rise?", ("Swiss Alps",)),
+    ], load_paths([corpus_dir]).documents)
+    factory = lambda folder: Assistant(Settings(index_dir=folder or tmp_path / "scratch"), embedder=fake_embedder, reranker=FakeReranker())  # noqa: E731
+    run(eval_set, factory, EvalConfig(sources=("rivers.txt",)), tmp_path / "out", cache_root=tmp_path / "cache")
+    rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert all(h["source"].endswith("rivers.txt") for row in rows for h in row["hits"]) and rows[0]["hits"]
+    assert all(c["source"].endswith("rivers.txt") for row in rows for c in row["citations"])
+    assert rows[1]["citations"] and "Swiss Alps" in rows[1]["citations"][0]["quote"]
+    assert not rows[0]["citations"]  # the volcano question has nothing to go on inside the scope
+    with pytest.raises(RagError, match="no indexed document matches"):
+        run(eval_set, factory, EvalConfig(where=("type:pdf",)), tmp_path / "out2", cache_root=tmp_path / "cache")

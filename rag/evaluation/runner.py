@@ -38,6 +38,8 @@ class EvalConfig:
     rerank: bool = True  # the second stage, for the reader's retrieval (side by side, it is measured both ways)
     abstain: bool = True  # False: the reader always answers; its confidence is still recorded and plotted
     baseline: str | None = None  # "stuff": the textbook chain answers the same questions in the same run
+    sources: tuple[str, ...] = ()  # --source patterns: the questions are asked of the documents they match only
+    where: tuple[str, ...] = ()  # --where KEY:VALUE conditions, as on `rag ask`
 
 
 def _relevant(question: EvalQuestion, hit: Hit, text: str) -> bool:
@@ -101,7 +103,12 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
     default_rankings: list[list[Hit]] = []
     default_name = config.mode
     if eval_set.own_corpus_per_question:
-        assistant = None
+        if config.sources or config.where:
+            from rag.errors import RagError
+
+            raise RagError(f"{eval_set.name} gives each question passages of its own, so --source/--where have "
+                           "nothing to choose from", hint="scope a question set over a shared corpus (--corpus, --index)")
+        assistant, scope = None, None
         rankings = []
         own_retrieval_ms: list[float] = []
         for number, question in enumerate(questions):
@@ -117,6 +124,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
     else:
         assistant = index_for(eval_set, assistant_factory, cache_root, on_progress=lambda d, t: _tick(progress, d, t, "embedding corpus")) if eval_set.documents else assistant_factory(None)
         store = assistant.store
+        scope = _scope(store, config)
         texts = [q.question for q in questions]
         reranker = assistant.reranker if config.rerank else None
         variants = [(mode, mode, None) for mode in MODES]
@@ -127,7 +135,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
                                   reranker=second_stage)
             rankings = []
             for start in range(0, len(texts), 64):
-                rankings.extend(retriever.search_many(texts[start : start + 64], depth))
+                rankings.extend(retriever.search_many(texts[start : start + 64], depth, scope=scope))
                 _tick(progress, min(start + 64, len(texts)), len(texts), f"retrieving ({name})")
             by_mode[name] = retrieval_metrics(eval_set, questions, rankings)
             if mode == config.mode and (second_stage is not None) == (reranker is not None):
@@ -154,7 +162,8 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
                 started -= own_retrieval_ms[number] / 1000
         else:
             hits = Retriever(assistant.store, assistant.embedder, RetrievalSettings(mode=config.mode, rerank=config.rerank),
-                             reranker=assistant.reranker if config.rerank else None).search(question.question, depth, timings)
+                             reranker=assistant.reranker if config.rerank else None).search(question.question, depth, timings,
+                                                                                             scope=scope)
         retrieval_done = time.perf_counter()
         row["hits"] = [
             {"source": lookup(h.chunk.doc_id).source, "start": h.chunk.start, "end": h.chunk.end,
@@ -170,7 +179,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
             # With the gold context, or a question with passages of its own (RGB), the auto reader's second searches
             # stay inside the passages it was given.
             own = (config.gold_context and gold_docs) or eval_set.own_corpus_per_question
-            reading = _bind(reader, assistant, config, passages if own else None, lookup).read(
+            reading = _bind(reader, assistant, config, passages if own else None, lookup, scope).read(
                 question.question, passages, lookup)
             timings["reader_ms"] = (time.perf_counter() - retrieval_done) * 1000
             prediction = "" if reading.abstained else _shown(reading)
@@ -222,7 +231,14 @@ def _shown(reading) -> str:
     return " ".join(_MARKERS.sub(" ", reading.text).split())
 
 
-def _bind(reader, assistant, config: EvalConfig, gold: list[Hit] | None, lookup):
+def _scope(store, config: EvalConfig) -> frozenset[str] | None:
+    """The doc_ids the questions are asked of (--source / --where), or None for every document."""
+    from rag.scope import scoped
+
+    return scoped(store.catalog.documents.values(), list(config.sources), list(config.where))
+
+
+def _bind(reader, assistant, config: EvalConfig, gold: list[Hit] | None, lookup, scope=None):
     """The auto reader searches again as it does for users; with the gold context (or a question's own passages),
     only within those passages."""
     from rag.readers.auto import AutoReader, Library
@@ -230,7 +246,7 @@ def _bind(reader, assistant, config: EvalConfig, gold: list[Hit] | None, lookup)
     if not isinstance(reader, AutoReader):
         return reader
     if gold is None:
-        return assistant._bound(reader, assistant.store, config.rerank)
+        return assistant._bound(reader, assistant.store, config.rerank, scope)
     documents = [lookup(d) for d in dict.fromkeys(h.chunk.doc_id for h in gold)]
     return reader.bound(Library(search=lambda query, k: gold, documents=lambda: documents))
 
