@@ -185,8 +185,11 @@ class Retriever:
             vectors = self.embedder.embed_queries(list(queries))
             timings["embed_ms"] = (time.perf_counter() - started) * 1000
             started = time.perf_counter()
+            within = getattr(self.store.vectors, "search_within", None)  # a store that filters as it ranks
             if chunk_ids is None:
                 dense_lists = self.store.vectors.search(vectors, depth)
+            elif within is not None and chunk_ids and (found := within(vectors, depth, scope, len(chunk_ids))) is not None:
+                dense_lists = found
             else:  # exact inner products against the scoped chunks' own vectors
                 dense_lists = exact_top_k(vectors, chunk_ids, self.store.vectors.fetch(chunk_ids) if chunk_ids else None,
                                           depth)

@@ -169,6 +169,27 @@ def test_a_scoped_question_ranks_only_its_documents_on_every_store(location, cor
         assistant.ask(question, sources=["report.pdf"])
 
 
+@pytest.mark.parametrize("location", ["milvus-lite", "milvus-server"], indirect=True)  # (the folder store ranks a
+def test_milvus_ranks_a_scope_itself_under_a_filter_of_catalog_ids(location, corpus_dir, fake_embedder):  # scope in memory)
+    from rag.retrieval import exact_top_k
+
+    (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake on Earth, 1,642 metres deep.\n")
+    assistant = assistant_for(location, fake_embedder)
+    assistant.index_paths([corpus_dir])
+    store = open_store(location)
+    by_name = {d.name: d.doc_id for d in store.catalog.documents.values()}
+    query = fake_embedder.embed_queries(["How deep is the deepest lake?"])
+    for names in (["rivers.txt"], ["rivers.txt", "lakes.txt"]):  # a short "in" list, then its "not in" complement
+        scope = frozenset(by_name[n] for n in names)
+        ids = [c.chunk_id for d in sorted(scope) for c in store.catalog.chunks_of(d)]
+        found = store.vectors.search_within(query, 3, scope, len(ids))
+        expected = exact_top_k(query, ids, store.vectors.fetch(ids), 3)
+        assert [c for c, _ in found[0]] == [c for c, _ in expected[0]]
+        assert {store.catalog.chunk(c).doc_id for c, _ in found[0]} <= scope
+    with pytest.raises(ValueError, match="catalog's own ids"):
+        store.vectors.search_within(query, 3, frozenset({'x" or doc_id != "'}), 1)
+
+
 def test_unchanged_files_embed_nothing_and_a_changed_one_replaces_its_chunks(location, corpus_dir, fake_embedder):
     assistant_for(location, fake_embedder).index_paths([corpus_dir])
     before = fake_embedder.embedded_texts

@@ -25,6 +25,7 @@ the lexical side scale past one process's memory (README, Scaling out).
 from __future__ import annotations
 
 import json
+import re
 import time
 import zlib
 from typing import Iterable, Sequence
@@ -44,6 +45,8 @@ ABANDONED_AFTER = 3600 * 10**9  # an uncommitted generation older than this (ns)
 SCHEMA_VERSION = 1
 DUMMY_DIM = 2  # collections without a vector of their own still need one vector field
 INSERT_BATCH = 512
+MAX_FILTER_IDS = 20_000  # document ids in one filter expression (about 400 KB); past it the scope is ranked locally
+_DOC_ID = re.compile(r"[0-9a-f]{16}")
 CONNECT_SECONDS = 10
 CALL_SECONDS = 20  # whole seconds: pymilvus bounds its retries by an int timeout only
 
@@ -84,15 +87,38 @@ class MilvusVectorStore:
         committed, and are deleted then (MilvusStore.commit)."""
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        catalog = self._store.catalog
-        if not catalog.chunk_count() or k <= 0:
+        return self._search(vectors, min(k, self._store.catalog.chunk_count()), self._store.visible_filter())
+
+    def search_within(self, vectors: np.ndarray, k: int, doc_ids: frozenset[str],
+                      chunks: int) -> list[list[tuple[str, float]]] | None:
+        """The k best chunks of these documents only (a scoped question, `rag.scope`), ranked by Milvus itself
+        under a filter expression: `doc_id in [...]`, or `not in` the complement when that is shorter. The ids
+        come from this store's catalog (16 hex digits, checked) and are written as quoted literals, so nothing a
+        person types reaches the expression. None when both lists are too long for one expression (the caller
+        then ranks the scope's fetched vectors itself); `chunks` is how many chunks the scope holds."""
+        inside = sorted(doc_ids)
+        outside = sorted({d.doc_id for d in self._store.catalog.documents.values()} - doc_ids)
+        if not all(_DOC_ID.fullmatch(d) for d in inside + outside):
+            raise ValueError("a scope names documents by the catalog's own ids")
+        if len(inside) <= len(outside):
+            ids, operator = inside, "in"
+        else:
+            ids, operator = outside, "not in"
+        if len(ids) > MAX_FILTER_IDS:
+            return None
+        condition = self._store.visible_filter()
+        if ids or operator == "in":
+            condition = f"({condition}) and doc_id {operator} [{', '.join(_quote(d) for d in ids)}]"
+        return self._search(vectors, min(k, chunks), condition)
+
+    def _search(self, vectors: np.ndarray, depth: int, condition: str) -> list[list[tuple[str, float]]]:
+        if depth <= 0:
             return [[] for _ in range(len(vectors))]
-        depth = min(k, catalog.chunk_count())
         # Rows of other generations (newer commits not read yet, superseded ones not yet deleted) are skipped by the
         # join on this reader's catalog; fetch a little more so k remain.
         results = self._store.call(
             "search", self._store.names["chunks"], data=[np.asarray(v, dtype=np.float32).tolist() for v in vectors],
-            limit=min(QUERY_LIMIT, depth + 16), filter=self._store.visible_filter(), output_fields=["chunk_id", "doc_id", "gen"],
+            limit=min(QUERY_LIMIT, depth + 16), filter=condition, output_fields=["chunk_id", "doc_id", "gen"],
             search_params={"metric_type": "IP", "params": {}}, consistency_level="Strong")
         out = []
         for rows in results:
