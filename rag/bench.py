@@ -748,3 +748,60 @@ def watch_markdown(r: dict) -> str:
     s = r["seconds"]
     return (f"| saves | p50 s | p95 s | max s |\n|---|---|---|---|\n"
             f"| {r['saves']} | {s['p50']:.2f} | {s['p95']:.2f} | {max(r['all_seconds']):.2f} |\n")
+
+
+# ----- big files -----------------------------------------------------------------------------------------------
+
+def make_book_pdf(path: Path, pages: int, text: str) -> Path:
+    """A text PDF of `pages` A4 pages filled with `text`'s paragraphs over and over (fpdf2, a dev dependency)."""
+    try:
+        from fpdf import FPDF
+    except ImportError as exc:
+        raise RagError("making the test PDF needs fpdf2", hint="pip install fpdf2, or pass --corpus FILE...") from exc
+    paragraphs = [" ".join(p.split()) for p in text.split("\n\n") if len(p.split()) > 8]
+    pdf = FPDF(format="A4")
+    pdf.set_font("helvetica", size=10)
+    pdf.set_auto_page_break(False)
+    number = 0
+    for page in range(pages):
+        pdf.add_page()
+        while pdf.get_y() < 250:
+            paragraph = paragraphs[number % len(paragraphs)].encode("latin-1", "replace").decode("latin-1")
+            pdf.multi_cell(0, 5, f"{page + 1}.{number % 97}. {paragraph[:900]}")
+            pdf.ln(2)
+            number += 1
+    pdf.output(str(path))
+    return path
+
+
+def bench_files(files: Sequence[Path] = (), *, pages: int = 1000, log: Callable[[str], None] = lambda m: None) -> dict:
+    """Index each big file on its own in a fresh `rag index` process: wall time, peak resident memory, pages and
+    chunks. Without files, a `pages`-page text PDF is made from the seed article's paragraphs."""
+    from rag.paths import SEED_CORPUS
+    from rag.stores import open_store
+
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="rag-bench-files-") as scratch:
+        if not files:
+            seed = sorted(SEED_CORPUS.glob("*.txt"))[0].read_text(encoding="utf-8")
+            log(f"making a {pages}-page PDF")
+            files = [make_book_pdf(Path(scratch) / f"book-{pages}-pages.pdf", pages, seed)]
+        for number, file in enumerate(map(Path, files)):
+            index = Path(scratch) / f"index-{number}"
+            log(f"indexing {file.name}")
+            wall, peak = _run_measured([*_rag(), "index", str(file), "--index", str(index)])
+            store = open_store(str(index))
+            document = next(iter(store.catalog.documents.values()))
+            count = len(document.meta.get("pages") or ()) or 1
+            rows.append({"file": file.name, "bytes": file.stat().st_size, "pages": count,
+                         "chunks": store.catalog.chunk_count(), "seconds": round(wall, 1),
+                         "seconds_per_page": round(wall / count, 3), "peak_rss_mib": round(peak, 1)})
+            log(f"{file.name}: {count} pages, {rows[-1]['chunks']} chunks in {wall:.0f} s, peak RSS {peak:.0f} MiB")
+    return {"machine": machine(), "rows": rows}
+
+
+def files_markdown(r: dict) -> str:
+    lines = ["| file | pages | chunks | seconds | s/page | peak RSS MiB |", "|---|---|---|---|---|---|"]
+    lines += [f"| {x['file']} | {x['pages']} | {x['chunks']} | {x['seconds']:.0f} | {x['seconds_per_page']:.2f} | "
+              f"{x['peak_rss_mib']:.0f} |" for x in r["rows"]]
+    return "\n".join(lines) + "\n"

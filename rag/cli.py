@@ -582,9 +582,11 @@ def cmd_eval_table(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("bench", "measure speed and memory (pipeline, scale, load, ocr, watch)",
-         opt("kind", nargs="?", choices=["pipeline", "scale", "load", "ocr", "watch"], default="pipeline"),
-         opt("--corpus", metavar="DIR", help="pipeline: a BEIR folder or documents (default: ../shared/data/scifact)"),
+@command("bench", "measure speed and memory (pipeline, scale, load, ocr, watch, files)",
+         opt("kind", nargs="?", choices=["pipeline", "scale", "load", "ocr", "watch", "files"], default="pipeline"),
+         opt("--corpus", metavar="DIR", nargs="+",
+             help="pipeline: a BEIR folder or documents (default: ../shared/data/scifact); files: the big files"),
+         opt("--pages", type=int, default=1000, metavar="N", help="files: pages of the PDF made when no --corpus"),
          opt("--questions", metavar="FILE.jsonl", help="questions for a non-BEIR corpus; load: questions to ask"),
          opt("--docs", type=int, default=300, metavar="N", help="pipeline: seeded sample of N documents (0: all)"),
          opt("--queries", type=int, metavar="N", help="questions timed (pipeline 100, scale 200)"), BACKEND,
@@ -614,6 +616,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     ocr: word accuracy and seconds per page of the OCR engines on A4 pages rendered at 300 dpi from known text
       (--corpus FILE, default the seed article) in five fonts and two sizes, slightly skewed, with noise.
     watch: seconds from a file saved into a watched folder until a question about it retrieves it (20 saves).
+    files: time and peak memory of indexing big files, each in a fresh process (default: a 1,000-page PDF).
 
     Example: rag bench --docs 300 --queries 100 --out bench-results
     """
@@ -626,6 +629,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         result = bench.bench_scale(sizes, queries=args.queries or 200, milvus=args.store, log=log,
                                    memory_index=not args.ondisk_only, replace_chunks=args.replace_chunks)
         markdown, name = bench.scale_markdown(result), "scale"
+    elif args.kind == "files":
+        result = bench.bench_files([Path(p) for p in args.corpus or ()], pages=args.pages, log=log)
+        markdown, name = bench.files_markdown(result), "files"
     elif args.kind == "watch":
         result = bench.bench_watch(args.queries or 20, log=log)
         markdown, name = bench.watch_markdown(result), "watch"
@@ -633,7 +639,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from rag import ocr_bench
         from rag.paths import SEED_CORPUS
 
-        source = Path(args.corpus) if args.corpus else sorted(SEED_CORPUS.glob("*.txt"))[0]
+        source = Path(args.corpus[0]) if args.corpus else sorted(SEED_CORPUS.glob("*.txt"))[0]
         rows = ocr_bench.run(source.read_text(encoding="utf-8"), ocr_bench.default_styles(), log=log)
         if not rows:
             from rag.errors import RagError
@@ -653,7 +659,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                                   log=log)
         markdown, name = bench.load_markdown(result), f"load-{args.reader}"
     else:
-        corpus = Path(args.corpus) if args.corpus else bench.DEFAULT_CORPUS
+        corpus = Path(args.corpus[0]) if args.corpus else bench.DEFAULT_CORPUS
         if not corpus.exists():
             from rag.errors import RagError
 

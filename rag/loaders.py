@@ -195,7 +195,7 @@ def _read_pdf(path: Path) -> tuple[str, dict[str, str], dict]:
         reader = PdfReader(str(path))
         if reader.is_encrypted and not reader.decrypt(""):
             raise LoadError(f"{path.name} is an encrypted PDF", hint="remove its password and index it again")
-        pages = [clean_text(page.extract_text() or "") for page in reader.pages]
+        pages = [clean_text(page.extract_text() or "") for page in _page_progress(reader.pages, path.name)]
         info = reader.metadata or {}
         # No date from the file's properties: they say when the file was made, not when the text was written.
         properties = {"title": str(info.get("/Title") or ""), "author": str(info.get("/Author") or "")}
@@ -220,6 +220,15 @@ def _read_pdf(path: Path) -> tuple[str, dict[str, str], dict]:
         meta["ocr_words"] = result.words
         meta["ocr_pages"] = sorted(read)
     return result.text, properties, meta
+
+
+def _page_progress(pages, name: str):
+    """A per-page bar on stderr for long PDFs (shown on a terminal only)."""
+    if len(pages) < 50:
+        return pages
+    from tqdm import tqdm
+
+    return tqdm(pages, desc=f"Reading {name}", unit="page", leave=False, disable=None)
 
 
 def _read_image(path: Path) -> tuple[str, dict[str, str], dict]:

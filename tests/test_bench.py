@@ -76,3 +76,12 @@ def test_watch_benchmark_times_saved_files_until_answerable(tmp_path):
     result = json.loads((tmp_path / "watch.json").read_text())
     assert result["saves"] == 2 and len(result["all_seconds"]) == 2 and all(s > 0 for s in result["all_seconds"])
     assert "| 2 |" in (tmp_path / "watch.md").read_text()
+
+
+@pytest.mark.integration
+def test_files_benchmark_indexes_a_made_pdf_in_its_own_process(tmp_path):
+    assert cli.main(["bench", "files", "--pages", "12", "--out", str(tmp_path)]) == 0
+    row = json.loads((tmp_path / "files.json").read_text())["rows"][0]
+    assert row["file"] == "book-12-pages.pdf" and row["pages"] == 12 and row["chunks"] >= 12
+    assert row["peak_rss_mib"] > 50 and row["seconds"] > 0  # the child's own peak, not this process's
+    assert "| book-12-pages.pdf | 12 |" in (tmp_path / "files.md").read_text()
