@@ -162,10 +162,10 @@ class Assistant:
 
         self._seed_if_needed()
         store = self.store
-        scope = scoped(store.catalog.documents.values(), sources, where)
+        scope = scoped(store.documents(), sources, where)
         hits = self.retriever(store).search(clean_question(question), check_k(self.settings.k if k is None else k),
                                             scope=scope)
-        return [Passage(store.catalog.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
+        return [Passage(store.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
                         h.chunk.text, round(h.score, 6)) for h in hits]
 
     def documents(self) -> list:
@@ -175,10 +175,10 @@ class Assistant:
         self._seed_if_needed()
         if not self.has_index():
             return []
-        catalog = self.store.catalog
-        counts = catalog.chunk_counts()
+        store = self.store
+        counts = store.chunk_counts()
         return [DocumentInfo(d.source, d.name, d.title, len(d.text),
-                             counts.get(d.doc_id, 0), d.meta.get("size_bytes")) for d in catalog.documents.values()]
+                             counts.get(d.doc_id, 0), d.meta.get("size_bytes")) for d in store.documents()]
 
     def _seed_if_needed(self) -> None:
         if self._seed_by_default:
@@ -252,11 +252,10 @@ class Assistant:
 
         With persist=False the index lives in memory only (evaluation over throw-away passages)."""
         from rag.indexer import Indexer
-        from rag.stores import IndexInfo, open_for_writing
-        from rag.stores.folder import FolderStore
+        from rag.stores import IndexInfo, new_store, open_for_writing
 
-        if not persist:
-            store = self._store or FolderStore(self.settings.index_dir, IndexInfo(
+        if not persist:  # a folder store that is never committed: nothing is written anywhere
+            store = self._store or new_store(self.settings.index_dir, IndexInfo(
                 self.embedder.model_id, self.embedder.dimension, self.settings.chunking or ChunkSettings()))
             report = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents).upsert(
                 documents, on_progress=on_progress)
@@ -307,7 +306,7 @@ class Assistant:
             self._follow_index()
             store = open_for_writing(self.settings.location, embedder_id=self.embedder.model_id,
                                      dimension=self.embedder.dimension, chunking=self.settings.chunking)
-            known = {source: doc for source, doc in store.catalog.documents.items()
+            known = {doc.source: doc for doc in store.documents()
                      if any(_inside(container_of(doc), root) for root in roots)}
             attached: dict[str, list[str]] = {}
             for source, doc in known.items():
@@ -336,7 +335,7 @@ class Assistant:
             report = indexer.upsert(documents) if documents else UpdateReport()
             for source in known:
                 # (a mail's attachments go with it, and stale ones went in upsert)
-                if source not in present and source in store.catalog.documents:
+                if source not in present and store.document_at(source) is not None:
                     indexer.remove(source)
                     report.removed.append(source)
             if report.changed or not self.has_index():
@@ -451,7 +450,7 @@ class Assistant:
         second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)
         chosen = self.reader(reader) if second_stage == self.settings.retrieval.rerank else self.reader(reader, rerank=second_stage)
         store = self.store  # one generation for the whole question, even if an update lands meanwhile
-        scope = scoped(store.catalog.documents.values(), sources, where)
+        scope = scoped(store.documents(), sources, where)
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
         query = retrieval_query(question, history)
@@ -466,7 +465,7 @@ class Assistant:
         read_started = time.perf_counter()
         reading = None
         chosen = self._bound(chosen, store, second_stage, scope)
-        with closing(chosen.stream(question, hits, store.catalog.document)) as events:
+        with closing(chosen.stream(question, hits, store.document)) as events:
             for event, value in events:
                 if event == "partial":
                     yield "partial", value
@@ -474,7 +473,7 @@ class Assistant:
                     reading = value
         timings["reader_ms"] = (time.perf_counter() - read_started) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
-        yield "answer", self._answer(question, reading, hits, timings, store.catalog.document)
+        yield "answer", self._answer(question, reading, hits, timings, store.document)
 
     def _bound(self, reader, store, second_stage: bool, scope: frozenset[str] | None = None):
         """The auto reader searches again (a second hop, each thing a comparison names) in the same generation, and
@@ -486,7 +485,7 @@ class Assistant:
         retriever = self.retriever(store, rerank=second_stage)
         return reader.bound(Library(
             search=lambda query, k: retriever.search(query, k, scope=scope),
-            documents=lambda: [d for d in store.catalog.documents.values() if scope is None or d.doc_id in scope]))
+            documents=lambda: [d for d in store.documents() if scope is None or d.doc_id in scope]))
 
     def _answer(self, question, reading, hits, timings, lookup) -> Answer:
         # The answer keeps the documents it cites and retrieved, as they were: an upload or removal that lands

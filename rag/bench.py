@@ -133,7 +133,7 @@ def bench_pipeline(corpus: Path, *, questions: Path | None = None, docs: int = 3
         wall, rss = _run_measured([*_rag(), "index", str(folder), "--index", str(index_dir),
                                       "--embedder-backend", backend], env)
         assistant = Assistant(Settings(index_dir=index_dir, embedder_backend=backend))
-        chunks = assistant.store.catalog.chunk_count()
+        chunks = assistant.store.chunk_count()
         indexing = {"documents": len(documents), "chunks": chunks, "seconds": round(wall, 2),
                     "chunks_per_s": round(chunks / wall, 2), "peak_rss_mib": round(rss, 1)}
 
@@ -170,7 +170,7 @@ def bench_pipeline(corpus: Path, *, questions: Path | None = None, docs: int = 3
             "cold_start": cold_start,
         }
         if naive:
-            chunk_texts = [c.text for c in assistant.store.catalog.chunks()][:naive_chunks]
+            chunk_texts = [c.text for c in assistant.store.chunks()][:naive_chunks]
             log(f"naive baseline: {len(chunk_texts)} chunks and {len(texts)} questions, one at a time")
             result["naive"] = naive_pipeline(chunk_texts, texts, k=assistant.settings.k)
             result["ratios"] = {
@@ -465,11 +465,11 @@ def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 
     store.commit()
     build_s = time.perf_counter() - started
     probe = ("import sys; from rag.bench import _rss_mib; before = _rss_mib(); from rag.stores.folder import FolderStore; "
-             "store = FolderStore.open(sys.argv[1]); store.lexical; print(before, _rss_mib())")
+             "store = FolderStore.open(sys.argv[1]); store.lexical([\"warm\"], 1); print(before, _rss_mib())")
     child = subprocess.run([sys.executable, "-c", probe, str(folder)], capture_output=True, text=True, check=True)
     before_mib, opened_mib = map(float, child.stdout.split()[-2:])
     store = FolderStore.open(folder)
-    kind = store.vectors.kind
+    kind = store.describe()["index_type"]
     replacement = document(7, 1)
     for chunk, row in zip(Chunker.chunk(replacement), range(chunks, chunks + per_document)):
         lookup[chunk.text] = vectors[row]
@@ -480,7 +480,7 @@ def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 
     started = time.perf_counter()
     store.commit()
     commit_s = time.perf_counter() - started
-    found = store.vectors.search(vectors[chunks : chunks + 1], 1)[0][0][0]
+    found = store.dense(vectors[chunks : chunks + 1], 1)[0][0][0]
     shutil.rmtree(folder, ignore_errors=True)
     return {"chunks": chunks, "index": kind, "build_s": round(build_s, 1), "replace_store_s": round(store_s, 3),
             "commit_s": round(commit_s, 2), "total_s": round(store_s + commit_s, 2),
@@ -708,7 +708,7 @@ def bench_watch(saves: int = 20, *, log: Callable[[str], None] = lambda m: None)
         assistant = Assistant(Settings(index_dir=Path(scratch) / "index"))
         stop = watch_in_background(assistant, [folder], log=log)
         try:
-            _wait_until(lambda: "start.txt" in " ".join(assistant.store.catalog.documents), 120)
+            _wait_until(lambda: "start.txt" in " ".join(assistant.store.sources()), 120)
             seconds = []
             for n in range(saves):
                 name = f"note-{n:02d}.txt"
@@ -791,10 +791,10 @@ def bench_files(files: Sequence[Path] = (), *, pages: int = 1000, log: Callable[
             log(f"indexing {file.name}")
             wall, peak = _run_measured([*_rag(), "index", str(file), "--index", str(index)])
             store = open_store(str(index))
-            document = next(iter(store.catalog.documents.values()))
+            document = next(iter(store.documents()))
             count = len(document.meta.get("pages") or ()) or 1
             rows.append({"file": file.name, "bytes": file.stat().st_size, "pages": count,
-                         "chunks": store.catalog.chunk_count(), "seconds": round(wall, 1),
+                         "chunks": store.chunk_count(), "seconds": round(wall, 1),
                          "seconds_per_page": round(wall / count, 3), "peak_rss_mib": round(peak, 1)})
             log(f"{file.name}: {count} pages, {rows[-1]['chunks']} chunks in {wall:.0f} s, peak RSS {peak:.0f} MiB")
     return {"machine": machine(), "rows": rows}

@@ -15,7 +15,7 @@ import numpy as np
 
 from rag.chunking import Chunker
 from rag.errors import IndexMismatchError
-from rag.stores.base import Store, write_document
+from rag.stores.base import Store
 from rag.types import Chunk, Document
 
 EMBED_BATCH = 256
@@ -50,46 +50,34 @@ class Indexer:
         vectors = self._embed([chunk for _, chunks in chunked for chunk in chunks], on_progress)
         start = 0
         for doc, chunks in chunked:
-            write_document(self.store, doc, chunks, vectors[start : start + len(chunks)])
+            self.store.write(doc, chunks, vectors[start : start + len(chunks)])
             start += len(chunks)
         report.chunks_embedded = len(vectors)
-        if todo:
-            self.store.changed()
         return report
 
     def remove(self, source: str) -> Document:
         """Remove one document by its source path (or a unique file name), and what was attached to it (a mail's
         attachments); not yet committed."""
-        key = self.store.catalog.find(source, self.store.location)
-        for attached in [s for s, d in self.store.catalog.documents.items() if d.meta.get("container") == key]:
-            self._remove(attached)
-        document = self._remove(key)
-        self.store.changed()
-        return document
-
-    def _remove(self, key: str) -> Document:
-        document, chunks = self.store.catalog.remove(key)
-        self.store.vectors.delete(c.chunk_id for c in chunks)
-        return document
+        key = self.store.find(source)
+        for attached in [d.source for d in self.store.documents() if d.meta.get("container") == key]:
+            self.store.remove(attached)
+        return self.store.remove(key)
 
     def _drop_stale_attachments(self, documents: Sequence[Document], report: UpdateReport) -> None:
         """A mail read again may no longer carry an attachment it had: that attachment's document goes."""
         containers = {doc.source for doc in documents if not doc.meta.get("container")}
         kept = {doc.source for doc in documents}
-        stale = [source for source, doc in self.store.catalog.documents.items()
-                 if doc.meta.get("container") in containers and source not in kept]
+        stale = [doc.source for doc in self.store.documents()
+                 if doc.meta.get("container") in containers and doc.source not in kept]
         for source in stale:
-            self._remove(source)
+            self.store.remove(source)
             report.removed.append(source)
-        if stale:
-            self.store.changed()
 
     def _plan(self, documents: Sequence[Document]) -> tuple[UpdateReport, list[Document]]:
         report, todo = UpdateReport(), []
-        known = self.store.catalog.documents
-        by_hash = {doc.doc_id: source for source, doc in known.items()}
+        by_hash = {doc.doc_id: doc.source for doc in self.store.documents()}
         for doc in documents:
-            old = known.get(doc.source)
+            old = self.store.document_at(doc.source)
             if old is not None and old.doc_id == doc.doc_id:
                 report.unchanged.append(doc.source)
                 continue

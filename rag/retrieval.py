@@ -23,7 +23,7 @@ import numpy as np
 from rag.embedding import EmbedderLike
 from rag.errors import RagError
 from rag.questions import is_claim
-from rag.stores.base import Store, exact_top_k
+from rag.stores.base import Store
 from rag.types import Hit
 
 Mode = Literal["dense", "lexical", "hybrid"]
@@ -147,14 +147,13 @@ class Retriever:
         depth = max(k, self.settings.candidates) if self.settings.mode == "hybrid" else k
         lists = self._first_stage(queries, depth, timings, scope)
         started = time.perf_counter()
-        catalog = self.store.catalog
         results = []
         for dense, lexical, by_doc_dense, by_doc_lexical in zip(*lists):
             fused = self._fuse(dense, lexical, by_doc_dense, by_doc_lexical)
             dense_by_id, lexical_by_id = dict(dense), dict(lexical)
             hits = []
             for chunk_id, score in fused:
-                chunk = catalog.chunk(chunk_id)
+                chunk = self.store.chunk(chunk_id)
                 if chunk is None:
                     continue  # written by a generation this process has not read yet
                 by = {name: values[chunk_id] for name, values in (("dense", dense_by_id), ("bm25", lexical_by_id))
@@ -176,32 +175,20 @@ class Retriever:
         """Per query: dense and BM25 chunk lists, and (hybrid) dense and BM25 document lists."""
         mode, empty = self.settings.mode, [[] for _ in queries]
         dense_lists, lexical_lists, doc_dense, doc_lexical = empty, empty, empty, empty
-        chunk_ids = None
-        if scope is not None:
-            catalog = self.store.catalog
-            chunk_ids = [c.chunk_id for doc_id in sorted(scope) for c in catalog.chunks_of(doc_id)]
         if mode in ("dense", "hybrid"):
             started = time.perf_counter()
             vectors = self.embedder.embed_queries(list(queries))
             timings["embed_ms"] = (time.perf_counter() - started) * 1000
             started = time.perf_counter()
-            within = getattr(self.store.vectors, "search_within", None)  # a store that filters as it ranks
-            if chunk_ids is None:
-                dense_lists = self.store.vectors.search(vectors, depth)
-            elif within is not None and chunk_ids and (found := within(vectors, depth, scope, len(chunk_ids))) is not None:
-                dense_lists = found
-            else:  # exact inner products against the scoped chunks' own vectors
-                dense_lists = exact_top_k(vectors, chunk_ids, self.store.vectors.fetch(chunk_ids) if chunk_ids else None,
-                                          depth)
+            dense_lists = self.store.dense(vectors, depth, scope)
             if mode == "hybrid" and self.settings.doc_dense_weight:
-                doc_dense = self.store.catalog.search_documents(vectors, depth, scope)
+                doc_dense = self.store.dense_documents(vectors, depth, scope)
             timings["dense_ms"] = (time.perf_counter() - started) * 1000
         if mode in ("lexical", "hybrid"):
             started = time.perf_counter()
-            lexical = self.store.lexical
-            lexical_lists = lexical.chunks.search_many(queries, depth, frozenset(chunk_ids) if chunk_ids is not None else None)
+            lexical_lists = self.store.lexical(queries, depth, scope)
             if mode == "hybrid" and self.settings.doc_lexical_weight:
-                doc_lexical = lexical.documents.search_many(queries, depth, scope)
+                doc_lexical = self.store.lexical_documents(queries, depth, scope)
             timings["lexical_ms"] = (time.perf_counter() - started) * 1000
         return dense_lists, lexical_lists, doc_dense, doc_lexical
 
@@ -210,10 +197,8 @@ class Retriever:
             return dense
         if self.settings.mode == "lexical":
             return lexical
-        catalog = self.store.catalog
-
         def doc_of(chunk_id: str) -> str:
-            chunk = catalog.chunk(chunk_id)
+            chunk = self.store.chunk(chunk_id)
             return chunk.doc_id if chunk is not None else ""
 
         return fuse_signals({"dense": dense, "bm25": lexical}, self.settings.weights, fusion=self.settings.fusion,

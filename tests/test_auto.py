@@ -45,12 +45,12 @@ def reader(assistant, llm) -> AutoReader:
 
 def ask(assistant, llm, question):
     hits = assistant.retriever().search(question, 5)
-    return reader(assistant, llm).read(question, hits, assistant.store.catalog.document)
+    return reader(assistant, llm).read(question, hits, assistant.store.document)
 
 
 def assert_quotes_are_the_documents(assistant, reading):
     for citation in reading.citations:
-        assert assistant.store.catalog.document(citation.doc_id).text[citation.start:citation.end] == citation.quote
+        assert assistant.store.document(citation.doc_id).text[citation.start:citation.end] == citation.quote
 
 
 def test_yes_no_comes_first_then_the_evidence_cited(assistant):
@@ -98,7 +98,7 @@ def test_the_explanation_setting_checks_every_sentence_whatever_the_question(ass
     short = LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"), calibrated=TRUST_THE_MODEL)
     explaining = assistant._bound(AutoReader(short, explain_only=True), assistant.store, True)
     question = "When was the lava lake of Kilauea drained?"  # a fact: explained all the same in this setting
-    reading = explaining.read(question, assistant.retriever().search(question, 5), assistant.store.catalog.document)
+    reading = explaining.read(question, assistant.retriever().search(question, 5), assistant.store.document)
     assert explaining.name == "llm-explain" and reading.kind == "reason"
     assert reading.text == "Kilauea's lava lake was drained in 2018. [1]"  # the army sentence states nothing cited
     assert reading.signals["dropped_sentences"] == 1 and "2018" in reading.citations[0].quote

@@ -17,7 +17,7 @@ def test_answers_with_the_best_sentence_at_exact_offsets(assistant):
     answer = assistant.ask("When was the lava lake of Kilauea drained?")
     assert not answer.abstained
     citation = answer.citations[0]
-    document = assistant.store.catalog.document(citation.doc_id)
+    document = assistant.store.document(citation.doc_id)
     assert document.text[citation.start : citation.end] == citation.quote == "Its lava lake was drained in 2018."
     # A 'when' question is answered with the date inside the cited sentence.
     assert answer.text == "2018"
@@ -48,7 +48,7 @@ def test_typed_spans_inside_the_sentence():
 def test_abstains_below_the_threshold_and_keeps_the_closest_passages(assistant):
     strict = ExtractiveReader(assistant.embedder, ExtractiveSettings(threshold=2.0))
     hits = assistant.retriever().search("Which river reaches the North Sea?", 3)
-    reading = strict.read("Which river reaches the North Sea?", hits, assistant.store.catalog.document)
+    reading = strict.read("Which river reaches the North Sea?", hits, assistant.store.document)
     assert reading.abstained and reading.text == ABSTAIN_TEXT and reading.citations == ()
 
 

@@ -104,15 +104,15 @@ def test_an_indexer_killed_at_each_step_of_a_commit_leaves_one_whole_index(tmp_p
 
     after = FolderStore.open(index_dir)
     if expected == "old":
-        assert after.generation == before.generation and after.catalog.chunks() == before.catalog.chunks()
+        assert after.generation == before.generation and after.chunks() == before.chunks()
     else:
-        assert after.generation != before.generation and len(after.catalog.documents) == 8
-        assert after.vectors.count() == after.catalog.chunk_count()
+        assert after.generation != before.generation and len(after.documents()) == 8
+        assert after._vector_index.count() == after.chunk_count()
     answer = Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker()).ask("old document 1 word1x5")
     assert answer.hits
     # A new writer is not blocked by the dead one's lock, finishes the job and clears the dead one's leftovers.
     Assistant(Settings(index_dir=index_dir), embedder=fake_embedder, reranker=FakeReranker()).index_paths([tmp_path / "new"])
-    assert len(FolderStore.open(index_dir).catalog.documents) == 8
+    assert len(FolderStore.open(index_dir).documents()) == 8
     generations = [p for p in index_dir.iterdir() if (p / MARKER).exists()]
     assert len(generations) <= 2  # the live one and the one before it; a dead commit's half-written folder is gone
 
@@ -144,8 +144,8 @@ def test_two_indexers_at_once_one_waits_nothing_corrupted(tmp_path):
     b = subprocess.Popen([sys.executable, str(script), str(index_dir), str(_corpus(tmp_path / "b", 15, "beta"))], stdout=subprocess.PIPE, text=True)
     assert a.wait(timeout=120) == 0 and b.wait(timeout=120) == 0
     index = FolderStore.open(index_dir)
-    assert len(index.catalog.documents) == 30  # both runs landed, one after the other
-    assert index.vectors.count() == index.catalog.chunk_count()
+    assert len(index.documents()) == 30  # both runs landed, one after the other
+    assert index._vector_index.count() == index.chunk_count()
 
 
 def test_searches_during_reindexing_see_old_or_new_never_a_mix(tmp_path, fake_embedder):
@@ -162,10 +162,10 @@ def test_searches_during_reindexing_see_old_or_new_never_a_mix(tmp_path, fake_em
         while not stop.is_set():
             try:
                 index = FolderStore.open(index_dir)
-                assert index.vectors.count() == index.catalog.chunk_count()
-                for chunk in index.catalog.chunks():
-                    assert chunk.text == index.catalog.document(chunk.doc_id).text[chunk.start : chunk.end]
-                seen.append((len(index.catalog.documents), index.catalog.chunk_count()))
+                assert index._vector_index.count() == index.chunk_count()
+                for chunk in index.chunks():
+                    assert chunk.text == index.document(chunk.doc_id).text[chunk.start : chunk.end]
+                seen.append((len(index.documents()), index.chunk_count()))
             except BaseException as exc:  # reported below
                 failures.append(exc)
 

@@ -27,17 +27,17 @@ def build(folder: Path, corpus_dir: Path, embedder, settings=ChunkSettings(chunk
 def test_save_and_load_round_trip(tmp_path, corpus_dir, fake_embedder):
     built = build(tmp_path / "idx", corpus_dir, fake_embedder)
     loaded = FolderStore.open(tmp_path / "idx")
-    assert loaded.catalog.chunks() == built.catalog.chunks()
-    assert set(loaded.catalog.documents) == set(built.catalog.documents)
-    for chunk in loaded.catalog.chunks():
-        assert chunk.text == loaded.catalog.document(chunk.doc_id).text[chunk.start : chunk.end]
+    assert loaded.chunks() == built.chunks()
+    assert set(loaded.sources()) == set(built.sources())
+    for chunk in loaded.chunks():
+        assert chunk.text == loaded.document(chunk.doc_id).text[chunk.start : chunk.end]
     manifest = loaded.describe()
     assert manifest["embedder"] == {"id": fake_embedder.model_id, "dimension": fake_embedder.dimension}
     assert manifest["chunking"] == {"chunk_tokens": 16, "overlap_tokens": 4}
-    assert {d["doc_id"] for d in manifest["documents"].values()} == {d.doc_id for d in built.catalog.documents.values()}
+    assert {d["doc_id"] for d in manifest["documents"].values()} == {d.doc_id for d in built.documents()}
     query = fake_embedder.embed_queries(["Danube flows through ten countries"])
-    assert loaded.vectors.search(query, 3) == built.vectors.search(query, 3)
-    assert "Danube" in loaded.catalog.chunk(loaded.vectors.search(query, 1)[0][0][0]).text
+    assert loaded.dense(query, 3) == built.dense(query, 3)
+    assert "Danube" in loaded.chunk(loaded.dense(query, 1)[0][0][0]).text
 
 
 def test_reindexing_unchanged_files_embeds_nothing(tmp_path, corpus_dir, fake_embedder):
@@ -57,9 +57,9 @@ def test_a_changed_file_replaces_its_chunks(tmp_path, corpus_dir, fake_embedder)
     index.commit()
     assert len(report.replaced) == 1 and report.chunks_embedded == 1
     reloaded = FolderStore.open(tmp_path / "idx")
-    texts = " ".join(c.text for c in reloaded.catalog.chunks())
+    texts = " ".join(c.text for c in reloaded.chunks())
     assert "Loire" in texts and "Danube" not in texts
-    assert len(reloaded.catalog.documents) == 2
+    assert len(reloaded.documents()) == 2
 
 
 def test_remove_a_document(tmp_path, corpus_dir, fake_embedder):
@@ -67,9 +67,9 @@ def test_remove_a_document(tmp_path, corpus_dir, fake_embedder):
     indexer(index, fake_embedder).remove("rivers.txt")
     index.commit()
     reloaded = FolderStore.open(tmp_path / "idx")
-    assert [Path(s).name for s in reloaded.catalog.documents] == ["volcanoes.md"]
-    assert all("Danube" not in c.text for c in reloaded.catalog.chunks())
-    assert reloaded.vectors.count() == len(reloaded.catalog.chunks())
+    assert [Path(s).name for s in reloaded.sources()] == ["volcanoes.md"]
+    assert all("Danube" not in c.text for c in reloaded.chunks())
+    assert reloaded._vector_index.count() == len(reloaded.chunks())
     with pytest.raises(LoadError, match="not in the index"):
         indexer(reloaded, fake_embedder).remove("rivers.txt")
 
@@ -98,11 +98,11 @@ def test_a_crash_in_the_middle_of_a_save_leaves_the_previous_index(tmp_path, cor
         index.commit()
     monkeypatch.undo()
     survivor = FolderStore.open(tmp_path / "idx")
-    assert len(survivor.catalog.documents) == 2
-    assert all("Baikal" not in c.text for c in survivor.catalog.chunks())
+    assert len(survivor.documents()) == 2
+    assert all("Baikal" not in c.text for c in survivor.chunks())
     # The next save succeeds and cleans the crashed generation up.
     index.commit()
-    assert len(FolderStore.open(tmp_path / "idx").catalog.documents) == 3
+    assert len(FolderStore.open(tmp_path / "idx").documents()) == 3
     assert len(list((tmp_path / "idx").glob("gen-*"))) == 2
 
 
@@ -166,7 +166,7 @@ def test_a_damaged_live_generation_gives_way_to_the_previous_one_with_a_warning(
     with pytest.warns(IndexRecoveredWarning, match=rf"live generation {second}.*checksum.*earlier generation {first}"):
         recovered = FolderStore.open(folder)
     assert recovered.generation == first
-    assert len(recovered.catalog.documents) == 2 and all("Baikal" not in c.text for c in recovered.catalog.chunks())
+    assert len(recovered.documents()) == 2 and all("Baikal" not in c.text for c in recovered.chunks())
     # The next save from the recovered index replaces the damaged generation; the warning is gone.
     recovered.commit()
     assert second not in {p.name for p in folder.iterdir()}
@@ -174,7 +174,7 @@ def test_a_damaged_live_generation_gives_way_to_the_previous_one_with_a_warning(
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert len(FolderStore.open(folder).catalog.documents) == 2
+        assert len(FolderStore.open(folder).documents()) == 2
 
 
 def test_when_every_generation_is_damaged_the_error_says_how_to_rebuild(tmp_path, corpus_dir, fake_embedder):
@@ -199,7 +199,7 @@ def test_only_generation_folders_the_index_made_are_ever_deleted(tmp_path, corpu
     assert all((path / "notes.txt").read_text(encoding="utf-8") == "mine" for path in theirs)
     ours = sorted(p.name for p in folder.iterdir() if (p / ".rag-generation").is_file())
     assert ours == ["gen-000052", "gen-000053"]  # numbered past a folder that looks like one; two kept
-    assert len(FolderStore.open(folder).catalog.documents) == 5
+    assert len(FolderStore.open(folder).documents()) == 5
 
 
 def test_every_file_and_folder_of_a_generation_is_fsynced_before_current_switches(tmp_path, corpus_dir, fake_embedder, monkeypatch):
@@ -234,10 +234,10 @@ def test_changed_chunk_settings_are_refused_unless_rebuilding(tmp_path, corpus_d
         open_for_writing(folder, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension,
                        chunking=ChunkSettings(chunk_tokens=32, overlap_tokens=4))
     kept = open_for_writing(folder, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension)
-    assert kept.info.chunking == ChunkSettings(chunk_tokens=16, overlap_tokens=4) and kept.catalog.chunks()
+    assert kept.info.chunking == ChunkSettings(chunk_tokens=16, overlap_tokens=4) and kept.chunks()
     fresh = open_for_writing(folder, embedder_id=fake_embedder.model_id, dimension=fake_embedder.dimension,
                            chunking=ChunkSettings(chunk_tokens=32, overlap_tokens=4), rebuild=True)
-    assert fresh.info.chunking.chunk_tokens == 32 and not fresh.catalog.chunks()
+    assert fresh.info.chunking.chunk_tokens == 32 and not fresh.chunks()
 
 
 def test_the_assistant_keeps_an_index_s_own_chunk_settings(tmp_path, corpus_dir, fake_embedder):
@@ -268,15 +268,15 @@ def test_an_approximate_index_replaces_a_document_without_being_rebuilt(tmp_path
     folder = tmp_path / "idx"
     build(folder, corpus_dir, fake_embedder)
     store = FolderStore.open(folder)
-    assert store.vectors.kind == "ivf" and builds == [1]
+    assert store._vector_index.kind == "ivf" and builds == [1]
     (corpus_dir / "rivers.txt").write_text("The Loire is the longest river in France, and it is slow.", encoding="utf-8")
     indexer(store, fake_embedder).upsert(load_paths([corpus_dir]).documents)
     store.commit()
     assert builds == [1]  # the replaced document's ids were deleted and the new ones added: no rebuild
     reloaded = FolderStore.open(folder)
-    assert reloaded.vectors.kind == "ivf" and reloaded.vectors.count() == reloaded.catalog.chunk_count()
+    assert reloaded._vector_index.kind == "ivf" and reloaded._vector_index.count() == reloaded.chunk_count()
     query = fake_embedder.embed_queries(["The Loire is the longest river in France"])
-    found = [reloaded.catalog.chunk(c).text for c, _ in reloaded.vectors.search(query, 50)[0]]
+    found = [reloaded.chunk(c).text for c, _ in reloaded.dense(query, 50)[0]]
     assert any("Loire" in text for text in found) and not any("Danube" in text for text in found)
 
 
@@ -286,7 +286,7 @@ def test_an_index_of_the_first_format_is_read_and_upgraded_on_the_next_commit(tm
     folder = tmp_path / "idx"
     store = build(folder, corpus_dir, fake_embedder)
     gen_dir = folder / store.generation
-    chunks = store.catalog.chunks()
+    chunks = store.chunks()
     flat = faiss.IndexFlatIP(fake_embedder.dimension)  # format 1: row i of vectors.faiss is line i of chunks.jsonl
     flat.add(fake_embedder.embed_documents([c.text for c in chunks]))
     for name in ("centroids.npy", "centroid-ids.json", "vector-ids.json"):
@@ -301,8 +301,8 @@ def test_an_index_of_the_first_format_is_read_and_upgraded_on_the_next_commit(tm
     (gen_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     old = FolderStore.open(folder)
     query = fake_embedder.embed_queries(["Danube flows through ten countries"])
-    assert "Danube" in old.catalog.chunk(old.vectors.search(query, 1)[0][0][0]).text
-    assert old.catalog.search_documents(query, 1)[0]  # centroids computed from the old vectors
+    assert "Danube" in old.chunk(old.dense(query, 1)[0][0][0]).text
+    assert old.dense_documents(query, 1)[0]  # centroids computed from the old vectors
     old.commit()
     assert FolderStore.open(folder).describe()["format_version"] == 2
 
@@ -323,12 +323,12 @@ def test_a_store_past_the_on_disk_threshold_searches_exactly_and_keeps_changes_i
     folder = tmp_path / "idx"
     build(folder, corpus_dir, fake_embedder)
     store = FolderStore.open(folder)
-    assert store.vectors.kind == "ivfpq-ondisk"
+    assert store._vector_index.kind == "ivfpq-ondisk"
     first = store.generation
     query = fake_embedder.embed_queries(["The Danube flows through ten countries"])
-    chunk_id, score = store.vectors.search(query, 1)[0][0]
-    assert "Danube" in store.catalog.chunk(chunk_id).text
-    text = store.catalog.chunk(chunk_id).text  # re-scored with the exact vector, not its 2-bit code
+    chunk_id, score = store.dense(query, 1)[0][0]
+    assert "Danube" in store.chunk(chunk_id).text
+    text = store.chunk(chunk_id).text  # re-scored with the exact vector, not its 2-bit code
     assert score == pytest.approx(float(fake_embedder.embed_documents([text])[0] @ query[0]), abs=1e-5)
     (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake in the world.", encoding="utf-8")
     indexer(store, fake_embedder).remove("rivers.txt")
@@ -339,11 +339,11 @@ def test_a_store_past_the_on_disk_threshold_searches_exactly_and_keeps_changes_i
     base = tmp_path / "idx" / store.generation / "vectors.ivfdata"
     assert base.stat().st_nlink == 2 and (tmp_path / "idx" / first / "vectors.ivfdata").samefile(base)
     reloaded = FolderStore.open(folder)
-    found = [reloaded.catalog.chunk(c).text for c, _ in reloaded.vectors.search(query, 20)[0]]
+    found = [reloaded.chunk(c).text for c, _ in reloaded.dense(query, 20)[0]]
     assert not any("Danube" in text for text in found)
-    lake = reloaded.vectors.search(fake_embedder.embed_queries(["Lake Baikal is the deepest lake in the world."]), 1)[0]
-    assert "Baikal" in reloaded.catalog.chunk(lake[0][0]).text
-    assert reloaded.vectors.count() == reloaded.catalog.chunk_count()
+    lake = reloaded.dense(fake_embedder.embed_queries(["Lake Baikal is the deepest lake in the world."]), 1)[0]
+    assert "Baikal" in reloaded.chunk(lake[0][0]).text
+    assert reloaded._vector_index.count() == reloaded.chunk_count()
 
 
 def test_a_commit_tokenizes_only_the_new_texts_even_in_a_new_process(tmp_path, corpus_dir, fake_embedder, monkeypatch):
@@ -358,11 +358,11 @@ def test_a_commit_tokenizes_only_the_new_texts_even_in_a_new_process(tmp_path, c
     (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake in the world.", encoding="utf-8")
     indexer(store, fake_embedder).upsert(load_paths([corpus_dir]).documents)
     store.commit()
-    lake = next(d for d in store.catalog.documents.values() if "Baikal" in d.text)
-    assert sorted(tokenized) == sorted([lake.text] + [c.text for c in store.catalog.chunks_of(lake.doc_id)])
+    lake = next(d for d in store.documents() if "Baikal" in d.text)
+    assert sorted(tokenized) == sorted([lake.text] + [c.text for c in store.chunks(lake.doc_id)])
     fresh = FolderStore.open(folder)
-    assert fresh.lexical.chunks.search("deepest lake", 1)[0][0] in {c.chunk_id for c in fresh.catalog.chunks_of(lake.doc_id)}
-    assert fresh.lexical.chunks.search("Danube", 1)  # the reused tokens still find the old texts
+    assert fresh.lexical(["deepest lake"], 1)[0][0][0] in {c.chunk_id for c in fresh.chunks(lake.doc_id)}
+    assert fresh.lexical(["Danube"], 1)[0]  # the reused tokens still find the old texts
 
 
 def test_an_on_disk_base_outlives_the_generation_that_built_it(tmp_path, corpus_dir, fake_embedder, monkeypatch):
@@ -375,6 +375,6 @@ def test_an_on_disk_base_outlives_the_generation_that_built_it(tmp_path, corpus_
         indexer(store, fake_embedder).upsert(load_paths([corpus_dir]).documents)
         store.commit()
     reloaded = FolderStore.open(folder)
-    assert reloaded.vectors.kind == "ivfpq-ondisk" and len(reloaded.catalog.documents) == 6
+    assert reloaded._vector_index.kind == "ivfpq-ondisk" and len(reloaded.documents()) == 6
     query = fake_embedder.embed_queries(["The Danube flows through ten countries"])
-    assert "Danube" in reloaded.catalog.chunk(reloaded.vectors.search(query, 1)[0][0][0]).text
+    assert "Danube" in reloaded.chunk(reloaded.dense(query, 1)[0][0][0]).text

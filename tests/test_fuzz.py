@@ -111,7 +111,7 @@ def test_odd_questions_answer_or_explain(assistant, question):
     else:
         assert answer.text
         for citation in answer.citations:
-            assert citation.quote == assistant.store.catalog.document(citation.doc_id).text[citation.start : citation.end]
+            assert citation.quote == assistant.store.document(citation.doc_id).text[citation.start : citation.end]
 
 
 def test_a_single_50_mb_line_loads_whole(tmp_path):

@@ -36,9 +36,9 @@ def test_packaged_model_is_found_offline(real_embedder):
 
 
 def test_no_chunk_exceeds_the_model_window(seed_assistant, real_embedder):
-    for chunk in seed_assistant.store.catalog.chunks():
+    for chunk in seed_assistant.store.chunks():
         assert real_embedder.count_tokens(chunk.text) <= seed_assistant.store.info.chunking.chunk_tokens
-        assert chunk.text == seed_assistant.store.catalog.document(chunk.doc_id).text[chunk.start : chunk.end]
+        assert chunk.text == seed_assistant.store.document(chunk.doc_id).text[chunk.start : chunk.end]
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_cited_span_contains_the_answer(seed_assistant, question, expected):
     assert not answer.abstained
     citation = answer.citations[0]
     assert expected in citation.quote
-    assert seed_assistant.store.catalog.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+    assert seed_assistant.store.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
 
 
 def test_unrelated_question_abstains(seed_assistant):
@@ -91,7 +91,7 @@ def tables_assistant(tmp_path_factory, real_embedder):
 def test_a_table_cell_is_found_at_its_row(tables_assistant, question, row, answer):
     # Whether to answer is the readers' decision (measured in the README); here: the row is the best sentence found.
     reply = tables_assistant.ask(question)
-    lookup = tables_assistant.store.catalog.document
+    lookup = tables_assistant.store.document
     best = tables_assistant.reader("extractive").ranked(question, reply.hits, lookup)[0]
     assert best.text.startswith(row) and answer in best.text and best.text.count(" · ") >= 2  # the row, with its headers
     document = lookup(best.candidate.doc_id)

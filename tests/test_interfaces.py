@@ -44,7 +44,7 @@ def test_the_openai_client_gets_answers_with_citations(server, seed_index):
     assert "[1]" in text
     citation = reply.model_extra["citations"][0]
     assert "Qatar" in citation["quote"]
-    document = next(d for d in seed_index.store.catalog.documents.values() if Path(d.source).name == citation["source"])
+    document = next(d for d in seed_index.store.documents() if Path(d.source).name == citation["source"])
     assert document.text[citation["start"] : citation["end"]] == citation["quote"]
 
     streamed, final = "", None
@@ -136,7 +136,7 @@ def test_rag_chat_holds_a_conversation(seed_index):
     quotes = re.findall(r"^\[1\] (.+) \[(\d+):(\d+)\]\n    \"(.*)\"$", out, re.M)
     assert len(quotes) == 2
     assert str(ROOT) not in out and "/seeds/" not in out  # documents named by title and file name, not by path
-    documents = {d.name: d for d in seed_index.store.catalog.documents.values()}
+    documents = {d.name: d for d in seed_index.store.documents()}
     for label, start, end, quote in quotes:  # offsets into the document's cleaned text, as everywhere
         title, name = re.fullmatch(r"(.+) \((.+)\)", label).groups()
         assert documents[name].title == title

@@ -63,12 +63,12 @@ def test_align_exact_loose_fuzzy_and_refused():
 
 def test_short_answer_is_the_source_characters(assistant):
     llm = FakeLLM("2018")
-    reading = reader_for(assistant, llm).read(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.store.catalog.document)
+    reading = reader_for(assistant, llm).read(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.store.document)
     assert reading.text == "2018" and not reading.abstained
     citation = reading.citations[0]
-    assert citation.quote == assistant.store.catalog.document(citation.doc_id).text[citation.start : citation.end]
+    assert citation.quote == assistant.store.document(citation.doc_id).text[citation.start : citation.end]
     assert "2018" in citation.quote
-    document = assistant.store.catalog.document(citation.doc_id)
+    document = assistant.store.document(citation.doc_id)
     assert document.text[reading.answer_span[0] : reading.answer_span[1]] == "2018"
     assert "Question: When was the lava lake of Kilauea drained?" in llm.prompts[0]
     assert "Its lava lake was drained in 2018." in llm.prompts[0]  # the best sentence, alone
@@ -76,7 +76,7 @@ def test_short_answer_is_the_source_characters(assistant):
 
 def test_words_not_in_the_source_are_never_shown(assistant):
     llm = FakeLLM("in the spring of nineteen eighteen, sadly", "NONE", "NONE")
-    reading = reader_for(assistant, llm).read(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.store.catalog.document)
+    reading = reader_for(assistant, llm).read(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.store.document)
     assert "sadly" not in reading.text
 
 
@@ -85,14 +85,14 @@ def test_a_none_on_the_best_sentence_asks_the_next_one(assistant):
 
     question = "Which volcano erupted violently in 1669?"
     hits = assistant.retriever().search(question, 5)
-    ranked = assistant.reader("extractive").ranked(question, hits, assistant.store.catalog.document)
+    ranked = assistant.reader("extractive").ranked(question, hits, assistant.store.document)
     asked = set(content_terms(question))
     # The first sentence below the best one that holds a word the question does not: the model answers there.
     later, answer = next((n, w.strip(".,")) for n, s in enumerate(ranked) if n
                          for w in s.text.split() if content_terms(w) and not set(content_terms(w)) & asked)
     llm = FakeLLM(*["NONE"] * later, answer)
     reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0, max_sentences=later + 1))
-    reading = reader.read(question, hits, assistant.store.catalog.document)
+    reading = reader.read(question, hits, assistant.store.document)
     assert len(llm.prompts) == later + 1 and ranked[later].text.split()[0] in llm.prompts[-1]
     assert reading.text == answer and reading.signals["sentence_rank"] == float(later)
     assert reading.citations[0].quote == ranked[later].text
@@ -103,7 +103,7 @@ def test_a_reply_that_only_repeats_the_question_is_no_answer(assistant):
     hits = assistant.retriever().search(question, 5)
     llm = FakeLLM("the volcano that erupted", "NONE", "NONE")
     reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0))
-    reading = reader.read(question, hits, assistant.store.catalog.document)
+    reading = reader.read(question, hits, assistant.store.document)
     assert len(llm.prompts) >= 2  # the echo sent the reader on to the next sentence
     assert reading.signals["model_declined"] == 1.0
 
@@ -111,7 +111,7 @@ def test_a_reply_that_only_repeats_the_question_is_no_answer(assistant):
 def test_the_model_saying_none_everywhere_declines(assistant):
     question = "What is the boiling point of mercury?"
     llm = FakeLLM("NONE", "NONE", "NONE")
-    reading = reader_for(assistant, llm).read(question, assistant.retriever().search(question, 5), assistant.store.catalog.document)
+    reading = reader_for(assistant, llm).read(question, assistant.retriever().search(question, 5), assistant.store.document)
     assert reading.abstained and reading.signals["model_declined"] == 1.0
     assert reading.signals["none_probability"] > 0.9
 
@@ -122,11 +122,11 @@ def test_an_answer_is_checked_against_its_sentence(assistant):
     doubtful = Calibration(("verified",), (6.0,), -3.0, 0.5)  # answers only what the check confirms
     llm = FakeLLM("2018", verdict="No")
     reading = LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"), calibrated=doubtful).read(
-        question, hits, assistant.store.catalog.document)
+        question, hits, assistant.store.document)
     assert llm.checks and "Proposed answer: 2018" in llm.checks[0] and "drained in 2018" in llm.checks[0]
     assert reading.abstained and reading.signals["verified"] < 0.2
     confirmed = LLMReader(assistant.embedder, llm=FakeLLM("2018"), extractive=assistant.reader("extractive"),
-                          calibrated=doubtful).read(question, hits, assistant.store.catalog.document)
+                          calibrated=doubtful).read(question, hits, assistant.store.document)
     assert confirmed.text == "2018" and confirmed.signals["verified"] > 0.8
 
 
@@ -179,14 +179,14 @@ def test_packaged_model_gives_crisp_cited_answers(tmp_path_factory):
         assert len(answer.text) < 60  # crisp, not a paragraph
         citation = answer.citations[0]
         assert answer.text in citation.quote
-        assert assistant.store.catalog.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+        assert assistant.store.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
     # The streamed explanation with the real model: markers that point at the cited passages.
     explained = [e for e in assistant.ask_stream(EXPLAINED, reader="llm-explain") if e[0] != "stage"]
     assert explained[0][0] == "partial"
     final = explained[-1][1]
     assert not final.abstained and final.citations and "[1]" in final.text, final.text
     for citation in final.citations:
-        assert assistant.store.catalog.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
+        assert assistant.store.document(citation.doc_id).text[citation.start : citation.end] == citation.quote
 
 
 @pytest.mark.integration

@@ -35,7 +35,7 @@ def test_a_completion_answers_the_last_user_message_with_citations(assistant):
     assert data["choices"][0]["message"] == {"role": "assistant", "content": "2018 [1]"}
     citation = data["citations"][0]
     assert citation["n"] == 1 and citation["source"] == "volcanoes.md"
-    document = assistant.store.catalog.document(data["rag"]["citations"][0]["doc_id"])
+    document = assistant.store.document(data["rag"]["citations"][0]["doc_id"])
     assert document.text[citation["start"] : citation["end"]] == citation["quote"] == "Its lava lake was drained in 2018."
     assert data["rag"]["question"] == "When was the lava lake of Kilauea drained?"
 

@@ -24,10 +24,10 @@ def tiny_model(tmp_path_factory):
 def test_answers_with_a_span_of_the_source(assistant, tiny_model):
     reader = QAModelReader(tiny_model, threshold=0.0, allow_no_answer=False)
     hits = assistant.retriever().search("When was the lava lake of Kilauea drained?", 3)
-    reading = reader.read("When was the lava lake of Kilauea drained?", hits, assistant.store.catalog.document)
+    reading = reader.read("When was the lava lake of Kilauea drained?", hits, assistant.store.document)
     assert not reading.abstained and reading.text
     citation = reading.citations[0]
-    document = assistant.store.catalog.document(citation.doc_id)
+    document = assistant.store.document(citation.doc_id)
     assert citation.quote == document.text[citation.start : citation.end]
     assert reading.text in citation.quote  # the answer is the source's own characters, inside the citation
 
@@ -37,7 +37,7 @@ def test_the_threshold_decides_between_answering_and_declining(assistant, tiny_m
     # over 1 would decline whatever the code did.)
     question = "When was the lava lake of Kilauea drained?"
     hits = assistant.retriever().search(question, 3)
-    lookup = assistant.store.catalog.document
+    lookup = assistant.store.document
     best = QAModelReader(tiny_model, threshold=0.0, allow_no_answer=False).read(question, hits, lookup)
     assert 0.0 < best.confidence < 1.0
     above = QAModelReader(tiny_model, threshold=best.confidence * 1.01, allow_no_answer=False).read(question, hits, lookup)
@@ -48,4 +48,4 @@ def test_the_threshold_decides_between_answering_and_declining(assistant, tiny_m
 def test_missing_model_folder_is_a_clear_error(assistant, tmp_path):
     hits = assistant.retriever().search("lava", 1)
     with pytest.raises(ModelNotFoundError, match="does not exist"):
-        QAModelReader(tmp_path / "nope").read("lava?", hits, assistant.store.catalog.document)
+        QAModelReader(tmp_path / "nope").read("lava?", hits, assistant.store.document)

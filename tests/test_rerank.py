@@ -32,7 +32,7 @@ def test_the_second_stage_reorders_the_first_chunks(assistant):
     assert hits[0].scores_by_retriever["rerank"] == 5.0 and "fused" in hits[0].scores_by_retriever
     assert 0 < hits[0].score < 1 and timings["rerank_ms"] >= 0
     # The depth, not k: more chunks are re-read than returned (as many as there are, up to the depth).
-    assert len(second.reranker.calls[0]) == min(3, assistant.store.catalog.chunk_count())
+    assert len(second.reranker.calls[0]) == min(3, assistant.store.chunk_count())
 
 
 def test_rerank_off_never_calls_the_cross_encoder(assistant):

@@ -47,4 +47,4 @@ def test_each_mode_finds_the_passage(assistant, mode):
 
 
 def test_lexical_search_with_no_known_words_returns_nothing(assistant):
-    assert assistant.store.lexical.chunks.search("zzzz qqqq", 5) == []
+    assert assistant.store.lexical(["zzzz qqqq"], 5)[0] == []

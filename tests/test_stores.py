@@ -132,13 +132,13 @@ def test_indexed_documents_are_read_back_with_exact_offsets(location, corpus_dir
     report, _ = assistant_for(location, fake_embedder).index_paths([corpus_dir])
     assert len(report.added) == 2
     store = open_store(location)
-    assert {Path(s).name for s in store.catalog.documents} == {"rivers.txt", "volcanoes.md"}
-    assert store.vectors.count() == store.catalog.chunk_count() > 2
-    for chunk in store.catalog.chunks():
-        assert chunk.text == store.catalog.document(chunk.doc_id).text[chunk.start : chunk.end]
+    assert {Path(s).name for s in store.sources()} == {"rivers.txt", "volcanoes.md"}
+    assert store._vector_index.count() == store.chunk_count() > 2
+    for chunk in store.chunks():
+        assert chunk.text == store.document(chunk.doc_id).text[chunk.start : chunk.end]
     query = fake_embedder.embed_queries(["The Danube flows through ten countries"])
-    best, score = store.vectors.search(query, 1)[0][0]
-    assert "Danube" in store.catalog.chunk(best).text and 0 < score <= 1.0001
+    best, score = store.dense(query, 1)[0][0]
+    assert "Danube" in store.chunk(best).text and 0 < score <= 1.0001
     assert store.info.embedder_id == fake_embedder.model_id and store.info.chunking.chunk_tokens == 16
 
 
@@ -162,8 +162,8 @@ def test_a_scoped_question_ranks_only_its_documents_on_every_store(location, cor
         cited = {Path(scoped.document(c.doc_id).source).name for c in scoped.citations}
         found = {Path(scoped.document(h.chunk.doc_id).source).name for h in scoped.hits}
         assert found == {"rivers.txt"} and cited <= {"rivers.txt"}, pattern  # every span from the scope
-        catalog = open_store(location).catalog
-        in_scope = sum(1 for c in catalog.chunks() if catalog.document(c.doc_id).name == "rivers.txt")
+        store = open_store(location)
+        in_scope = sum(1 for c in store.chunks() if store.document(c.doc_id).name == "rivers.txt")
         assert len(scoped.hits) == min(5, in_scope)  # ranked among the scope: not the global top-5 filtered
     with pytest.raises(Exception, match="no indexed document matches 'report.pdf'"):
         assistant.ask(question, sources=["report.pdf"])
@@ -171,23 +171,23 @@ def test_a_scoped_question_ranks_only_its_documents_on_every_store(location, cor
 
 @pytest.mark.parametrize("location", ["milvus-lite", "milvus-server"], indirect=True)  # (the folder store ranks a
 def test_milvus_ranks_a_scope_itself_under_a_filter_of_catalog_ids(location, corpus_dir, fake_embedder):  # scope in memory)
-    from rag.retrieval import exact_top_k
+    from rag.stores.base import exact_top_k
 
     (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake on Earth, 1,642 metres deep.\n")
     assistant = assistant_for(location, fake_embedder)
     assistant.index_paths([corpus_dir])
     store = open_store(location)
-    by_name = {d.name: d.doc_id for d in store.catalog.documents.values()}
+    by_name = {d.name: d.doc_id for d in store.documents()}
     query = fake_embedder.embed_queries(["How deep is the deepest lake?"])
     for names in (["rivers.txt"], ["rivers.txt", "lakes.txt"]):  # a short "in" list, then its "not in" complement
         scope = frozenset(by_name[n] for n in names)
-        ids = [c.chunk_id for d in sorted(scope) for c in store.catalog.chunks_of(d)]
-        found = store.vectors.search_within(query, 3, scope, len(ids))
-        expected = exact_top_k(query, ids, store.vectors.fetch(ids), 3)
+        ids = [c.chunk_id for d in sorted(scope) for c in store.chunks(d)]
+        found = store._dense_within(query, 3, scope, len(ids))
+        expected = exact_top_k(query, ids, store.vectors(ids), 3)
         assert [c for c, _ in found[0]] == [c for c, _ in expected[0]]
-        assert {store.catalog.chunk(c).doc_id for c, _ in found[0]} <= scope
+        assert {store.chunk(c).doc_id for c, _ in found[0]} <= scope
     with pytest.raises(ValueError, match="catalog's own ids"):
-        store.vectors.search_within(query, 3, frozenset({'x" or doc_id != "'}), 1)
+        store._dense_within(query, 3, frozenset({'x" or doc_id != "'}), 1)
 
 
 def test_unchanged_files_embed_nothing_and_a_changed_one_replaces_its_chunks(location, corpus_dir, fake_embedder):
@@ -199,11 +199,11 @@ def test_unchanged_files_embed_nothing_and_a_changed_one_replaces_its_chunks(loc
     report, _ = assistant_for(location, fake_embedder).index_paths([corpus_dir])
     assert len(report.replaced) == 1
     store = open_store(location)
-    texts = " ".join(c.text for c in store.catalog.chunks())
-    assert "Loire" in texts and "Danube" not in texts and len(store.catalog.documents) == 2
-    found = store.vectors.search(fake_embedder.embed_queries(["Danube river countries"]), 50)[0]
-    assert all("Danube" not in store.catalog.chunk(c).text for c, _ in found)
-    assert store.vectors.count() == store.catalog.chunk_count()
+    texts = " ".join(c.text for c in store.chunks())
+    assert "Loire" in texts and "Danube" not in texts and len(store.documents()) == 2
+    found = store.dense(fake_embedder.embed_queries(["Danube river countries"]), 50)[0]
+    assert all("Danube" not in store.chunk(c).text for c, _ in found)
+    assert store._vector_index.count() == store.chunk_count()
 
 
 def test_removing_a_document_removes_its_vectors(location, corpus_dir, fake_embedder):
@@ -211,9 +211,9 @@ def test_removing_a_document_removes_its_vectors(location, corpus_dir, fake_embe
     assistant.index_paths([corpus_dir])
     assistant.remove("rivers.txt")
     store = open_store(location)
-    assert [Path(s).name for s in store.catalog.documents] == ["volcanoes.md"]
-    found = store.vectors.search(fake_embedder.embed_queries(["Danube"]), 50)[0]
-    assert found and all(store.catalog.chunk(c).doc_id == next(iter(store.catalog.documents.values())).doc_id for c, _ in found)
+    assert [Path(s).name for s in store.sources()] == ["volcanoes.md"]
+    found = store.dense(fake_embedder.embed_queries(["Danube"]), 50)[0]
+    assert found and all(store.chunk(c).doc_id == next(iter(store.documents())).doc_id for c, _ in found)
     with pytest.raises(LoadError, match="not in the index"):
         assistant.remove("rivers.txt")
 
@@ -226,13 +226,13 @@ def test_nothing_is_visible_before_commit_and_everything_after(location, corpus_
     Indexer(writer, Chunker(fake_embedder.count_tokens, writer.info.chunking), fake_embedder.embed_documents).upsert(
         load_paths([corpus_dir]).documents)
     assert not reader.is_stale()
-    assert len(open_store(location).catalog.documents) == 2  # written, not committed: not read
+    assert len(open_store(location).documents()) == 2  # written, not committed: not read
     writer.commit()
     assert reader.is_stale()
     fresh = open_store(location)
-    assert len(fresh.catalog.documents) == 3
-    hits = fresh.vectors.search(fake_embedder.embed_queries(["Lake Baikal deepest lake"]), 1)[0]
-    assert "Baikal" in fresh.catalog.chunk(hits[0][0]).text
+    assert len(fresh.documents()) == 3
+    hits = fresh.dense(fake_embedder.embed_queries(["Lake Baikal deepest lake"]), 1)[0]
+    assert "Baikal" in fresh.chunk(hits[0][0]).text
 
 
 def test_another_embedder_is_refused(location, corpus_dir, fake_embedder):
@@ -248,8 +248,8 @@ def test_a_rebuild_replaces_every_document(location, corpus_dir, fake_embedder, 
     (other / "lakes.txt").write_text("Lake Baikal is the deepest lake in the world.", encoding="utf-8")
     assistant_for(location, fake_embedder).index_paths([other], rebuild=True)
     store = open_store(location)
-    assert [Path(s).name for s in store.catalog.documents] == ["lakes.txt"]
-    assert all("Baikal" in c.text or "deepest" in c.text or "lake" in c.text for c in store.catalog.chunks())
+    assert [Path(s).name for s in store.sources()] == ["lakes.txt"]
+    assert all("Baikal" in c.text or "deepest" in c.text or "lake" in c.text for c in store.chunks())
 
 
 # ----- Milvus only -------------------------------------------------------------------------------------------------
@@ -333,13 +333,13 @@ def test_a_server_killed_while_indexing_leaves_no_half_written_generation(tmp_pa
             milvus_store.MilvusVectorStore.upsert = original
         server.start()
         store = _when_up(lambda: open_store(location))
-        assert {Path(s).name for s in store.catalog.documents} == {"rivers.txt", "volcanoes.md"}
-        assert store.vectors.count() == store.catalog.chunk_count()
-        hits = store.vectors.search(fake_embedder.embed_queries(["Document 3 about topic 3"]), 20)[0]
-        assert all(store.catalog.chunk(c) is not None for c, _ in hits)
+        assert {Path(s).name for s in store.sources()} == {"rivers.txt", "volcanoes.md"}
+        assert store._vector_index.count() == store.chunk_count()
+        hits = store.dense(fake_embedder.embed_queries(["Document 3 about topic 3"]), 20)[0]
+        assert all(store.chunk(c) is not None for c, _ in hits)
         # The next run indexes everything and the dead run's rows stay out of sight.
         assistant_for(location, fake_embedder).index_paths([big])
-        assert len(open_store(location).catalog.documents) == 32
+        assert len(open_store(location).documents()) == 32
     finally:
         server.stop()
 
@@ -372,9 +372,9 @@ def test_an_index_moves_into_another_store_without_embedding_again(location, tmp
         copy_index(source, location)
     assert fake_embedder.embedded_texts == before
     moved, original = open_store(location), open_store(source)
-    assert set(moved.catalog.documents) == set(original.catalog.documents)
-    assert moved.catalog.chunks() == original.catalog.chunks() and moved.info == original.info
+    assert set(moved.sources()) == set(original.sources())
+    assert moved.chunks() == original.chunks() and moved.info == original.info
     query = fake_embedder.embed_queries(["The Danube flows through ten countries"])
-    assert [c for c, _ in moved.vectors.search(query, 3)[0]] == [c for c, _ in original.vectors.search(query, 3)[0]]
+    assert [c for c, _ in moved.dense(query, 3)[0]] == [c for c, _ in original.dense(query, 3)[0]]
     answer = assistant_for(location, fake_embedder).ask("Which volcano erupted in 1669?")
     assert "1669" in answer.citations[0].quote

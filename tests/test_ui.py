@@ -232,7 +232,7 @@ def test_read_only_serves_questions_but_refuses_changes(assistant, tmp_path):
     with pytest.raises(gr.Error, match="read-only"):
         read_only.upload([str(path)])
     with pytest.raises(gr.Error, match="read-only"):
-        read_only.remove(assistant.store.catalog.documents and next(iter(assistant.store.catalog.documents)))
+        read_only.remove(assistant.store.sources()[0])
     assert read_only.ask_api("Where does the Rhine rise?")["citations"]
 
 

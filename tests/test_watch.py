@@ -28,7 +28,7 @@ def keeper(request, tmp_path, fake_embedder, fake_reranker):
 
 
 def sources(assistant):
-    return sorted(os.path.basename(s) for s in assistant.store.catalog.documents)
+    return sorted(os.path.basename(s) for s in assistant.store.sources())
 
 
 def test_sync_adds_changes_and_removes_in_one_commit_and_reads_only_what_changed(keeper, notes, fake_embedder):

@@ -329,10 +329,10 @@ class ChatApp:
     def documents_table(self) -> list[list]:
         if not self.assistant.has_index():
             return []
-        catalog = self.assistant.store.catalog
-        counts = catalog.chunk_counts()
+        store = self.assistant.store
+        counts = store.chunk_counts()
         rows = []
-        for doc in catalog.documents.values():
+        for doc in store.documents():
             size = doc.meta.get("size_bytes") or len(doc.text.encode("utf-8"))
             rows.append([render.display_name(doc), f"{size / 1024:,.1f} KB", counts.get(doc.doc_id, 0)])
         return rows
@@ -348,15 +348,15 @@ class ChatApp:
     def document_choices(self) -> list[tuple[str, str]]:
         if not self.assistant.has_index():
             return []
-        return [(render.display_name(d), d.source) for d in self.assistant.store.catalog.documents.values()]
+        return [(render.display_name(d), d.source) for d in self.assistant.store.documents()]
 
     def documents_api(self) -> list[dict]:
         """The indexed documents: file name, size in bytes, chunks (never a path on the server)."""
-        catalog = self.assistant.store.catalog
-        counts = catalog.chunk_counts()
+        store = self.assistant.store
+        counts = store.chunk_counts()
         return [
             {"name": render.display_name(d), "size_bytes": d.meta.get("size_bytes"), "chunks": counts.get(d.doc_id, 0)}
-            for d in catalog.documents.values()
+            for d in store.documents()
         ]
 
     def store_upload(self, temp_path: str, original_name: str) -> Path:

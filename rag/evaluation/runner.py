@@ -141,7 +141,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
             if mode == config.mode and (second_stage is not None) == (reranker is not None):
                 default_rankings = rankings
                 default_name = name
-        lookup_for = lambda q: store.catalog.document  # noqa: E731
+        lookup_for = lambda q: store.document  # noqa: E731
 
     # Per-question latency of the default pipeline, one question at a time as a person would ask.
     latencies: list[float] = []
@@ -220,7 +220,7 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
 
 def _gold_hits(store, doc_ids: str | Sequence[str]) -> list[Hit]:
     doc_ids = [doc_ids] if isinstance(doc_ids, str) else list(doc_ids)
-    chunks = [c for doc_id in doc_ids for c in store.catalog.chunks_of(doc_id)]
+    chunks = [c for doc_id in doc_ids for c in store.chunks(doc_id)]
     return [Hit(c, 1.0, rank, {}) for rank, c in enumerate(chunks)]
 
 
@@ -235,7 +235,7 @@ def _scope(store, config: EvalConfig) -> frozenset[str] | None:
     """The doc_ids the questions are asked of (--source / --where), or None for every document."""
     from rag.scope import scoped
 
-    return scoped(store.catalog.documents.values(), list(config.sources), list(config.where))
+    return scoped(store.documents(), list(config.sources), list(config.where))
 
 
 def _bind(reader, assistant, config: EvalConfig, gold: list[Hit] | None, lookup, scope=None):

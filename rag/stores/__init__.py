@@ -5,7 +5,8 @@
 - `milvus:PATH.db`: Milvus Lite, embedded, one local file (rag.stores.milvus_store);
 - `http://HOST:19530` (or https): a Milvus standalone server or cluster, shared by every process pointed at it.
 
-Everything above this package (indexer, retrieval, assistant, CLI, UI) sees only the Store protocol.
+Everything above this package (indexer, retrieval, assistant, CLI, UI) sees only `Store` (rag.stores.base): its
+catalog, vector index and BM25 are private to each backend.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from pathlib import Path
 
 from rag.chunking import ChunkSettings
 from rag.errors import IndexMismatchError, RagError
-from rag.stores.base import Catalog, IndexInfo, Store, VectorStore
+from rag.stores.base import IndexInfo, Store
 
-__all__ = ["Catalog", "IndexInfo", "Store", "VectorStore", "StoreLocation", "open_store", "open_for_writing",
+__all__ = ["IndexInfo", "Store", "StoreLocation", "open_store", "open_for_writing",
            "store_exists", "built_with"]
 
 
@@ -51,51 +52,42 @@ def _location(value) -> StoreLocation:
     return value if isinstance(value, StoreLocation) else StoreLocation(value)
 
 
+# Each kind of location and the class that keeps an index there: the one place store kinds are named. A class
+# gives exists(target), built_with(target), open(target), create(target, info) and lock(target) for its kind's target (a folder
+# path, or the parsed Milvus location).
+_KINDS = {"folder": ("rag.stores.folder", "FolderStore"), "milvus": ("rag.stores.milvus_store", "MilvusStore")}
+
+
+def _backend(value):
+    """(the Store class for this location, the target it takes)."""
+    import importlib
+
+    where = _location(value)
+    module, name = _KINDS[where.kind]
+    return getattr(importlib.import_module(module), name), (where.target if where.kind == "folder" else where)
+
+
 def store_exists(location) -> bool:
-    where = _location(location)
-    if where.kind == "folder":
-        from rag.stores.folder import FolderStore
-
-        return FolderStore.exists(where.target)
-    from rag.stores.milvus_store import MilvusStore
-
-    return MilvusStore.exists(where)
+    kind, target = _backend(location)
+    return kind.exists(target)
 
 
 def built_with(location) -> str | None:
     """The embedder id the index at `location` was built with, or None when there is none (open_store says why)."""
-    where = _location(location)
-    if where.kind == "folder":
-        from rag.stores.folder import FolderStore
-
-        return FolderStore.built_with(where.target)
-    from rag.stores.milvus_store import MilvusStore
-
-    return MilvusStore.built_with(where)
+    kind, target = _backend(location)
+    return kind.built_with(target)
 
 
 def open_store(location) -> Store:
     """The live generation of the index at `location`; IndexNotFoundError when there is none."""
-    where = _location(location)
-    if where.kind == "folder":
-        from rag.stores.folder import FolderStore
-
-        return FolderStore.open(where.target)
-    from rag.stores.milvus_store import MilvusStore
-
-    return MilvusStore.open(where)
+    kind, target = _backend(location)
+    return kind.open(target)
 
 
 def new_store(location, info: IndexInfo) -> Store:
     """An empty store at `location`; its first commit replaces whatever index was there."""
-    where = _location(location)
-    if where.kind == "folder":
-        from rag.stores.folder import FolderStore
-
-        return FolderStore(where.target, info)
-    from rag.stores.milvus_store import MilvusStore
-
-    return MilvusStore.create(where, info)
+    kind, target = _backend(location)
+    return kind.create(target, info)
 
 
 def check_embedder(store: Store, embedder_id: str, dimension: int | None = None) -> None:
@@ -132,33 +124,23 @@ def open_for_writing(location, *, embedder_id: str, dimension: int, chunking: Ch
 
 def writing(location):
     """Held while one process writes: a folder's file lock; Milvus stores need none (see rag.stores.milvus_store)."""
-    where = _location(location)
-    if where.kind == "folder":
-        from rag.stores.folder import locked
-
-        return locked(where.target)
-    from contextlib import nullcontext
-
-    return nullcontext()
+    kind, target = _backend(location)
+    return kind.lock(target)
 
 
 def copy_index(source, target, *, on_progress=None) -> int:
     """Copy every document of the index at `source` into `target` with its chunks and stored vectors (nothing is
     embedded again), as one generation of `target`. Returns the number of chunks copied."""
-    from rag.stores.base import write_document
-
     origin = open_store(source)
     destination = open_for_writing(target, embedder_id=origin.info.embedder_id, dimension=origin.info.dimension,
                                    chunking=origin.info.chunking if not store_exists(target) else None)
-    documents = list(origin.catalog.documents.values())
+    documents = origin.documents()
     copied = 0
     for number, document in enumerate(documents, start=1):
-        chunks = origin.catalog.chunks_of(document.doc_id)
-        write_document(destination, document, chunks, origin.vectors.fetch([c.chunk_id for c in chunks]),
-                       origin.catalog.centroid(document.doc_id))
+        chunks = origin.chunks(document.doc_id)
+        destination.write(document, chunks, origin.vectors([c.chunk_id for c in chunks]), origin.centroid(document.doc_id))
         copied += len(chunks)
         if on_progress:
             on_progress(number, len(documents))
-    destination.changed()
     destination.commit()
     return copied

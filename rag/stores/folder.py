@@ -34,7 +34,7 @@ import numpy as np
 from rag.chunking import ChunkSettings
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexRecoveredWarning
 from rag.hashing import file_sha256
-from rag.stores.base import Catalog, DerivedLexical, IndexInfo, centroid
+from rag.stores.base import Catalog, IndexInfo, Store, centroid
 from rag.stores.faiss_store import FaissVectorStore
 from rag.types import Chunk, Document
 
@@ -121,16 +121,25 @@ def current(folder: Path) -> str | None:
         return None
 
 
-class FolderStore(DerivedLexical):
+class FolderStore(Store):
     """A Store in a local folder (see the module docstring). `open` reads the live generation; `commit` writes one."""
 
     def __init__(self, folder: str | Path, info: IndexInfo):
         self.folder = Path(folder)
         self.location = str(self.folder)
         self.info = info
-        self.catalog = Catalog()
-        self.vectors = FaissVectorStore(info.dimension)
+        self._catalog = Catalog()
+        self._vector_index = FaissVectorStore(info.dimension)
         self.generation: str | None = current(self.folder)
+
+    @classmethod
+    def create(cls, folder: str | Path, info: IndexInfo) -> "FolderStore":
+        """An empty store whose first commit replaces whatever index the folder held."""
+        return cls(folder, info)
+
+    @staticmethod
+    def lock(folder: str | Path):
+        return locked(folder)
 
     @staticmethod
     def exists(folder: str | Path) -> bool:
@@ -230,11 +239,11 @@ class FolderStore(DerivedLexical):
         centroids = dict(zip(order, matrix))
         for row in _read_jsonl(gen_dir / "documents.jsonl"):
             doc = Document(**row)
-            self.catalog.put(doc, by_doc.get(doc.doc_id, []), centroids.get(doc.doc_id))
-        self.vectors = FaissVectorStore.read(gen_dir, self.info.dimension)
-        if self.vectors.count() != self.catalog.chunk_count():
-            raise ValueError(f"{self.vectors.count()} vectors for {self.catalog.chunk_count()} chunks")
-        self._lexical = Lexical.load(gen_dir / "lexical")
+            self._catalog.put(doc, by_doc.get(doc.doc_id, []), centroids.get(doc.doc_id))
+        self._vector_index = FaissVectorStore.read(gen_dir, self.info.dimension)
+        if self._vector_index.count() != self._catalog.chunk_count():
+            raise ValueError(f"{self._vector_index.count()} vectors for {self._catalog.chunk_count()} chunks")
+        self._lexical_index = Lexical.load(gen_dir / "lexical")
 
     def _read_first_format(self, gen_dir: Path) -> None:
         """Format 1 kept vectors by row (row i = chunk i): read them by chunk_id; the next commit writes format 2."""
@@ -245,14 +254,14 @@ class FolderStore(DerivedLexical):
         if index.ntotal != len(chunks) or index.d != self.info.dimension:
             raise ValueError(f"{index.ntotal} vectors for {len(chunks)} chunks")
         vectors = index.reconstruct_n(0, index.ntotal) if index.ntotal else np.zeros((0, index.d), dtype=np.float32)
-        self.vectors.upsert(chunks, vectors)
+        self._vector_index.upsert(chunks, vectors)
         rows: dict[str, list[int]] = {}
         for row, chunk in enumerate(chunks):
             rows.setdefault(chunk.doc_id, []).append(row)
         for row in _read_jsonl(gen_dir / "documents.jsonl"):
             doc = Document(**row)
             mine = rows.get(doc.doc_id, [])
-            self.catalog.put(doc, [chunks[i] for i in mine], centroid(vectors[mine]) if mine else None)
+            self._catalog.put(doc, [chunks[i] for i in mine], centroid(vectors[mine]) if mine else None)
 
     # ----- what retrieval reads ----------------------------------------------------------------------------
 
@@ -270,16 +279,16 @@ class FolderStore(DerivedLexical):
         gen_dir = self.folder / name
         gen_dir.mkdir()
         _write_file(gen_dir / MARKER, b"written by rag; this folder is deleted when two newer generations exist\n")
-        docs = list(self.catalog.documents.values())
+        docs = list(self._catalog.documents.values())
         _write_file(gen_dir / "documents.jsonl", _jsonl(asdict(d) for d in docs))
-        _write_file(gen_dir / "chunks.jsonl", _jsonl(vars(c) for c in self.catalog.chunks()))  # flat: no asdict needed
-        with_centroid = [d.doc_id for d in docs if self.catalog.centroid(d.doc_id) is not None]
-        matrix = (np.stack([self.catalog.centroid(i) for i in with_centroid]) if with_centroid
+        _write_file(gen_dir / "chunks.jsonl", _jsonl(vars(c) for c in self._catalog.chunks()))  # flat: no asdict needed
+        with_centroid = [d.doc_id for d in docs if self._catalog.centroid(d.doc_id) is not None]
+        matrix = (np.stack([self._catalog.centroid(i) for i in with_centroid]) if with_centroid
                   else np.zeros((0, self.info.dimension), dtype=np.float32))
         np.save(gen_dir / "centroids.npy", matrix.astype(np.float32))
         _write_file(gen_dir / "centroid-ids.json", json.dumps(with_centroid).encode("utf-8"))
-        self.vectors.write(gen_dir)
-        self.lexical.save(gen_dir / "lexical")
+        self._vector_index.write(gen_dir)
+        self._bm25().save(gen_dir / "lexical")
         files = {str(p.relative_to(gen_dir)): {"bytes": p.stat().st_size, "sha256": _digest(p)}
                  for p in sorted(gen_dir.rglob("*")) if p.is_file() and p.name != MARKER}
         _write_file(gen_dir / "manifest.json", json.dumps(self._manifest(files), indent=2, ensure_ascii=False).encode("utf-8"))
@@ -296,19 +305,19 @@ class FolderStore(DerivedLexical):
         return name
 
     def _manifest(self, files: dict) -> dict:
-        counts = self.catalog.chunk_counts()
+        counts = self._catalog.chunk_counts()
         return {
             "format_version": FORMAT_VERSION,
             "embedder": {"id": self.info.embedder_id, "dimension": self.info.dimension},
             "chunking": self.info.chunking.as_dict(),
-            "index_type": self.vectors.kind,
+            "index_type": self._vector_index.kind,
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "documents": {
                 source: {"doc_id": doc.doc_id, "title": doc.title, "chars": len(doc.text),
                          "chunks": counts.get(doc.doc_id, 0), "size_bytes": doc.meta.get("size_bytes")}
-                for source, doc in self.catalog.documents.items()
+                for source, doc in self._catalog.documents.items()
             },
-            "chunk_count": self.catalog.chunk_count(),
+            "chunk_count": self._catalog.chunk_count(),
             "files": files,
         }
 

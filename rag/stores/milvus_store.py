@@ -34,7 +34,7 @@ import numpy as np
 
 from rag.chunking import ChunkSettings
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
-from rag.stores.base import Catalog, DerivedLexical, IndexInfo
+from rag.stores.base import Catalog, IndexInfo, Store
 from rag.types import Chunk, Document
 
 TEXT_PART = 16_000  # characters; Milvus VARCHAR holds at most 65,535 bytes and a character is up to 4
@@ -87,31 +87,9 @@ class MilvusVectorStore:
         committed, and are deleted then (MilvusStore.commit)."""
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        return self._search(vectors, min(k, self._store.catalog.chunk_count()), self._store.visible_filter())
+        return self.search_where(vectors, min(k, self._store.chunk_count()), self._store.visible_filter())
 
-    def search_within(self, vectors: np.ndarray, k: int, doc_ids: frozenset[str],
-                      chunks: int) -> list[list[tuple[str, float]]] | None:
-        """The k best chunks of these documents only (a scoped question, `rag.scope`), ranked by Milvus itself
-        under a filter expression: `doc_id in [...]`, or `not in` the complement when that is shorter. The ids
-        come from this store's catalog (16 hex digits, checked) and are written as quoted literals, so nothing a
-        person types reaches the expression. None when both lists are too long for one expression (the caller
-        then ranks the scope's fetched vectors itself); `chunks` is how many chunks the scope holds."""
-        inside = sorted(doc_ids)
-        outside = sorted({d.doc_id for d in self._store.catalog.documents.values()} - doc_ids)
-        if not all(_DOC_ID.fullmatch(d) for d in inside + outside):
-            raise ValueError("a scope names documents by the catalog's own ids")
-        if len(inside) <= len(outside):
-            ids, operator = inside, "in"
-        else:
-            ids, operator = outside, "not in"
-        if len(ids) > MAX_FILTER_IDS:
-            return None
-        condition = self._store.visible_filter()
-        if ids or operator == "in":
-            condition = f"({condition}) and doc_id {operator} [{', '.join(_quote(d) for d in ids)}]"
-        return self._search(vectors, min(k, chunks), condition)
-
-    def _search(self, vectors: np.ndarray, depth: int, condition: str) -> list[list[tuple[str, float]]]:
+    def search_where(self, vectors: np.ndarray, depth: int, condition: str) -> list[list[tuple[str, float]]]:
         if depth <= 0:
             return [[] for _ in range(len(vectors))]
         # Rows of other generations (newer commits not read yet, superseded ones not yet deleted) are skipped by the
@@ -133,13 +111,13 @@ class MilvusVectorStore:
         return out
 
     def count(self) -> int:
-        return self._store.catalog.chunk_count()
+        return self._store.chunk_count()
 
     def fetch(self, chunk_ids: Sequence[str]) -> np.ndarray:
         store, keys = self._store, []
         for chunk_id in chunk_ids:
-            chunk = store.catalog.chunk(chunk_id)
-            keys.append(f"{chunk_id}@{store._doc_gen.get(chunk.doc_id) if chunk else -1}")
+            chunk = store.chunk(chunk_id)
+            keys.append(f"{chunk_id}@{store.generation_of(chunk.doc_id) if chunk else -1}")
         found: dict[str, list[float]] = {}
         for batch in _batches(keys, 1024):
             for row in store.query_all("chunks", _in("key", batch), ["key", "vector"]):
@@ -151,7 +129,7 @@ class MilvusVectorStore:
         return np.asarray([found[k] for k in keys], dtype=np.float32).reshape(len(keys), self.dimension)
 
 
-class MilvusStore(DerivedLexical):
+class MilvusStore(Store):
     def __init__(self, where, info: IndexInfo, client, prefix: str):
         self.where = where
         self.location = str(where)
@@ -159,8 +137,8 @@ class MilvusStore(DerivedLexical):
         self.client = client
         self.prefix = prefix
         self.names = {part: f"{prefix}_{part}" for part in ("chunks", "documents", "texts", "meta")}
-        self.catalog = Catalog()
-        self.vectors = MilvusVectorStore(self)
+        self._catalog = Catalog()
+        self._vector_index = MilvusVectorStore(self)
         self._doc_gen: dict[str, int] = {}  # doc_id -> generation its rows were written in
         self._committed: list[int] = []
         self._pending: int | None = None
@@ -194,6 +172,13 @@ class MilvusStore(DerivedLexical):
 
     def call(self, method: str, *args, **kwargs):
         return _call(self.client, self.where, method, *args, **kwargs)
+
+    @staticmethod
+    def lock(where):
+        """Milvus needs no lock: generations keep concurrent writers apart (module docstring)."""
+        from contextlib import nullcontext
+
+        return nullcontext()
 
     @classmethod
     def exists(cls, where) -> bool:
@@ -240,7 +225,7 @@ class MilvusStore(DerivedLexical):
         store = cls(where, info, client, prefix)
         store._create_collections(write_info=previous is None)
         if previous is not None:
-            store._committed, store._replacing, store._info_pending = previous._committed, list(previous.catalog.documents), True
+            store._committed, store._replacing, store._info_pending = previous._committed, previous.sources(), True
         return store
 
     @classmethod
@@ -327,6 +312,10 @@ class MilvusStore(DerivedLexical):
     def is_current(self, doc_id: str, gen: int) -> bool:
         return self._doc_gen.get(doc_id) == gen
 
+    def generation_of(self, doc_id: str) -> int | None:
+        """The generation a document's rows were written in."""
+        return self._doc_gen.get(doc_id)
+
     def _load(self) -> None:
         self._committed = self._commits()
         if not self._committed:
@@ -346,9 +335,9 @@ class MilvusStore(DerivedLexical):
                 raise IndexCorruptError(f"the text of {row['source']} is missing from {self.location}",
                                         hint=f"index it again with `rag index {row['source']} --store {self.location}`")
             document = Document(row["doc_id"], row["source"], row["title"], text, json.loads(row["meta"]))
-            self.catalog.put(document, chunks.get(row["doc_id"], []), np.asarray(row["vector"], dtype=np.float32))
+            self._catalog.put(document, chunks.get(row["doc_id"], []), np.asarray(row["vector"], dtype=np.float32))
             self._doc_gen[row["doc_id"]] = row["gen"]
-        self.catalog.changes.clear()
+        self._catalog.changes.clear()
 
     def _texts(self, doc_ids: list[str]) -> dict[str, str]:
         parts: dict[str, list[tuple[int, str]]] = {}
@@ -371,6 +360,29 @@ class MilvusStore(DerivedLexical):
     def is_stale(self) -> bool:
         return bool(set(self._commits()) - set(self._committed))
 
+    def _dense_within(self, vectors: np.ndarray, k: int, doc_ids: frozenset[str],
+                      chunks: int) -> list[list[tuple[str, float]]] | None:
+        """The k best chunks of these documents only (a scoped question, `rag.scope`), ranked by Milvus itself
+        under a filter expression: `doc_id in [...]`, or `not in` the complement when that is shorter. The ids
+        come from this store's catalog (16 hex digits, checked) and are written as quoted literals, so nothing a
+        person types reaches the expression. None when both lists are too long for one expression (then the
+        scope's fetched vectors are ranked exactly); `chunks` is how many chunks the scope holds."""
+        inside = sorted(doc_ids)
+        outside = sorted({d.doc_id for d in self._catalog.documents.values()} - doc_ids)
+        if not all(_DOC_ID.fullmatch(d) for d in inside + outside):
+            raise ValueError("a scope names documents by the catalog's own ids")
+        if len(inside) <= len(outside):
+            ids, operator = inside, "in"
+        else:
+            ids, operator = outside, "not in"
+        if len(ids) > MAX_FILTER_IDS:
+            return None
+        condition = self.visible_filter()
+        if ids or operator == "in":
+            condition = f"({condition}) and doc_id {operator} [{', '.join(_quote(d) for d in ids)}]"
+        return self._vector_index.search_where(vectors, min(k, chunks), condition)
+
+
     # ----- writing ----------------------------------------------------------------------------------------------
 
     def pending_generation(self) -> int:
@@ -382,7 +394,7 @@ class MilvusStore(DerivedLexical):
         """Write the changed documents' rows, then the commit row (the one step that makes them visible), then
         delete what the new generation supersedes."""
         gen = self.pending_generation()
-        changes = dict(self.catalog.changes)
+        changes = dict(self._catalog.changes)
         for source in self._replacing:
             changes.setdefault(source, None)
         rows, texts = [], []
@@ -392,7 +404,7 @@ class MilvusStore(DerivedLexical):
                 rows.append({"key": key, "bucket": _bucket(key), "source": source, "doc_id": "", "gen": gen,
                              "deleted": True, "title": "", "meta": "{}", "chars": 0, "vector": [0.0] * self.info.dimension})
                 continue
-            centroid = self.catalog.centroid(document.doc_id)
+            centroid = self._catalog.centroid(document.doc_id)
             rows.append({"key": key, "bucket": _bucket(key), "source": source, "doc_id": document.doc_id, "gen": gen,
                          "deleted": False, "title": document.title[:1000], "meta": _meta_json(document.meta),
                          "chars": len(document.text),
@@ -411,16 +423,16 @@ class MilvusStore(DerivedLexical):
         self._committed = sorted(set(self._committed) | {gen})
         self._doc_gen.update({d.doc_id: gen for d in changes.values() if d is not None})
         self.generation, self._pending, self._replacing = str(gen), None, []
-        self.catalog.changes.clear()
+        self._catalog.changes.clear()
         self.cleanup()
         return self.generation
 
     def cleanup(self) -> None:
         """Delete rows no committed generation reads any more, and rows of writers that died long ago."""
-        live_doc_gens = {(doc.doc_id, self._doc_gen.get(doc.doc_id)) for doc in self.catalog.documents.values()}
+        live_doc_gens = {(doc.doc_id, self._doc_gen.get(doc.doc_id)) for doc in self._catalog.documents.values()}
         newest = self._committed[-1] if self._committed else 0
         old_rows = self.query_all("documents", f"gen < {newest}", ["key", "doc_id", "gen", "source"])
-        live_sources = {(d.source, self._doc_gen.get(d.doc_id)) for d in self.catalog.documents.values()}
+        live_sources = {(d.source, self._doc_gen.get(d.doc_id)) for d in self._catalog.documents.values()}
         stale_docs = [r for r in old_rows if (r["source"], r["gen"]) not in live_sources]
         for batch in _batches([r["key"] for r in stale_docs], 256):
             self.call("delete", self.names["documents"], ids=batch)
@@ -443,12 +455,12 @@ class MilvusStore(DerivedLexical):
             self.call("delete", self.names[part], ids=batch)
 
     def describe(self) -> dict:
-        counts = self.catalog.chunk_counts()
+        counts = self._catalog.chunk_counts()
         return {"store": "milvus", "location": self.location, "generation": self.generation,
                 "embedder": {"id": self.info.embedder_id, "dimension": self.info.dimension},
-                "chunking": self.info.chunking.as_dict(), "chunk_count": self.catalog.chunk_count(),
+                "chunking": self.info.chunking.as_dict(), "chunk_count": self._catalog.chunk_count(),
                 "documents": {s: {"doc_id": d.doc_id, "chunks": counts.get(d.doc_id, 0)}
-                              for s, d in self.catalog.documents.items()}}
+                              for s, d in self._catalog.documents.items()}}
 
 
 def _call(client, where, method: str, *args, **kwargs):
