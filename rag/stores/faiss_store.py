@@ -163,33 +163,183 @@ class OnDiskBase:
         return scores, ids
 
 
+class FlatVectors:
+    """Exact search: every vector in memory (`IndexIDMap2` over `IndexFlatIP`)."""
+
+    kind = "flat"
+
+    def __init__(self, dimension: int, index=None):
+        self.dimension = dimension
+        self.index = index if index is not None else _flat(dimension)
+
+    @property
+    def total(self) -> int:
+        return self.index.ntotal
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        self.index.add_with_ids(vectors, ids)
+
+    def remove(self, ids: np.ndarray) -> None:
+        import faiss
+
+        # A hash-table direct map (IVF) removes only through an IDSelectorArray; the flat map takes any selector.
+        self.index.remove_ids(faiss.IDSelectorArray(len(ids), faiss.swig_ptr(ids)))
+
+    def search(self, queries: np.ndarray, k: int):
+        return self.index.search(queries, k)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        return np.vstack([self.index.reconstruct_batch(ids[i : i + 65536]) for i in range(0, len(ids), 65536)]
+                         ) if len(ids) else np.zeros((0, self.dimension), dtype=np.float32)
+
+    def write(self, folder: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(folder / "vectors.faiss"))
+
+    @classmethod
+    def read(cls, folder: Path, dimension: int) -> "FlatVectors":
+        import faiss
+
+        return cls(dimension, faiss.read_index(str(folder / "vectors.faiss")))
+
+
+class IvfVectors(FlatVectors):
+    """Approximate search in memory (`IndexIVFFlat` with a hash-table direct map): a removal deletes ids from their
+    lists, nothing is rebuilt; `trained_at` is the size its coarse centroids were trained for."""
+
+    kind = "ivf"
+
+    def __init__(self, dimension: int, index, trained_at: int):
+        super().__init__(dimension, index)
+        self.trained_at = trained_at
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "IvfVectors":
+        return cls(vectors.shape[1], build_ivf(vectors, ids), len(ids))
+
+    def search(self, queries: np.ndarray, k: int):
+        import faiss
+
+        return self.index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=self.index.nprobe))
+
+    @classmethod
+    def read(cls, folder: Path, dimension: int, trained_at: int = 0) -> "IvfVectors":
+        import faiss
+
+        index = faiss.read_index(str(folder / "vectors.faiss"))
+        index.nprobe = probes(index.nlist, index.ntotal)
+        if index.direct_map.type != faiss.DirectMap.Hashtable:
+            index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return cls(dimension, index, trained_at)
+
+
+class OnDiskVectors:
+    """Approximate search on disk: an immutable `OnDiskBase` that generations share by hard link, plus an exact
+    in-memory delta of later changes and a tombstone set of base ids deleted since, merged at search time."""
+
+    kind = "ivfpq-ondisk"
+
+    def __init__(self, base: OnDiskBase, delta: FlatVectors, tombstones: set[int]):
+        self.dimension, self.base, self.delta, self.tombstones = base.dimension, base, delta, tombstones
+
+    @classmethod
+    def build(cls, source, ids: np.ndarray, folder: Path) -> "OnDiskVectors":
+        """A new base from every live vector of `source` (any kind), read in batches, and an empty delta."""
+        batch = 262_144
+
+        def batches():
+            for start in range(0, len(ids), batch):
+                yield source.vectors(ids[start : start + batch]), ids[start : start + batch]
+
+        sample_ids = np.sort(np.random.default_rng(0).choice(ids, size=min(len(ids), 40 * list_count(len(ids))), replace=False))
+        base = OnDiskBase.build(batches(), source.dimension, len(ids), folder, sample=source.vectors(sample_ids))
+        return cls(base, FlatVectors(source.dimension), set())
+
+    @property
+    def total(self) -> int:
+        return self.base.index.ntotal - len(self.tombstones) + self.delta.total
+
+    def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
+        self.delta.add(vectors, ids)
+
+    def remove(self, ids: np.ndarray) -> None:
+        self.delta.remove(ids)
+        self.tombstones.update(ids.tolist())
+
+    def search(self, queries: np.ndarray, k: int):
+        scores, ids = self.base.search(queries, k, exclude=self.tombstones)
+        if self.delta.total:
+            extra_scores, extra_ids = self.delta.search(queries, min(k, self.delta.total))
+            scores, ids = np.hstack([scores, extra_scores]), np.hstack([ids, extra_ids])
+        return scores, ids
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        import faiss
+
+        in_delta = np.isin(ids, faiss.vector_to_array(self.delta.index.id_map))
+        out = np.zeros((len(ids), self.dimension), dtype=np.float32)
+        if in_delta.any():
+            out[in_delta] = self.delta.vectors(ids[in_delta])
+        if (~in_delta).any():
+            out[~in_delta] = self.base.exact_vectors(ids[~in_delta])
+        return out
+
+    def write(self, folder: Path) -> None:
+        import faiss
+
+        if self.base.folder != folder:  # unchanged since the previous generation: shared, not copied
+            for path in self.base.files:
+                os.link(path, folder / path.name)
+            self.base.folder = folder  # the next generation links from here: older folders get deleted
+        faiss.write_index(self.delta.index, str(folder / "delta.faiss"))
+        np.save(folder / "tombstones.npy", np.fromiter(self.tombstones, dtype=np.int64))
+
+    @classmethod
+    def read(cls, folder: Path, dimension: int) -> "OnDiskVectors":
+        import faiss
+
+        return cls(OnDiskBase.open(folder), FlatVectors(dimension, faiss.read_index(str(folder / "delta.faiss"))),
+                   set(np.load(folder / "tombstones.npy").tolist()))
+
+
+def sized(current, ids: np.ndarray, folder: Path):
+    """The index kind `len(ids)` vectors call for (module docstring), made from `current` when it changes: exact
+    below ANN_THRESHOLD, IVF in memory (trained again once the store has grown fourfold), on disk from
+    ONDISK_THRESHOLD (its base rebuilt once the delta passes DELTA_SHARE of it)."""
+    count = len(ids)
+    if isinstance(current, OnDiskVectors):
+        grown = current.delta.total > DELTA_SHARE * (count - current.delta.total)
+        return OnDiskVectors.build(current, ids, folder) if grown else current
+    if count >= ONDISK_THRESHOLD:
+        return OnDiskVectors.build(current, ids, folder)
+    if count >= ANN_THRESHOLD and (not isinstance(current, IvfVectors) or count >= 4 * current.trained_at):
+        return IvfVectors.build(current.vectors(ids), ids)
+    if count < ANN_THRESHOLD // 2 and isinstance(current, IvfVectors):  # shrunk well below the threshold: exact again
+        flat = FlatVectors(current.dimension)
+        flat.add(current.vectors(ids), ids)
+        return flat
+    return current
+
+
+_KINDS = {kind.kind: kind for kind in (FlatVectors, IvfVectors, OnDiskVectors)}
+
+
 class FaissVectorStore:
-    """The VectorStore of a folder index. `write(folder)` and `read(folder)` persist it inside a generation."""
+    """The vector index of a folder store: chunk_id <-> FAISS id, over one of the kinds above, chosen by size when a
+    generation is written. `write(folder)` and `read(folder)` persist it inside a generation."""
 
     def __init__(self, dimension: int):
         self.dimension = dimension
-        self._index = _flat(dimension)
+        self._vectors = FlatVectors(dimension)
         self._chunk_ids: dict[int, str] = {}
-        self._trained_at = 0  # vectors the IVF centroids were trained for
-        self._base: OnDiskBase | None = None  # on disk: the immutable base a generation links to
-        self._delta = None  # on disk: changes since the base was written, exact
-        self._tombstones: set[int] = set()  # on disk: ids in the base that were deleted since
 
     @property
     def kind(self) -> str:
-        if self._base is not None:
-            return "ivfpq-ondisk"
-        return "ivf" if self._is_ivf() else "flat"
-
-    def _is_ivf(self) -> bool:
-        import faiss
-
-        return isinstance(self._index, faiss.IndexIVF)
+        return self._vectors.kind
 
     def count(self) -> int:
         return len(self._chunk_ids)
-
-    # ----- changing ---------------------------------------------------------------------------------------------
 
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         if not len(chunks):
@@ -203,41 +353,23 @@ class FaissVectorStore:
             if known is not None and known != chunk.chunk_id:
                 raise ValueError(f"chunk ids {known!r} and {chunk.chunk_id!r} share a vector id")
         self.delete(c.chunk_id for c in chunks)
-        target = self._delta if self._base is not None else self._index
-        target.add_with_ids(vectors, ids)
+        self._vectors.add(vectors, ids)
         self._chunk_ids.update(zip(ids.tolist(), (c.chunk_id for c in chunks)))
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
-        import faiss
-
         ids = [key for key in (vector_id(c) for c in chunk_ids) if key in self._chunk_ids]
         if not ids:
             return
-        wanted = np.array(ids, dtype=np.int64)
-        # A hash-table direct map (IVF) removes only through an IDSelectorArray; the flat map takes any selector.
-        selector = faiss.IDSelectorArray(len(wanted), faiss.swig_ptr(wanted))
-        if self._base is not None:
-            self._delta.remove_ids(selector)
-            self._tombstones.update(ids)
-        else:
-            self._index.remove_ids(selector)
+        self._vectors.remove(np.array(ids, dtype=np.int64))
         for key in ids:
             del self._chunk_ids[key]
-
-    # ----- searching --------------------------------------------------------------------------------------------
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
         if not self._chunk_ids or k <= 0:
             return [[] for _ in range(len(queries))]
         depth = min(k, self.count())
-        if self._base is not None:
-            scores, ids = self._base.search(queries, depth, exclude=self._tombstones)
-        else:
-            scores, ids = self._search(self._index, queries, depth)
-        if self._delta is not None and self._delta.ntotal:
-            extra_scores, extra_ids = self._delta.search(queries, min(depth, self._delta.ntotal))
-            scores, ids = np.hstack([scores, extra_scores]), np.hstack([ids, extra_ids])
+        scores, ids = self._vectors.search(queries, depth)
         results = []
         for row_scores, row_ids in zip(scores, ids):
             order = np.argsort(-row_scores, kind="stable")
@@ -246,109 +378,28 @@ class FaissVectorStore:
             results.append(pairs[:depth])
         return results
 
-    @staticmethod
-    def _search(index, queries: np.ndarray, k: int):
-        import faiss
-
-        if not isinstance(index, faiss.IndexIVF):
-            return index.search(queries, k)
-        return index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=index.nprobe))
-
     def fetch(self, chunk_ids: Sequence[str]) -> np.ndarray:
         if not len(chunk_ids):
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._vectors_of(np.array([vector_id(c) for c in chunk_ids], dtype=np.int64))
-
-    # ----- persisting -------------------------------------------------------------------------------------------
-
-    def _reshape(self, folder: Path) -> None:
-        """Move to the index type the size calls for (see the module's docstring), before writing."""
-        count = self.count()
-        if self._base is not None:
-            if self._delta.ntotal > DELTA_SHARE * (count - self._delta.ntotal):
-                self._write_base(folder)
-            return
-        if count >= ONDISK_THRESHOLD:
-            self._write_base(folder)
-        elif count >= ANN_THRESHOLD and (not self._is_ivf() or count >= 4 * self._trained_at):
-            ids = np.fromiter(self._chunk_ids, dtype=np.int64, count=count)
-            vectors = self._index.reconstruct_batch(ids) if self._is_ivf() else self._flat_vectors(ids)
-            self._index, self._trained_at = build_ivf(vectors, ids), count
-        elif count < ANN_THRESHOLD // 2 and self._is_ivf():  # shrunk well below the threshold: exact again
-            ids = np.fromiter(self._chunk_ids, dtype=np.int64, count=count)
-            vectors = self._index.reconstruct_batch(ids)
-            self._index, self._trained_at = _flat(self.dimension), 0
-            self._index.add_with_ids(vectors, ids)
-
-    def _flat_vectors(self, ids: np.ndarray) -> np.ndarray:
-        return np.vstack([self._index.reconstruct_batch(ids[i : i + 65536]) for i in range(0, len(ids), 65536)])
-
-    def _write_base(self, folder: Path) -> None:
-        """(Re)build the on-disk base from every live vector, in batches, then start an empty delta."""
-        ids = np.fromiter(self._chunk_ids, dtype=np.int64, count=self.count())
-        batch = 262_144
-
-        def batches():
-            for start in range(0, len(ids), batch):
-                yield self._vectors_of(ids[start : start + batch]), ids[start : start + batch]
-
-        sample = self._vectors_of(np.sort(np.random.default_rng(0).choice(ids, size=min(len(ids), 40 * list_count(len(ids))), replace=False)))
-        self._base = OnDiskBase.build(batches(), self.dimension, len(ids), folder, sample=sample)
-        self._index = self._base.index
-        self._delta, self._tombstones = _flat(self.dimension), set()
-
-    def _vectors_of(self, ids: np.ndarray) -> np.ndarray:
-        if self._base is not None:
-            import faiss
-
-            in_delta = np.isin(ids, faiss.vector_to_array(self._delta.id_map))
-            out = np.zeros((len(ids), self.dimension), dtype=np.float32)
-            if in_delta.any():
-                out[in_delta] = self._delta.reconstruct_batch(ids[in_delta])
-            if (~in_delta).any():
-                out[~in_delta] = self._base.exact_vectors(ids[~in_delta])
-            return out
-        return self._index.reconstruct_batch(ids)
+        return self._vectors.vectors(np.array([vector_id(c) for c in chunk_ids], dtype=np.int64))
 
     def write(self, folder: Path) -> None:
-        """Write into a new generation folder; an on-disk base is hard-linked from the previous generation."""
-        import faiss
-
-        self._reshape(folder)
-        if self._base is not None:
-            if self._base.folder != folder:  # unchanged since the previous generation: shared, not copied
-                for path in self._base.files:
-                    os.link(path, folder / path.name)
-                self._base.folder = folder  # the next generation links from here: older folders get deleted
-            faiss.write_index(self._delta, str(folder / "delta.faiss"))
-            np.save(folder / "tombstones.npy", np.fromiter(self._tombstones, dtype=np.int64))
-        else:
-            faiss.write_index(self._index, str(folder / "vectors.faiss"))
+        """Write into a new generation folder, first moving to the kind the size calls for."""
         ids = np.fromiter(self._chunk_ids, dtype=np.int64, count=self.count())
+        self._vectors = sized(self._vectors, ids, folder)
+        self._vectors.write(folder)
         (folder / "vector-ids.json").write_text(
-            json.dumps({"kind": self.kind, "trained_at": self._trained_at,
+            json.dumps({"kind": self.kind, "trained_at": getattr(self._vectors, "trained_at", 0),
                         "chunk_ids": [self._chunk_ids[int(i)] for i in ids]}), encoding="utf-8")
 
     @classmethod
     def read(cls, folder: Path, dimension: int) -> "FaissVectorStore":
-        import faiss
-
         store = cls(dimension)
         meta = json.loads((folder / "vector-ids.json").read_text(encoding="utf-8"))
         store._chunk_ids = {vector_id(c): c for c in meta["chunk_ids"]}
-        store._trained_at = int(meta.get("trained_at", 0))
-        if meta["kind"] == "ivfpq-ondisk":
-            store._base = OnDiskBase.open(folder)
-            store._index = store._base.index
-            store._delta = faiss.read_index(str(folder / "delta.faiss"))
-            store._tombstones = set(np.load(folder / "tombstones.npy").tolist())
-        else:
-            store._index = faiss.read_index(str(folder / "vectors.faiss"))
-        if store._is_ivf() and store._base is None:
-            store._index.nprobe = probes(store._index.nlist, store._index.ntotal)
-            if store._index.direct_map.type != faiss.DirectMap.Hashtable:
-                store._index.set_direct_map_type(faiss.DirectMap.Hashtable)
-        live = store._index.ntotal - len(store._tombstones) + (store._delta.ntotal if store._delta is not None else 0)
-        if live != store.count() or store._index.d != dimension:
-            raise ValueError(f"{live} vectors of dimension {store._index.d} for {store.count()} chunks of dimension {dimension}")
+        kind = _KINDS[meta["kind"]]
+        store._vectors = (kind.read(folder, dimension, int(meta.get("trained_at", 0))) if kind is IvfVectors
+                          else kind.read(folder, dimension))
+        if store._vectors.total != store.count() or store._vectors.dimension != dimension:
+            raise ValueError(f"{store._vectors.total} vectors for {store.count()} chunks of dimension {dimension}")
         return store
