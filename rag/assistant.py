@@ -53,6 +53,7 @@ class Settings:
     llm_model: str | None = None
     qa_model: str | None = None
     explain: bool = False
+    abstain: bool = True  # False: readers always answer, still recording their confidence (evaluating declining)
 
     @property
     def location(self) -> str:
@@ -380,6 +381,8 @@ class Assistant:
         name = name or self.settings.reader
         if not isinstance(name, str) or name not in READERS:
             raise RagError(f"unknown reader {name!r}", hint=f"choose one of {', '.join(READERS)}")
+        if not self.settings.abstain and name != "qa-model":
+            overrides.setdefault("abstain", False)
         key = (name, tuple(sorted(overrides.items())))
         with self._state_lock:
             return self._readers.get(key) or self._make_reader(name, key, overrides)
@@ -512,6 +515,32 @@ class Assistant:
         other = Assistant(replace(self.settings, **changes), embedder=self.embedder, reranker=self._reranker)
         if other.settings.location == self.settings.location:
             other._store = self._store
+        return other
+
+    def over(self, documents: Sequence[Document]) -> "Assistant":
+        """An assistant over these documents only, held in memory and sharing this one's models and readers: a
+        question asked of its own passages (an evaluation's gold paragraph, a news question's articles). A document
+        this assistant has indexed brings its chunks and vectors along; others are chunked and embedded."""
+        from rag.stores import IndexInfo, new_store
+
+        other = Assistant(replace(self.settings, store=None, index_dir=self.settings.index_dir / ".in-memory"),
+                          embedder=self.embedder, reranker=self._reranker)
+        other._readers = self._readers  # same settings: the same readers (a model loads once)
+        mine = self._store
+        info = mine.info if mine is not None else IndexInfo(self.embedder.model_id, self.embedder.dimension,
+                                                            self.settings.chunking or ChunkSettings())
+        store = new_store(other.settings.index_dir, info)
+        fresh = []
+        for document in documents:
+            known = mine.document_at(document.source) if mine is not None else None
+            if known is not None and known.doc_id == document.doc_id:
+                chunks = mine.chunks(document.doc_id)
+                store.write(document, chunks, mine.vectors([c.chunk_id for c in chunks]), mine.centroid(document.doc_id))
+            else:
+                fresh.append(document)
+        other._store = store
+        if fresh:
+            other.add_documents(fresh, persist=False)
         return other
 
 

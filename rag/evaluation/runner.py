@@ -8,7 +8,7 @@ import platform
 import random
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -91,131 +91,154 @@ def _mean(values) -> float:
 
 def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_dir: Path, *, cache_root: Path,
         gold_docs: dict[str, str] | None = None, progress=None) -> dict:
-    """Evaluate; writes summary.json, results.jsonl, report.md and plots into out_dir. Returns the summary."""
+    """Evaluate; writes summary.json, results.jsonl, report.md and plots into out_dir. Returns the summary.
+
+    Retrieval is measured in every mode side by side (batched); every answer is the product's own, from
+    `Assistant.ask`: over the corpus, or with the gold context over the gold passage(s) alone, or for a question
+    that brings its own passages (RGB) over those alone."""
     questions = list(eval_set.questions)
     if config.limit and config.limit < len(questions):
         questions = random.Random(config.seed).sample(questions, config.limit)
     out_dir.mkdir(parents=True, exist_ok=True)
-    depth = 100 * 3 if eval_set.doc_level else config.depth  # enough chunks for 100 distinct documents
-
-    rows: list[dict] = [{"id": q.id, "question": q.question, "gold": list(q.answers), "scores": {}, "timings_ms": {}} for q in questions]
-    by_mode: dict[str, dict] = {}
-    default_rankings: list[list[Hit]] = []
-    default_name = config.mode
+    rows: list[dict] = [{"id": q.id, "question": q.question, "gold": list(q.answers), "scores": {}, "timings_ms": {}}
+                        for q in questions]
     if eval_set.own_corpus_per_question:
-        if config.sources or config.where:
-            from rag.errors import RagError
-
-            raise RagError(f"{eval_set.name} gives each question passages of its own, so --source/--where have "
-                           "nothing to choose from", hint="scope a question set over a shared corpus (--corpus, --index)")
-        assistant, scope = None, None
-        rankings = []
-        own_retrieval_ms: list[float] = []
-        for number, question in enumerate(questions):
-            sub = assistant_factory(None)
-            sub.add_documents(list(question.documents), persist=False)
-            started = time.perf_counter()
-            rankings.append(sub.retriever(rerank=config.rerank).search(question.question, depth))
-            own_retrieval_ms.append((time.perf_counter() - started) * 1000)
-            _tick(progress, number + 1, len(questions), "retrieving")
-        default_rankings = rankings
-        default_name = f"{config.mode}+rerank" if config.rerank else config.mode  # named as in side-by-side runs
-        lookup_for = lambda q: {d.doc_id: d for d in q.documents}.__getitem__  # noqa: E731
+        ranked = _rank_own_passages(eval_set, questions, _asker(assistant_factory(None), config), config, progress)
     else:
-        assistant = index_for(eval_set, assistant_factory, cache_root, on_progress=lambda d, t: _tick(progress, d, t, "embedding corpus")) if eval_set.documents else assistant_factory(None)
-        store = assistant.store
-        scope = _scope(store, config)
-        texts = [q.question for q in questions]
-        reranker = assistant.reranker if config.rerank else None
-        variants = [(mode, mode, None) for mode in MODES]
-        if reranker is not None:
-            variants.append((f"{config.mode}+rerank", config.mode, reranker))
-        for name, mode, second_stage in variants:
-            retriever = Retriever(store, assistant.embedder, RetrievalSettings(mode=mode, rerank=second_stage is not None),
-                                  reranker=second_stage)
-            rankings = []
-            for start in range(0, len(texts), 64):
-                rankings.extend(retriever.search_many(texts[start : start + 64], depth, scope=scope))
-                _tick(progress, min(start + 64, len(texts)), len(texts), f"retrieving ({name})")
-            by_mode[name] = retrieval_metrics(eval_set, questions, rankings)
-            if mode == config.mode and (second_stage is not None) == (reranker is not None):
-                default_rankings = rankings
-                default_name = name
-        lookup_for = lambda q: store.document  # noqa: E731
-
-    # Per-question latency of the default pipeline, one question at a time as a person would ask.
+        corpus = (index_for(eval_set, assistant_factory, cache_root,
+                            on_progress=lambda d, t: _tick(progress, d, t, "embedding corpus"))
+                  if eval_set.documents else assistant_factory(None))
+        ranked = _rank_corpus(eval_set, questions, _asker(corpus, config), config, progress)
+    reading = bool(config.reader) and not eval_set.retrieval_only
+    baseline = _baseline(config, ranked.asker) if config.baseline and reading else None
     latencies: list[float] = []
-    reader = None
-    if config.reader and not eval_set.retrieval_only:
-        reader_owner = assistant or assistant_factory(None)
-        reader = reader_owner.reader(config.reader, abstain=config.abstain)
-    baseline = _baseline(config, assistant or assistant_factory(None)) if config.baseline and reader is not None else None
     for number, (question, row) in enumerate(zip(questions, rows)):
-        lookup = lookup_for(question)
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        if eval_set.own_corpus_per_question or (reader is None and number >= LATENCY_SAMPLE):
-            # Retrieval-only runs time a sample of questions one by one; the rest reuse the batched ranking.
-            hits = default_rankings[number]
-            if eval_set.own_corpus_per_question:
-                timings["retrieval_ms"] = own_retrieval_ms[number]
-                started -= own_retrieval_ms[number] / 1000
-        else:
-            hits = Retriever(assistant.store, assistant.embedder, RetrievalSettings(mode=config.mode, rerank=config.rerank),
-                             reranker=assistant.reranker if config.rerank else None).search(question.question, depth, timings,
-                                                                                             scope=scope)
-        retrieval_done = time.perf_counter()
-        row["hits"] = [
-            {"source": lookup(h.chunk.doc_id).source, "start": h.chunk.start, "end": h.chunk.end,
-             "score": round(h.score, 5), "relevant": _relevant(question, h, h.chunk.text) if question.answerable else False}
-            for h in hits[:10]
-        ]
-        flags = [x["relevant"] for x in row["hits"]]
-        row["scores"]["first_relevant_rank"] = metrics.first_relevant_rank(flags)
-        if reader is not None:
-            passages = hits[: config.k]
-            if config.gold_context and gold_docs:
-                passages = _gold_hits(assistant.store, gold_docs[question.id])
-            # With the gold context, or a question with passages of its own (RGB), the auto reader's second searches
-            # stay inside the passages it was given.
-            own = (config.gold_context and gold_docs) or eval_set.own_corpus_per_question
-            reading = _bind(reader, assistant, config, passages if own else None, lookup, scope).read(
-                question.question, passages, lookup)
-            timings["reader_ms"] = (time.perf_counter() - retrieval_done) * 1000
-            prediction = "" if reading.abstained else _shown(reading)
-            row.update({
-                "answer": prediction,
-                "abstained": reading.abstained,
-                "confidence": round(reading.confidence, 4),
-                "signals": {k: round(float(v), 4) for k, v in reading.signals.items()},
-                "passages_hold_answer": any(
-                    metrics.contains_answer(lookup(h.chunk.doc_id).text[h.chunk.start : h.chunk.end], question.answers)
-                    for h in passages) if question.answers else None,
-                "citations": [{"source": c.source, "start": c.start, "end": c.end, "quote": c.quote} for c in reading.citations],
-                "kind": reading.kind or classify(question.question).kind,
-            })
-            if question.relevant and not eval_set.doc_level:
-                cited = {c.doc_id for c in reading.citations}
-                row["scores"]["support_recall"] = round(sum(d in cited for d in question.relevant) / len(question.relevant), 4)
-            row["scores"].update({
-                "em": metrics.exact_match(prediction, question.answers),
-                "f1": round(metrics.f1_score(prediction, question.answers), 4),
-                "citation_supported": (
-                    any(metrics.contains_answer(c.quote, question.answers) for c in reading.citations)
-                    if question.answers and not reading.abstained else None
-                ),
-            })
-        timings["total_ms"] = (time.perf_counter() - started) * 1000
-        row["timings_ms"] = {k: round(v, 2) for k, v in timings.items()}
+        own = ranked.own[number] if ranked.own else None
+        hits, lookup = ranked.rankings[number], (own or ranked.asker).store.document
+        row["hits"] = [{"source": lookup(h.chunk.doc_id).source, "start": h.chunk.start, "end": h.chunk.end,
+                        "score": round(h.score, 5),
+                        "relevant": _relevant(question, h, h.chunk.text) if question.answerable else False}
+                       for h in hits[:10]]
+        row["scores"]["first_relevant_rank"] = metrics.first_relevant_rank([x["relevant"] for x in row["hits"]])
+        if reading:
+            answer = _ask(ranked.asker, question, config, gold_docs, own)
+            _record_answer(row, question, answer, config.k)
+            latencies.append(answer.timings["total_ms"])
+        elif own is not None or number < LATENCY_SAMPLE:
+            row["timings_ms"] = {"total_ms": round(ranked.timed_ms(number, question), 2)}
+            latencies.append(row["timings_ms"]["total_ms"])
         if baseline is not None:
-            row["baseline"] = _baseline_answer(baseline, assistant, config, question, gold_docs, lookup)
-        if reader is not None or number < LATENCY_SAMPLE:
-            latencies.append(timings["total_ms"])
-        _tick(progress, number + 1, len(questions), "answering" if reader else "timing")
-
-    summary = _summary(eval_set, questions, rows, by_mode, config, latencies, default_name)
+            row["baseline"] = _baseline_answer(baseline, own or ranked.asker, config, question, gold_docs, lookup)
+        _tick(progress, number + 1, len(questions), "answering" if reading else "timing")
+    summary = _summary(eval_set, questions, rows, ranked.by_mode, config, latencies, ranked.default_name)
     _write(out_dir, summary, rows)
     return summary
+
+
+@dataclass
+class _Ranked:
+    """What the retrieval side found: the default pipeline's ranking per question (and every mode's metrics)."""
+
+    asker: object  # the Assistant the questions are asked of
+    rankings: list[list[Hit]]
+    by_mode: dict[str, dict]
+    default_name: str
+    own: list | None = None  # per question: an Assistant over its own passages only
+    retrieval_ms: list[float] | None = None
+    depth: int = 10
+    scope: frozenset[str] | None = None
+
+    def timed_ms(self, number: int, question: EvalQuestion) -> float:
+        """One question's retrieval, timed alone as a person would ask it."""
+        if self.retrieval_ms is not None:
+            return self.retrieval_ms[number]
+        started = time.perf_counter()
+        self.asker.retriever().search(question.question, self.depth, scope=self.scope)
+        return (time.perf_counter() - started) * 1000
+
+
+def _asker(assistant, config: EvalConfig):
+    """The assistant with the run's retrieval mode, second stage and declining, sharing the loaded index and models."""
+    retrieval = replace(assistant.settings.retrieval, mode=config.mode, rerank=config.rerank)
+    return assistant.with_settings(retrieval=retrieval, abstain=config.abstain,
+                                   **({"reader": config.reader} if config.reader else {}))
+
+
+def _rank_corpus(eval_set, questions, asker, config: EvalConfig, progress) -> _Ranked:
+    """Every retrieval mode over the shared corpus, batched; the default one (the reader's) is kept per question."""
+    store, scope = asker.store, _scope(asker.store, config)
+    depth = 100 * 3 if eval_set.doc_level else config.depth  # enough chunks for 100 distinct documents
+    texts = [q.question for q in questions]
+    reranker = asker.reranker if config.rerank else None
+    variants = [(mode, mode, None) for mode in MODES]
+    if reranker is not None:
+        variants.append((f"{config.mode}+rerank", config.mode, reranker))
+    ranked = _Ranked(asker, [], {}, config.mode, depth=depth, scope=scope)
+    for name, mode, second_stage in variants:
+        retriever = Retriever(store, asker.embedder, RetrievalSettings(mode=mode, rerank=second_stage is not None),
+                              reranker=second_stage)
+        rankings = []
+        for start in range(0, len(texts), 64):
+            rankings.extend(retriever.search_many(texts[start : start + 64], depth, scope=scope))
+            _tick(progress, min(start + 64, len(texts)), len(texts), f"retrieving ({name})")
+        ranked.by_mode[name] = retrieval_metrics(eval_set, questions, rankings)
+        if mode == config.mode and (second_stage is not None) == (reranker is not None):
+            ranked.rankings, ranked.default_name = rankings, name
+    return ranked
+
+
+def _rank_own_passages(eval_set, questions, asker, config: EvalConfig, progress) -> _Ranked:
+    """A question with passages of its own (RGB) is searched and asked over those passages alone."""
+    if config.sources or config.where:
+        from rag.errors import RagError
+
+        raise RagError(f"{eval_set.name} gives each question passages of its own, so --source/--where have "
+                       "nothing to choose from", hint="scope a question set over a shared corpus (--corpus, --index)")
+    own, rankings, milliseconds = [], [], []
+    for number, question in enumerate(questions):
+        sub = asker.over(list(question.documents))
+        started = time.perf_counter()
+        rankings.append(sub.retriever().search(question.question, config.depth))
+        milliseconds.append((time.perf_counter() - started) * 1000)
+        own.append(sub)
+        _tick(progress, number + 1, len(questions), "retrieving")
+    name = f"{config.mode}+rerank" if config.rerank else config.mode  # named as in side-by-side runs
+    return _Ranked(asker, rankings, {}, name, own=own, retrieval_ms=milliseconds, depth=config.depth)
+
+
+def _ask(asker, question: EvalQuestion, config: EvalConfig, gold_docs, own):
+    """The product's answer: `Assistant.ask` over the corpus (in the run's scope), over the gold passage(s) alone,
+    or over the question's own passages."""
+    if own is None and config.gold_context and gold_docs:
+        ids = gold_docs[question.id]
+        own = asker.over([asker.store.document(d) for d in ([ids] if isinstance(ids, str) else ids)])
+    if own is not None:
+        return own.ask(question.question, k=config.k)
+    return asker.ask(question.question, k=config.k, sources=list(config.sources), where=list(config.where))
+
+
+def _record_answer(row: dict, question: EvalQuestion, answer, k: int) -> None:
+    prediction = "" if answer.abstained else _shown(answer)
+    row.update({
+        "answer": prediction,
+        "abstained": answer.abstained,
+        "confidence": round(answer.confidence, 4),
+        "signals": dict(answer.signals),
+        "passages_hold_answer": any(metrics.contains_answer(h.chunk.text, question.answers)
+                                    for h in answer.hits[:k]) if question.answers else None,
+        "citations": [{"source": c.source, "start": c.start, "end": c.end, "quote": c.quote} for c in answer.citations],
+        "kind": answer.kind or classify(question.question).kind,
+        "timings_ms": dict(answer.timings),
+    })
+    if question.relevant:
+        cited = {c.doc_id for c in answer.citations}
+        row["scores"]["support_recall"] = round(sum(d in cited for d in question.relevant) / len(question.relevant), 4)
+    row["scores"].update({
+        "em": metrics.exact_match(prediction, question.answers),
+        "f1": round(metrics.f1_score(prediction, question.answers), 4),
+        "citation_supported": (any(metrics.contains_answer(c.quote, question.answers) for c in answer.citations)
+                               if question.answers and not answer.abstained else None),
+    })
 
 
 def _gold_hits(store, doc_ids: str | Sequence[str]) -> list[Hit]:
@@ -224,11 +247,11 @@ def _gold_hits(store, doc_ids: str | Sequence[str]) -> list[Hit]:
     return [Hit(c, 1.0, rank, {}) for rank, c in enumerate(chunks)]
 
 
-def _shown(reading) -> str:
+def _shown(answer) -> str:
     """What is scored: the crisp answer when the shape has one ("Yes", the name), else the text without markers."""
-    if reading.short is not None:
-        return reading.short
-    return " ".join(_MARKERS.sub(" ", reading.text).split())
+    if answer.short is not None:
+        return answer.short
+    return " ".join(_MARKERS.sub(" ", answer.text).split())
 
 
 def _scope(store, config: EvalConfig) -> frozenset[str] | None:
@@ -236,19 +259,6 @@ def _scope(store, config: EvalConfig) -> frozenset[str] | None:
     from rag.scope import scoped
 
     return scoped(store.documents(), list(config.sources), list(config.where))
-
-
-def _bind(reader, assistant, config: EvalConfig, gold: list[Hit] | None, lookup, scope=None):
-    """The auto reader searches again as it does for users; with the gold context (or a question's own passages),
-    only within those passages."""
-    from rag.readers.auto import AutoReader, Library
-
-    if not isinstance(reader, AutoReader):
-        return reader
-    if gold is None:
-        return assistant._bound(reader, assistant.store, config.rerank, scope)
-    documents = [lookup(d) for d in dict.fromkeys(h.chunk.doc_id for h in gold)]
-    return reader.bound(Library(search=lambda query, k: gold, documents=lambda: documents))
 
 
 def _baseline(config: EvalConfig, owner):
