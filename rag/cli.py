@@ -408,58 +408,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
       rag eval --rgb ../shared/data/rgb-en-fact/en_fact.json --negatives-only --out eval-results/rgb-negatives
       rag eval my-questions.jsonl --corpus ~/reports --source '2026-*.pdf' --out eval-results/2026-reports
     """
-    from rag.assistant import Assistant
-    from rag.paths import cache_dir
-    from rag.errors import RagError
-    from rag.evaluation import datasets
-    from rag.evaluation.runner import EvalConfig, run
-
-    sources = [bool(args.questions), bool(args.squad), bool(args.beir), bool(args.rgb), bool(args.hotpot)]
-    if sum(sources) != 1:
-        raise RagError("give exactly one question set",
-                       hint="QUESTIONS.jsonl, --squad FILE, --beir DIR, --rgb FILE or --hotpot FILE")
-    gold = None
-    if args.questions:
-        eval_set = datasets.load_jsonl(args.questions)
-        if args.corpus:
-            from rag.loaders import load_paths
-
-            loaded = load_paths([args.corpus])
-            for item in loaded.skipped:
-                print(f"warning: skipped {item.path}: {item.reason}", file=sys.stderr)
-            eval_set.documents = loaded.documents
-        elif not args.index:
-            from rag.paths import SEED_CORPUS
-            from rag.loaders import load_paths
-
-            eval_set.documents = load_paths([SEED_CORPUS]).documents
-    elif args.squad:
-        eval_set, gold = datasets.load_squad(args.squad, fold=args.fold)
-    elif args.hotpot:
-        eval_set, gold = datasets.load_hotpot(args.hotpot, fold=args.fold)
-    elif args.beir:
-        eval_set = datasets.load_beir(args.beir, args.split)
-    else:
-        eval_set = datasets.load_rgb(args.rgb, negatives_only=args.negatives_only, fold=args.fold)
-    if args.gold_context and gold is None:
-        raise RagError("--gold-context needs a dataset that labels each question's passage",
-                       hint="use it with --squad or --hotpot")
-
-    base = _settings(args)
     from rag.embedding import Embedder
+    from rag.evaluation.runner import EvalConfig, run
+    from rag.paths import cache_dir
 
+    eval_set, gold = _eval_set(args)
+    base = _settings(args)
     embedder = Embedder(base.embedder, backend=base.embedder_backend)
-    scratch = Path(args.out) / ".scratch"
-
-    def factory(folder):
-        from dataclasses import replace
-
-        if base.store:  # the corpus goes into the given store; throw-away passage sets stay in memory
-            return Assistant(base if folder is not None else replace(base, store=None, index_dir=scratch), embedder=embedder)
-        if folder is None:
-            return Assistant(replace(base, index_dir=Path(args.index) if args.index else scratch), embedder=embedder)
-        return Assistant(replace(base, index_dir=folder), embedder=embedder)
-
+    factory = _eval_assistants(args, base, embedder)
     from tqdm import tqdm
 
     bar = tqdm(total=0, file=sys.stderr, disable=None, leave=False)
@@ -490,6 +446,59 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(json.dumps({k: summary[k] for k in keys if k in summary}, indent=2))
     print(f"Wrote {args.out}/summary.json, results.jsonl, report.md, hit_at_k.png, latency.png", file=sys.stderr)
     return EXIT_OK
+
+
+def _eval_set(args: argparse.Namespace):
+    """(the question set, its gold passage ids or None) from the arguments of `rag eval`."""
+    from rag.errors import RagError
+    from rag.evaluation import datasets
+
+    given = [bool(args.questions), bool(args.squad), bool(args.beir), bool(args.rgb), bool(args.hotpot)]
+    if sum(given) != 1:
+        raise RagError("give exactly one question set",
+                       hint="QUESTIONS.jsonl, --squad FILE, --beir DIR, --rgb FILE or --hotpot FILE")
+    gold = None
+    if args.questions:
+        from rag.loaders import load_paths
+        from rag.paths import SEED_CORPUS
+
+        eval_set = datasets.load_jsonl(args.questions)
+        if args.corpus or not args.index:
+            loaded = load_paths([args.corpus or SEED_CORPUS])
+            for item in loaded.skipped:
+                print(f"warning: skipped {item.path}: {item.reason}", file=sys.stderr)
+            eval_set.documents = loaded.documents
+    elif args.squad:
+        eval_set, gold = datasets.load_squad(args.squad, fold=args.fold)
+    elif args.hotpot:
+        eval_set, gold = datasets.load_hotpot(args.hotpot, fold=args.fold)
+    elif args.beir:
+        eval_set = datasets.load_beir(args.beir, args.split)
+    else:
+        eval_set = datasets.load_rgb(args.rgb, negatives_only=args.negatives_only, fold=args.fold)
+    if args.gold_context and gold is None:
+        raise RagError("--gold-context needs a dataset that labels each question's passage",
+                       hint="use it with --squad or --hotpot")
+    return eval_set, gold
+
+
+def _eval_assistants(args: argparse.Namespace, base, embedder):
+    """folder -> an Assistant for the run: the corpus's (cached by content, or the given --index / --store), or with
+    folder None a scratch one for throw-away passage sets (kept in memory)."""
+    from dataclasses import replace
+
+    from rag.assistant import Assistant
+
+    scratch = Path(args.out) / ".scratch"
+
+    def factory(folder):
+        if base.store:  # the corpus goes into the given store; throw-away passage sets stay in memory
+            return Assistant(base if folder is not None else replace(base, store=None, index_dir=scratch), embedder=embedder)
+        if folder is None:
+            return Assistant(replace(base, index_dir=Path(args.index) if args.index else scratch), embedder=embedder)
+        return Assistant(replace(base, index_dir=folder), embedder=embedder)
+
+    return factory
 
 
 @command("eval-kinds", "ask a labelled question-kinds set and score the answers",
@@ -624,55 +633,74 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     log = lambda message: print(f"[bench] {message}", file=sys.stderr, flush=True)  # noqa: E731
-    if args.kind == "scale":
-        sizes = [int(s) for s in args.sizes.split(",")]
-        result = bench.bench_scale(sizes, queries=args.queries or 200, milvus=args.store, log=log,
-                                   memory_index=not args.ondisk_only, replace_chunks=args.replace_chunks)
-        markdown, name = bench.scale_markdown(result), "scale"
-    elif args.kind == "files":
-        result = bench.bench_files([Path(p) for p in args.corpus or ()], pages=args.pages, log=log)
-        markdown, name = bench.files_markdown(result), "files"
-    elif args.kind == "watch":
-        result = bench.bench_watch(args.queries or 20, log=log)
-        markdown, name = bench.watch_markdown(result), "watch"
-    elif args.kind == "ocr":
-        from rag import ocr_bench
-        from rag.paths import SEED_CORPUS
-
-        source = Path(args.corpus[0]) if args.corpus else sorted(SEED_CORPUS.glob("*.txt"))[0]
-        rows = ocr_bench.run(source.read_text(encoding="utf-8"), ocr_bench.default_styles(), log=log)
-        if not rows:
-            from rag.errors import RagError
-            from rag.ocr import missing_hint
-
-            raise RagError("no OCR engine is installed", hint=missing_hint())
-        result, markdown, name = {"rows": rows, "text": str(source)}, ocr_bench.markdown(rows), "ocr"
-        bench.write(result, markdown, out, name)
-        print(markdown)
-        return EXIT_OK
-    elif args.kind == "load":
-        from rag.evaluation.datasets import load_jsonl
-
-        questions = [q.question for q in load_jsonl(args.questions or SEED_QUESTIONS).questions]
-        result = bench.bench_load(questions, clients=args.clients, seconds=args.seconds, reader=args.reader,
-                                  index=Path(args.index) if args.index else None, uploads_every=args.uploads_every,
-                                  log=log)
-        markdown, name = bench.load_markdown(result), f"load-{args.reader}"
-    else:
-        corpus = Path(args.corpus[0]) if args.corpus else bench.DEFAULT_CORPUS
-        if not corpus.exists():
-            from rag.errors import RagError
-
-            raise RagError(f"benchmark corpus {corpus} does not exist", hint="pass --corpus DIR (a BEIR folder, or documents with --questions)")
-        result = bench.bench_pipeline(
-            corpus, questions=Path(args.questions) if args.questions else None, docs=args.docs,
-            queries=args.queries or 100, backend=args.embedder_backend or "onnx-int8", naive=not args.no_naive, log=log,
-        )
-        markdown, name = bench.pipeline_markdown(result), f"pipeline-{result['backend']}"
+    result, markdown, name = _BENCHES[args.kind](args, log)
     bench.write(result, markdown, out, name)
     print(markdown)
     print(f"Wrote {out / name}.json and {out / name}.md", file=sys.stderr)
     return EXIT_OK
+
+
+def _bench_scale(args, log):
+    from rag import bench
+
+    result = bench.bench_scale([int(s) for s in args.sizes.split(",")], queries=args.queries or 200, milvus=args.store,
+                               log=log, memory_index=not args.ondisk_only, replace_chunks=args.replace_chunks)
+    return result, bench.scale_markdown(result), "scale"
+
+
+def _bench_files(args, log):
+    from rag import bench
+
+    result = bench.bench_files([Path(p) for p in args.corpus or ()], pages=args.pages, log=log)
+    return result, bench.files_markdown(result), "files"
+
+
+def _bench_watch(args, log):
+    from rag import bench
+
+    result = bench.bench_watch(args.queries or 20, log=log)
+    return result, bench.watch_markdown(result), "watch"
+
+
+def _bench_ocr(args, log):
+    from rag import ocr_bench
+    from rag.errors import RagError
+    from rag.ocr import missing_hint
+    from rag.paths import SEED_CORPUS
+
+    source = Path(args.corpus[0]) if args.corpus else sorted(SEED_CORPUS.glob("*.txt"))[0]
+    rows = ocr_bench.run(source.read_text(encoding="utf-8"), ocr_bench.default_styles(), log=log)
+    if not rows:
+        raise RagError("no OCR engine is installed", hint=missing_hint())
+    return {"rows": rows, "text": str(source)}, ocr_bench.markdown(rows), "ocr"
+
+
+def _bench_load(args, log):
+    from rag import bench
+    from rag.evaluation.datasets import load_jsonl
+
+    questions = [q.question for q in load_jsonl(args.questions or SEED_QUESTIONS).questions]
+    result = bench.bench_load(questions, clients=args.clients, seconds=args.seconds, reader=args.reader,
+                              index=Path(args.index) if args.index else None, uploads_every=args.uploads_every, log=log)
+    return result, bench.load_markdown(result), f"load-{args.reader}"
+
+
+def _bench_pipeline(args, log):
+    from rag import bench
+    from rag.errors import RagError
+
+    corpus = Path(args.corpus[0]) if args.corpus else bench.DEFAULT_CORPUS
+    if not corpus.exists():
+        raise RagError(f"benchmark corpus {corpus} does not exist",
+                       hint="pass --corpus DIR (a BEIR folder, or documents with --questions)")
+    result = bench.bench_pipeline(corpus, questions=Path(args.questions) if args.questions else None, docs=args.docs,
+                                  queries=args.queries or 100, backend=args.embedder_backend or "onnx-int8",
+                                  naive=not args.no_naive, log=log)
+    return result, bench.pipeline_markdown(result), f"pipeline-{result['backend']}"
+
+
+_BENCHES = {"pipeline": _bench_pipeline, "scale": _bench_scale, "load": _bench_load, "ocr": _bench_ocr,
+            "watch": _bench_watch, "files": _bench_files}
 
 
 def build_parser() -> argparse.ArgumentParser:
