@@ -106,7 +106,8 @@ class LexicalIndex:
         ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
         if not ids:
             return cls(None, [], [])
-        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0), ids, folder=folder)
+        # Memory-mapped: the score matrix is read through the page cache, not copied into this process.
+        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0, mmap=True), ids, folder=folder)
 
 
 def _write_tokens(folder: Path, tokens: list[list[str]]) -> None:

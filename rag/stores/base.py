@@ -55,8 +55,10 @@ class Catalog:
     def __init__(self) -> None:
         self.documents: dict[str, Document] = {}
         self._by_id: dict[str, Document] = {}
-        self._chunks: dict[str, list[Chunk]] = {}  # doc_id -> chunks
-        self._chunk: dict[str, Chunk] = {}
+        # A chunk is held as (chunk_id, start, end) of its document, its text sliced from the document's when a Chunk
+        # is asked for: the text is in memory once, not twice.
+        self._spans: dict[str, list[tuple[str, int, int]]] = {}  # doc_id -> its chunks' (chunk_id, start, end)
+        self._chunk: dict[str, tuple[str, int]] = {}  # chunk_id -> (doc_id, position in its document)
         self._centroids: dict[str, np.ndarray] = {}
         self._centroid_matrix: tuple[list[str], np.ndarray] | None = None
         # source -> the document put since the last commit, or None when removed (what a store must write)
@@ -68,9 +70,9 @@ class Catalog:
             self.remove(document.source)
         self.documents[document.source] = document
         self._by_id[document.doc_id] = document
-        self._chunks[document.doc_id] = list(chunks)
-        for chunk in chunks:
-            self._chunk[chunk.chunk_id] = chunk
+        self._spans[document.doc_id] = [(c.chunk_id, c.start, c.end) for c in chunks]
+        for position, chunk in enumerate(chunks):
+            self._chunk[chunk.chunk_id] = (document.doc_id, position)
         if centroid is not None:
             self._centroids[document.doc_id] = np.asarray(centroid, dtype=np.float32)
         self._centroid_matrix = None
@@ -78,8 +80,9 @@ class Catalog:
 
     def remove(self, source: str) -> tuple[Document, list[Chunk]]:
         document = self.documents.pop(source)
+        chunks = self.chunks_of(document.doc_id)
         self._by_id.pop(document.doc_id, None)
-        chunks = self._chunks.pop(document.doc_id, [])
+        self._spans.pop(document.doc_id, None)
         for chunk in chunks:
             self._chunk.pop(chunk.chunk_id, None)
         self._centroids.pop(document.doc_id, None)
@@ -109,20 +112,33 @@ class Catalog:
         return self._by_id[doc_id]
 
     def chunk(self, chunk_id: str) -> Chunk | None:
-        return self._chunk.get(chunk_id)
+        found = self._chunk.get(chunk_id)
+        if found is None:
+            return None
+        doc_id, position = found
+        return self._made(self._by_id[doc_id].text, doc_id, self._spans[doc_id][position])
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
-        return list(self._chunks.get(doc_id, ()))
+        spans = self._spans.get(doc_id)
+        if not spans:
+            return []
+        text = self._by_id[doc_id].text
+        return [self._made(text, doc_id, span) for span in spans]
+
+    @staticmethod
+    def _made(text: str, doc_id: str, span: tuple[str, int, int]) -> Chunk:
+        chunk_id, start, end = span
+        return Chunk(chunk_id, doc_id, start, end, text[start:end])
 
     def chunks(self) -> list[Chunk]:
         """Every chunk, document by document in the order the documents were added."""
-        return [chunk for doc in self.documents.values() for chunk in self._chunks.get(doc.doc_id, ())]
+        return [chunk for doc in self.documents.values() for chunk in self.chunks_of(doc.doc_id)]
 
     def chunk_count(self) -> int:
         return len(self._chunk)
 
     def chunk_counts(self) -> dict[str, int]:
-        return {doc_id: len(chunks) for doc_id, chunks in self._chunks.items()}
+        return {doc_id: len(spans) for doc_id, spans in self._spans.items()}
 
     def centroid(self, doc_id: str) -> np.ndarray | None:
         return self._centroids.get(doc_id)

@@ -164,13 +164,30 @@ class OnDiskBase:
 
 
 class FlatVectors:
-    """Exact search: every vector in memory (`IndexIDMap2` over `IndexFlatIP`)."""
+    """Exact search (`IndexIDMap2` over `IndexFlatIP`). Read from a generation, its vectors are memory-mapped
+    (`mapped`): searched through the page cache, not copied into the process; `loaded()` gives a changeable copy."""
 
     kind = "flat"
+    _READ_MAPPED = "IO_FLAG_MMAP_IFC"  # faiss's flag that maps a flat index's codes
 
-    def __init__(self, dimension: int, index=None):
+    def __init__(self, dimension: int, index=None, path: Path | None = None):
         self.dimension = dimension
         self.index = index if index is not None else _flat(dimension)
+        self.path = path  # the file it is mapped from, or None: held in memory
+
+    @property
+    def mapped(self) -> bool:
+        return self.path is not None
+
+    def loaded(self):
+        """This index held in memory, so that it can change (a mapped index is read-only)."""
+        import faiss
+
+        return type(self)._from(self.dimension, faiss.read_index(str(self.path)), self)
+
+    @classmethod
+    def _from(cls, dimension: int, index, like) -> "FlatVectors":
+        return cls(dimension, index)
 
     @property
     def total(self) -> int:
@@ -201,7 +218,8 @@ class FlatVectors:
     def read(cls, folder: Path, dimension: int) -> "FlatVectors":
         import faiss
 
-        return cls(dimension, faiss.read_index(str(folder / "vectors.faiss")))
+        path = folder / "vectors.faiss"
+        return cls(dimension, faiss.read_index(str(path), getattr(faiss, cls._READ_MAPPED)), path)
 
 
 class IvfVectors(FlatVectors):
@@ -209,10 +227,15 @@ class IvfVectors(FlatVectors):
     lists, nothing is rebuilt; `trained_at` is the size its coarse centroids were trained for."""
 
     kind = "ivf"
+    _READ_MAPPED = "IO_FLAG_MMAP"  # its inverted lists are mapped
 
-    def __init__(self, dimension: int, index, trained_at: int):
-        super().__init__(dimension, index)
+    def __init__(self, dimension: int, index, trained_at: int, path: Path | None = None):
+        super().__init__(dimension, index, path)
         self.trained_at = trained_at
+
+    @classmethod
+    def _from(cls, dimension: int, index, like) -> "IvfVectors":
+        return cls(dimension, _probing(index), like.trained_at)
 
     @classmethod
     def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "IvfVectors":
@@ -227,11 +250,18 @@ class IvfVectors(FlatVectors):
     def read(cls, folder: Path, dimension: int, trained_at: int = 0) -> "IvfVectors":
         import faiss
 
-        index = faiss.read_index(str(folder / "vectors.faiss"))
-        index.nprobe = probes(index.nlist, index.ntotal)
-        if index.direct_map.type != faiss.DirectMap.Hashtable:
-            index.set_direct_map_type(faiss.DirectMap.Hashtable)
-        return cls(dimension, index, trained_at)
+        path = folder / "vectors.faiss"
+        return cls(dimension, _probing(faiss.read_index(str(path), faiss.IO_FLAG_MMAP)), trained_at, path)
+
+
+def _probing(index):
+    """An IVF index read from a file, ready to search (its probe count) and to find vectors by id."""
+    import faiss
+
+    index.nprobe = probes(index.nlist, index.ntotal)
+    if index.direct_map.type != faiss.DirectMap.Hashtable:
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+    return index
 
 
 class OnDiskVectors:
@@ -239,6 +269,8 @@ class OnDiskVectors:
     in-memory delta of later changes and a tombstone set of base ids deleted since, merged at search time."""
 
     kind = "ivfpq-ondisk"
+
+    mapped = False  # the base is read through the page cache already; the delta is small and held
 
     def __init__(self, base: OnDiskBase, delta: FlatVectors, tombstones: set[int]):
         self.dimension, self.base, self.delta, self.tombstones = base.dimension, base, delta, tombstones
@@ -353,16 +385,23 @@ class FaissVectorStore:
             if known is not None and known != chunk.chunk_id:
                 raise ValueError(f"chunk ids {known!r} and {chunk.chunk_id!r} share a vector id")
         self.delete(c.chunk_id for c in chunks)
-        self._vectors.add(vectors, ids)
+        self._changeable().add(vectors, ids)
         self._chunk_ids.update(zip(ids.tolist(), (c.chunk_id for c in chunks)))
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
         ids = [key for key in (vector_id(c) for c in chunk_ids) if key in self._chunk_ids]
         if not ids:
             return
-        self._vectors.remove(np.array(ids, dtype=np.int64))
+        self._changeable().remove(np.array(ids, dtype=np.int64))
         for key in ids:
             del self._chunk_ids[key]
+
+    def _changeable(self):
+        """The index, held in memory first if it was mapped from its generation's file (mapped pages are
+        read-only: a reader never copies the vectors, a writer copies them once, on its first change)."""
+        if self._vectors.mapped:
+            self._vectors = self._vectors.loaded()
+        return self._vectors
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
