@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -72,24 +72,11 @@ def bench_pipeline(corpus: Path, *, questions: Path | None = None, docs: int = 3
                     "chunks_per_s": round(chunks / wall, 2), "peak_rss_mib": round(rss, 1)}
 
         log(f"asking {len(texts)} questions one at a time")
-        assistant.ask(texts[0])  # load models and index once: a running assistant has them
-        by_stage: dict[str, list[float]] = {stage: [] for stage in STAGES}
-        retrieval_ms = []
-        for text in texts:
-            answer = assistant.ask(text)
-            for stage in STAGES:
-                by_stage[stage].append(answer.timings.get(stage, 0.0))
-            retrieval_ms.append(sum(answer.timings.get(s, 0.0) for s in ("embed_ms", "dense_ms", "lexical_ms", "fusion_ms")))
-        query = {stage: stats(values) for stage, values in by_stage.items()}
-        query["retrieval_ms"] = stats(retrieval_ms)
+        query = _query_stages(assistant, texts)
         query_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
         log(f"cold start of rag ask x{cold_runs}")
-        cold = []
-        for run in range(cold_runs):
-            wall_ask, rss_ask = _run_measured([*_rag(), "ask", texts[run % len(texts)], "--index", str(index_dir),
-                                                  "--embedder-backend", backend], env)
-            cold.append((wall_ask, rss_ask))
+        cold = [_run_measured([*_rag(), "ask", texts[run % len(texts)], "--index", str(index_dir),
+                               "--embedder-backend", backend], env) for run in range(cold_runs)]
         cold_start = {"seconds": stats([c[0] for c in cold]), "peak_rss_mib": round(max(c[1] for c in cold), 1)}
 
         result = {
@@ -114,6 +101,21 @@ def bench_pipeline(corpus: Path, *, questions: Path | None = None, docs: int = 3
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _query_stages(assistant, texts: Sequence[str]) -> dict:
+    """Per-stage latency statistics of asking each question once, one at a time, in a warm process."""
+    assistant.ask(texts[0])  # load models and index once: a running assistant has them
+    by_stage: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    retrieval_ms = []
+    for text in texts:
+        answer = assistant.ask(text)
+        for stage in STAGES:
+            by_stage[stage].append(answer.timings.get(stage, 0.0))
+        retrieval_ms.append(sum(answer.timings.get(s, 0.0) for s in ("embed_ms", "dense_ms", "lexical_ms", "fusion_ms")))
+    query = {stage: stats(values) for stage, values in by_stage.items()}
+    query["retrieval_ms"] = stats(retrieval_ms)
+    return query
 
 
 def naive_pipeline(chunk_texts: list[str], questions: list[str], *, k: int) -> dict:

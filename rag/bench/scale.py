@@ -185,15 +185,9 @@ def _milvus_scale(location: str, base: np.ndarray, probes: np.ndarray, truth: np
     return rows
 
 
-def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 10, seed: int = 13,
-                  work: Path | None = None, log: Callable[[str], None] = print) -> dict:
-    """Replace one document in a folder index of `chunks` chunks (approximate from ANN_THRESHOLD on): the store's
-    work (delete + add by id), the commit (BM25 rebuild, files written, checksums, fsync), and both together.
-    Texts and vectors are synthetic and the embedder is a lookup, so only the store is timed."""
-    from rag.chunking import ChunkSettings
-    from rag.indexer import Indexer
-    from rag.stores import IndexInfo
-    from rag.stores.folder import FolderStore
+def _synthetic_corpus(chunks: int, dim: int, per_document: int, seed: int):
+    """Documents of `per_document` twelve-word sentences, one chunk per sentence, each chunk's vector looked up by
+    its text: (documents, document(number, version), Chunker, text -> vector, vectors)."""
     from rag.types import Chunk, Document
 
     rng = np.random.default_rng(seed)
@@ -217,14 +211,28 @@ def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 
             return out
 
     lookup: dict[str, np.ndarray] = {}
-
-    def embed(texts: list[str]) -> np.ndarray:
-        return np.vstack([lookup[t] for t in texts])
-
     documents = [document(n, 0) for n in range(chunks // per_document)]
     for doc in documents:
         for chunk, row in zip(Chunker.chunk(doc), range(int(doc.doc_id[:8]) * per_document, 10**12)):
             lookup[chunk.text] = vectors[row]
+    return documents, document, Chunker, lookup, vectors
+
+
+def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 10, seed: int = 13,
+                  work: Path | None = None, log: Callable[[str], None] = print) -> dict:
+    """Replace one document in a folder index of `chunks` chunks (approximate from ANN_THRESHOLD on): the store's
+    work (delete + add by id), the commit (BM25 rebuild, files written, checksums, fsync), and both together.
+    Texts and vectors are synthetic and the embedder is a lookup, so only the store is timed."""
+    from rag.chunking import ChunkSettings
+    from rag.indexer import Indexer
+    from rag.stores import IndexInfo
+    from rag.stores.folder import FolderStore
+
+    documents, document, Chunker, lookup, vectors = _synthetic_corpus(chunks, dim, per_document, seed)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.vstack([lookup[t] for t in texts])
+
     folder = Path(work or tempfile.mkdtemp(prefix="rag-replace-")) / "index"
     store = FolderStore(folder, IndexInfo("synthetic", dim, ChunkSettings()))
     log(f"replace: building a {chunks:,}-chunk index")
