@@ -1,7 +1,8 @@
 """The Gradio chat window. It calls rag.assistant and nothing deeper: no retrieval or reading logic lives here.
 
-`build_app(assistant)` returns the Blocks; `ChatApp` holds the plain functions behind it, testable without a
-browser. Named API endpoints (`/ask`, `/documents`) serve gradio_client scripts.
+`ChatApp` holds the plain functions behind the window, testable without a browser; `ui.blocks.build_app` lays the
+window out and `ui.server` serves it with the API routes (`build_server`, `serve`, re-exported here). Named API
+endpoints (`/ask`, `/documents`) serve gradio_client scripts.
 """
 
 from __future__ import annotations
@@ -478,230 +479,16 @@ class ChatApp:
         return message, render.documents_table(self.documents_table()), gr.update(choices=self.document_choices(), value=None)
 
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_ELSEWHERE = {"build_app": "ui.blocks", "LOOPBACK": "ui.server", "Running": "ui.server", "build_server": "ui.server",
+              "check_exposure": "ui.server", "serve": "ui.server"}
 
 
-def check_exposure(host: str, auth: str | None, *, allow_anonymous: bool = False) -> tuple[str, str] | None:
-    """Login credentials from RAG_AUTH, or a refusal to listen beyond this machine without them."""
-    credentials = None
-    if auth:
-        user, _, password = auth.partition(":")
-        if not user or not password:
-            raise RagError("RAG_AUTH must look like user:password", hint="set RAG_AUTH=alice:secret or unset it")
-        credentials = (user, password)
-    if host not in LOOPBACK and credentials is None and not allow_anonymous:
-        raise RagError(
-            f"listening on {host} would let anyone on the network read and change your documents without a login",
-            hint="set RAG_AUTH=user:password to require one, or pass --allow-anonymous if that is what you want",
-        )
-    return credentials
+def __getattr__(name: str):
+    """The layout and the server, importable from here as before (they import ChatApp from this module, so they
+    are loaded when asked for, not at import)."""
+    if name in _ELSEWHERE:
+        import importlib
 
+        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
+    raise AttributeError(f"module 'ui.app' has no attribute {name!r}")
 
-def build_app(assistant: Assistant | ChatApp, *, read_only: bool = False):
-    """The chat window's Blocks over an assistant (or over a ChatApp the caller keeps, to follow its index)."""
-    import gradio as gr
-
-    app = assistant if isinstance(assistant, ChatApp) else ChatApp(assistant, read_only=read_only)
-    assistant = app.assistant
-    with gr.Blocks(title="Ask your documents") as demo:
-        gr.Markdown("## Ask your documents\nAnswers quote your files; every quote links to its exact place in the source.")
-        with gr.Tabs(elem_id="rag-tabs") as tabs:
-            with gr.Tab("Chat", id="chat"):
-                corpus, to_documents, scope = _chat_tab(app, assistant)
-            with gr.Tab("Documents", id="documents"):
-                _documents_tab(app, assistant, read_only, corpus, scope)
-        to_documents.click(lambda: gr.Tabs(selected="documents"), None, [tabs], queue=False, api_visibility="private")
-        demo.load(app.corpus_line, None, [corpus], queue=False, api_visibility="private")
-        gr.api(app.ask_api, api_name="ask", concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask")
-        gr.api(app.documents_api, api_name="documents")
-    demo.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY_LIMIT)
-    return demo
-
-
-def _chat_tab(app: "ChatApp", assistant: Assistant):
-    """The Chat tab: conversation, question box, scope picker, settings and the sources column."""
-    import gradio as gr
-
-    with gr.Row():
-        with gr.Column(scale=3):
-            chatbot = gr.Chatbot(
-                label="Conversation", height=460, render_markdown=False, sanitize_html=True,
-                elem_id="rag-chat", buttons=["copy"],
-            )
-            with gr.Row():
-                box = gr.Textbox(placeholder="Ask a question about your documents…", show_label=False, scale=5,
-                                 elem_id="rag-question", max_length=2000)
-                send = gr.Button("Ask", variant="primary", scale=1, elem_id="rag-ask")
-                stop = gr.Button("Stop", variant="secondary", scale=1, elem_id="rag-stop")
-            problem = gr.Markdown(visible=False, elem_id="rag-question-error")
-            with gr.Row(equal_height=True):
-                corpus = gr.Markdown(app.corpus_line(), elem_id="rag-corpus")
-                to_documents = gr.Button("Show the documents", size="sm", scale=0, elem_id="rag-to-documents")
-            scope = gr.Dropdown(choices=app.document_choices(), value=[], multiselect=True,
-                                label="Ask only these documents (none chosen: all of them)",
-                                elem_id="rag-scope")
-            examples = example_questions() if app.on_seed_corpus() else app.title_questions()
-            if examples:
-                gr.Examples(examples=examples, inputs=box, label="Try one of these")
-            with gr.Accordion("Settings", open=False):
-                reader = gr.Radio(READER_CHOICES, value=assistant.settings.reader, label="Reader", elem_id="rag-reader")
-                k = gr.Slider(1, 10, value=assistant.settings.k, step=1, label="Passages to retrieve", elem_id="rag-k")
-                rerank = gr.Checkbox(value=assistant.settings.retrieval.rerank, elem_id="rag-rerank",
-                                     label="Re-read the best passages with the cross-encoder (more accurate, ~0.2 s)")
-            clear = gr.Button("New conversation", size="sm")
-        with gr.Column(scale=2):
-            gr.Markdown("### Sources")
-            sources = gr.HTML(NO_SOURCES, elem_id="rag-sources", js_on_load=None)
-    kept = gr.State({})
-    # gradio hands each handler the browser session's request by this hint: each tab has its own questions.
-    for handler in (app.enqueue, app.drain, app.stop, app.new_conversation):
-        handler.__func__.__annotations__["request"] = gr.Request
-    answering = []
-    for trigger in (box.submit, send.click):
-        # "multiple": a question sent while the previous one is answered is taken, not ignored.
-        asked = trigger(app.enqueue, [box, chatbot], [box, chatbot, problem], queue=False,
-                        trigger_mode="multiple", api_visibility="private")
-        answering.append(asked.then(app.drain, [chatbot, k, reader, rerank, kept, scope], [chatbot, sources, kept],
-                                    concurrency_limit=CONCURRENCY_LIMIT, concurrency_id="ask",
-                                    api_visibility="private"))
-    stop.click(app.stop, None, None, queue=False, api_visibility="private")
-    def show_sources(kept: dict, event) -> str:
-        return app.sources_of(kept, event.index)
-
-    show_sources.__annotations__["event"] = gr.SelectData  # gradio passes what was clicked by this hint
-    chatbot.select(show_sources, [kept], [sources], queue=False, api_visibility="private")
-    clear.click(app.new_conversation, None, None, cancels=answering, queue=False, api_visibility="private").then(
-        lambda: ([], NO_SOURCES, "", {}), None, [chatbot, sources, box, kept], queue=False,
-        api_visibility="private")
-    return corpus, to_documents, scope
-
-
-def _documents_tab(app: "ChatApp", assistant: Assistant, read_only: bool, corpus, scope) -> None:
-    """The Documents tab: upload, the index location, the table of documents, removal."""
-    import gradio as gr
-
-    if not read_only:
-        upload = gr.File(label=f"Add documents ({', '.join(SUPPORTED_SUFFIXES)}; up to {MAX_UPLOAD_MB} MB each)",
-                         file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), elem_id="rag-upload")
-        status = gr.Markdown(elem_id="rag-upload-status")
-    else:
-        gr.Markdown("This server is read-only: documents are listed here but cannot be added or removed.",
-                    elem_id="rag-read-only")
-    with gr.Row():
-        location = gr.Textbox(value=assistant.settings.location, label="Index location (a folder, "
-                              "milvus:PATH.db for Milvus Lite, or http://HOST:19530 for a Milvus server)",
-                              interactive=not read_only, scale=4, elem_id="rag-store")
-        if not read_only:
-            open_store = gr.Button("Open", scale=1, elem_id="rag-open-store")
-    table = gr.HTML(render.documents_table(app.documents_table()), elem_id="rag-documents", js_on_load=None)
-    if not read_only:
-        with gr.Row():
-            choice = gr.Dropdown(choices=app.document_choices(), label="Document", scale=4, elem_id="rag-remove-choice")
-            remove = gr.Button("Remove", variant="stop", scale=1, elem_id="rag-remove")
-        # Named, so scripts (and the load benchmark) can add documents as the tab does.
-        upload.upload(app.upload, [upload], [status, table, choice], concurrency_limit=1,
-                      concurrency_id="write", api_name="upload").then(
-            app.corpus_line, None, [corpus], queue=False, api_visibility="private").then(
-            app.scope_choices, [scope], [scope], queue=False, api_visibility="private")
-        removed = remove.click(app.remove, [choice], [status, table, choice], concurrency_limit=1,
-                               concurrency_id="write", api_visibility="private",
-                               js="(choice) => choice && confirm('Remove this document from the index?') "
-                                  "? choice : null")
-        removed.then(app.corpus_line, None, [corpus], queue=False, api_visibility="private").then(
-            app.scope_choices, [scope], [scope], queue=False, api_visibility="private")
-        open_store.click(app.open_store, [location], [status, table, choice], concurrency_limit=1,
-                         concurrency_id="write", api_visibility="private").then(
-            app.corpus_line, None, [corpus], queue=False, api_visibility="private").then(
-            app.scope_choices, [scope], [scope], queue=False, api_visibility="private")
-
-
-class RequireLogin:
-    """ASGI wrapper: the MCP endpoint answers only requests that carry RAG_AUTH's password (when it is set)."""
-
-    def __init__(self, app, credentials: tuple[str, str] | None):
-        self.app = app
-        self.credentials = credentials
-
-    async def __call__(self, scope, receive, send):
-        from ui.openai_api import authorised
-
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            header = headers.get(b"authorization", b"").decode("latin-1") or None
-            if not authorised(header, self.credentials):
-                from starlette.responses import JSONResponse
-
-                await JSONResponse({"error": "a login is required: send Authorization: Bearer PASSWORD"},
-                                   status_code=401)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-def build_server(assistant: Assistant, *, host: str = "127.0.0.1", auth: str | None = None, read_only: bool = False,
-                 allow_anonymous: bool = False):
-    """One web app: the chat window at /, its gradio_client API, the OpenAI-compatible routes at /v1 and the MCP
-    tools at /mcp/. Returns (FastAPI app, Gradio Blocks)."""
-    import contextlib
-    import threading
-
-    import gradio as gr
-    from fastapi import FastAPI
-
-    from ui import mcp_tools, openai_api
-
-    credentials = check_exposure(host, auth, allow_anonymous=allow_anonymous)
-    chat = ChatApp(assistant, read_only=read_only)
-    demo = build_app(chat)
-    current = lambda: chat.assistant  # noqa: E731  the index the Documents tab's Open chose, for every route
-    mcp = mcp_tools.build(current)
-    mcp_app = mcp.streamable_http_app(streamable_http_path="/", host=host)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_app):
-        async with mcp.session_manager.run():
-            yield
-
-    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.chat, app.state.mcp = chat, mcp  # the parts every route shares, for whoever embeds the app
-    app.include_router(openai_api.router(current, credentials, threading.BoundedSemaphore(CONCURRENCY_LIMIT)))
-    app.mount("/mcp", RequireLogin(mcp_app, credentials))
-    app = gr.mount_gradio_app(app, demo, path="/", auth=credentials, max_file_size=f"{MAX_UPLOAD_MB}mb",
-                              css=render.CSS, head=render.HEAD, footer_links=["api"])
-    return app, demo
-
-
-class Running:
-    """A server started by `serve(block=False)`: its address, and close() to stop it."""
-
-    def __init__(self, server, thread, url: str):
-        self.server, self.thread, self.url = server, thread, url
-
-    def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
-def serve(assistant: Assistant, *, host: str = "127.0.0.1", port: int = 7860, auth: str | None = None, block: bool = True,
-          read_only: bool = False, allow_anonymous: bool = False):
-    """Serve the app; `auth` is 'user:password' to require a login. Beyond loopback a login is required unless
-    `allow_anonymous` says otherwise. With block=False, returns a `Running` server at once."""
-    import threading
-    import time
-
-    import uvicorn
-
-    app, _ = build_server(assistant, host=host, auth=auth, read_only=read_only, allow_anonymous=allow_anonymous)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
-    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
-    if block:
-        print(f"Serving the chat at {url}/ (OpenAI-compatible API at {url}/v1, MCP at {url}/mcp/)", flush=True)
-        server.run()
-        return None
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if not server.started:
-        raise RagError(f"the server could not start on {host}:{port}", hint="is the port in use? pass --port N")
-    return Running(server, thread, url)
