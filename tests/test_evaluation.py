@@ -167,7 +167,7 @@ def test_hotpot_lines_load_with_their_supporting_paragraphs(tmp_path):
 
 
 def test_the_per_kind_table_scores_each_kind_apart():
-    from rag.evaluation.runner import _by_kind
+    from rag.evaluation.report import _by_kind
 
     rows = [{"kind": "yesno", "scores": {"f1": 1.0, "em": 1.0}, "abstained": False, "timings_ms": {"total_ms": 100.0}},
             {"kind": "yesno", "scores": {"f1": 0.0, "em": 0.0}, "abstained": True, "timings_ms": {"total_ms": 300.0}},
