@@ -399,3 +399,23 @@ def test_the_document_picker_scopes_the_chat_s_questions(app):
     assert "rivers.txt" in sources and "volcanoes.md" not in sources  # only the chosen document was searched
     update = app.scope_choices([rivers, "/gone/file.txt"])
     assert update["value"] == [rivers] and update["choices"] == choices  # a removed document leaves the choice
+
+
+def test_an_uploaded_mail_brings_its_attachments_and_removing_it_removes_them(app, tmp_path):
+    from email.message import EmailMessage
+
+    message = EmailMessage()
+    message["Subject"] = "Pier survey"
+    message.set_content("The survey is attached.\n")
+    message.add_attachment("The pier survey found rust on 12 piles.\n", filename="survey.txt")
+    message.add_attachment(b"%PDF-1.4 not really", maintype="application", subtype="pdf", filename="scan.pdf")
+    mail = tmp_path / "pier.eml"
+    mail.write_bytes(bytes(message))
+    status, table, _ = app.upload([str(mail)])
+    assert "✓ pier.eml: indexed" in status and "✓ pier.eml → survey.txt: indexed" in status, status
+    assert "✗ pier.eml, attachment scan.pdf:" in status and "not a readable PDF" in status  # said, nothing lost
+    data = app.ask_api("How many piles had rust?")
+    assert data["citations"] and "12 piles" in data["citations"][0]["quote"]
+    stored = next(p for p in app.uploads_dir.iterdir() if p.suffix == ".eml")
+    message_text, table, _ = app.remove(str(stored))
+    assert "Removed" in message_text and not any("survey" in d.source for d in app.assistant.store.documents())
