@@ -296,47 +296,19 @@ class Assistant:
         indexed, documents whose files are gone are removed, all in one commit under the write lock (nothing is
         half-visible). A file is read again only when its size or modification time changed. Returns
         (UpdateReport, skipped files with reasons); a bad file is skipped and the others still go in."""
-        from rag.errors import LoadError
         from rag.indexer import Indexer, UpdateReport
-        from rag.loaders import Skipped, container_of, iter_files, load_documents
         from rag.stores import open_for_writing
+        from rag.watch import folder_changes
 
-        roots = [Path(f).expanduser().resolve() for f in folders]
-        files, skipped = iter_files(roots)
         with self._write_lock, self._writing():
             self._follow_index()
             store = open_for_writing(self.settings.location, embedder_id=self.embedder.model_id,
                                      dimension=self.embedder.dimension, chunking=self.settings.chunking)
-            known = {doc.source: doc for doc in store.documents()
-                     if any(_inside(container_of(doc), root) for root in roots)}
-            attached: dict[str, list[str]] = {}
-            for source, doc in known.items():
-                if container_of(doc) != source:
-                    attached.setdefault(container_of(doc), []).append(source)
-            documents, present = [], set()
-            for file in files:
-                source = str(file.resolve())
-                present.add(source)
-                stat = file.stat()
-                old = known.get(source)
-                if old is not None and old.meta.get("size_bytes") == stat.st_size and old.meta.get("modified_ns") == stat.st_mtime_ns:
-                    present.update(attached.get(source, ()))
-                    continue  # unchanged since it was indexed: not read again
-                if on_file:
-                    on_file(file)
-                try:
-                    loaded = load_documents(file)
-                except LoadError as exc:
-                    skipped.append(Skipped(source, str(exc)))
-                    continue
-                documents.extend(loaded.documents)
-                skipped.extend(loaded.skipped)
-                present.update(doc.source for doc in loaded.documents)
+            documents, gone, skipped = folder_changes(store, folders, on_file=on_file)
             indexer = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents)
             report = indexer.upsert(documents) if documents else UpdateReport()
-            for source in known:
-                # (a mail's attachments go with it, and stale ones went in upsert)
-                if source not in present and store.document_at(source) is not None:
+            for source in gone:
+                if store.document_at(source) is not None:  # a mail's attachments went with it already
                     indexer.remove(source)
                     report.removed.append(source)
             if report.changed or not self.has_index():
@@ -573,10 +545,3 @@ def answer_to_dict(answer: Answer, *, paths: bool = True) -> dict:
         "kind": answer.kind,
         "short": answer.short,
     }
-
-
-def _inside(source: str, root: Path) -> bool:
-    try:
-        return Path(source).is_relative_to(root)
-    except (TypeError, ValueError):
-        return False

@@ -16,6 +16,48 @@ from rag.errors import RagError
 DEBOUNCE_MS = 300  # events this close together are one change (an editor's save writes several)
 
 
+def folder_changes(store, folders: Sequence[str | Path], *, on_file: Callable[[Path], None] | None = None):
+    """What changed in `folders` since `store` indexed them: (documents to index — files added, or changed since, read
+    again only when their size or modification time changed, with a mail's attachments —, sources indexed from the
+    folders whose files are gone, files skipped with their reasons). Documents from elsewhere are left alone."""
+    from rag.errors import LoadError
+    from rag.loaders import Skipped, container_of, iter_files, load_documents
+
+    roots = [Path(f).expanduser().resolve() for f in folders]
+    files, skipped = iter_files(roots)
+    known = {doc.source: doc for doc in store.documents() if any(_inside(container_of(doc), root) for root in roots)}
+    attached: dict[str, list[str]] = {}
+    for source, doc in known.items():
+        if container_of(doc) != source:
+            attached.setdefault(container_of(doc), []).append(source)
+    documents, present = [], set()
+    for file in files:
+        source = str(file.resolve())
+        present.add(source)
+        stat, old = file.stat(), known.get(source)
+        if old is not None and old.meta.get("size_bytes") == stat.st_size and old.meta.get("modified_ns") == stat.st_mtime_ns:
+            present.update(attached.get(source, ()))
+            continue  # unchanged since it was indexed: not read again
+        if on_file:
+            on_file(file)
+        try:
+            loaded = load_documents(file)
+        except LoadError as exc:
+            skipped.append(Skipped(source, str(exc)))
+            continue
+        documents.extend(loaded.documents)
+        skipped.extend(loaded.skipped)
+        present.update(doc.source for doc in loaded.documents)
+    return documents, [source for source in known if source not in present], skipped
+
+
+def _inside(source: str, root: Path) -> bool:
+    try:
+        return Path(source).is_relative_to(root)
+    except (TypeError, ValueError):
+        return False
+
+
 def _relevant(change, path: str) -> bool:
     from rag.loaders import SUPPORTED_SUFFIXES
 
