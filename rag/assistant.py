@@ -163,7 +163,7 @@ class Assistant:
 
         self._seed_if_needed()
         store = self.store
-        scope = scoped(store.documents(), sources, where)
+        scope = _scope(store, sources, where)
         hits = self.retriever(store).search(clean_question(question), check_k(self.settings.k if k is None else k),
                                             scope=scope)
         return [Passage(store.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
@@ -425,7 +425,7 @@ class Assistant:
         second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)
         chosen = self.reader(reader) if second_stage == self.settings.retrieval.rerank else self.reader(reader, rerank=second_stage)
         store = self.store  # one generation for the whole question, even if an update lands meanwhile
-        scope = scoped(store.documents(), sources, where)
+        scope = _scope(store, sources, where)
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
         query = retrieval_query(question, history)
@@ -545,3 +545,8 @@ def answer_to_dict(answer: Answer, *, paths: bool = True) -> dict:
         "kind": answer.kind,
         "short": answer.short,
     }
+
+
+def _scope(store, sources, where) -> frozenset[str] | None:
+    """The doc_ids a question is limited to, or None; the documents are listed only when a scope is asked for."""
+    return scoped(store.documents(), sources, where) if sources or where else None

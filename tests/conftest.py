@@ -141,7 +141,7 @@ def seed_server(folder: Path):
     """(running server on loopback, its assistant) over a fresh index of the seed corpus in `folder`."""
     from rag.assistant import Assistant, Settings
     from rag.paths import SEED_CORPUS
-    from ui.app import serve
+    from ui.server import serve
 
     assistant = Assistant(Settings(index_dir=folder / "index"))
     assistant.index_paths([SEED_CORPUS])

@@ -83,7 +83,7 @@ def test_after_the_documents_tab_opens_another_index_every_route_answers_from_it
     from fastapi.testclient import TestClient
 
     from rag.assistant import Assistant, Settings
-    from ui.app import build_server
+    from ui.server import build_server
 
     notes = tmp_path / "notes"
     notes.mkdir()

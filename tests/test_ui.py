@@ -211,7 +211,7 @@ def test_the_bold_short_answer_is_the_one_the_reader_chose():
 
 def test_listening_beyond_this_machine_needs_a_login_or_a_clear_choice():
     from rag.errors import RagError
-    from ui.app import check_exposure
+    from ui.server import check_exposure
 
     with pytest.raises(RagError, match="without a login") as caught:
         check_exposure("0.0.0.0", None)

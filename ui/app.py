@@ -1,8 +1,8 @@
 """The Gradio chat window. It calls rag.assistant and nothing deeper: no retrieval or reading logic lives here.
 
 `ChatApp` holds the plain functions behind the window, testable without a browser; `ui.blocks.build_app` lays the
-window out and `ui.server` serves it with the API routes (`build_server`, `serve`, re-exported here). Named API
-endpoints (`/ask`, `/documents`) serve gradio_client scripts.
+window out and `ui.server` serves it with the API routes (`build_server`, `serve`). Named API endpoints (`/ask`,
+`/documents`) serve gradio_client scripts.
 """
 
 from __future__ import annotations
@@ -477,18 +477,3 @@ class ChatApp:
         message = (f"Answering from {shown}." if exists else
                    f"No index at {shown} yet: the documents you add here will create it.")
         return message, render.documents_table(self.documents_table()), gr.update(choices=self.document_choices(), value=None)
-
-
-_ELSEWHERE = {"build_app": "ui.blocks", "LOOPBACK": "ui.server", "Running": "ui.server", "build_server": "ui.server",
-              "check_exposure": "ui.server", "serve": "ui.server"}
-
-
-def __getattr__(name: str):
-    """The layout and the server, importable from here as before (they import ChatApp from this module, so they
-    are loaded when asked for, not at import)."""
-    if name in _ELSEWHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_ELSEWHERE[name]), name)
-    raise AttributeError(f"module 'ui.app' has no attribute {name!r}")
-

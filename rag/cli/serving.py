@@ -29,7 +29,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     Example: rag serve --port 7860
     """
-    from ui.app import check_exposure, serve
+    from ui.server import check_exposure, serve
 
     check_exposure(args.host, os.environ.get("RAG_AUTH"), allow_anonymous=args.allow_anonymous)  # before any model loads
     args.reader = args.reader or "auto"  # the chat shapes each answer by its question unless told otherwise

@@ -118,6 +118,10 @@ class Catalog:
         doc_id, position = found
         return self._made(self._by_id[doc_id].text, doc_id, self._spans[doc_id][position])
 
+    def chunk_ids_of(self, doc_id: str) -> list[str]:
+        """A document's chunk ids in order (no chunk text is sliced)."""
+        return [chunk_id for chunk_id, _, _ in self._spans.get(doc_id, ())]
+
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         spans = self._spans.get(doc_id)
         if not spans:
@@ -202,6 +206,7 @@ class Store:
     _vector_index: VectorStore
     _lexical_index = None
     _previous_lexical = None
+    _last_scope: tuple[frozenset[str], list[str]] | None = None
 
     # ----- documents and chunks ------------------------------------------------------------------------------
 
@@ -280,7 +285,14 @@ class Store:
         return self._bm25().documents.search_many(queries, k, scope)
 
     def _scoped_chunk_ids(self, scope: frozenset[str]) -> list[str]:
-        return [c.chunk_id for doc_id in sorted(scope) for c in self._catalog.chunks_of(doc_id)]
+        """The scope's chunk ids, kept for the last scope asked: the dense and BM25 rankings of one question share
+        them (written again, the store forgets them)."""
+        last = self._last_scope
+        if last is not None and last[0] == scope:
+            return last[1]
+        chunk_ids = [chunk_id for doc_id in sorted(scope) for chunk_id in self._catalog.chunk_ids_of(doc_id)]
+        self._last_scope = (scope, chunk_ids)
+        return chunk_ids
 
     def _bm25(self):
         if self._lexical_index is None:
@@ -315,6 +327,7 @@ class Store:
         """The catalog changed: the BM25 indexes are rebuilt on first use, reusing unchanged texts' tokens."""
         self._previous_lexical = self._lexical_index or self._previous_lexical
         self._lexical_index = None
+        self._last_scope = None
 
     def writing(self):
         """Held while one process writes this location (see `rag.stores.writing`)."""

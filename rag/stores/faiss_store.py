@@ -168,7 +168,6 @@ class FlatVectors:
     (`mapped`): searched through the page cache, not copied into the process; `loaded()` gives a changeable copy."""
 
     kind = "flat"
-    _READ_MAPPED = "IO_FLAG_MMAP_IFC"  # faiss's flag that maps a flat index's codes
 
     def __init__(self, dimension: int, index=None, path: Path | None = None):
         self.dimension = dimension
@@ -183,11 +182,7 @@ class FlatVectors:
         """This index held in memory, so that it can change (a mapped index is read-only)."""
         import faiss
 
-        return type(self)._from(self.dimension, faiss.read_index(str(self.path)), self)
-
-    @classmethod
-    def _from(cls, dimension: int, index, like) -> "FlatVectors":
-        return cls(dimension, index)
+        return FlatVectors(self.dimension, faiss.read_index(str(self.path)))
 
     @property
     def total(self) -> int:
@@ -219,23 +214,24 @@ class FlatVectors:
         import faiss
 
         path = folder / "vectors.faiss"
-        return cls(dimension, faiss.read_index(str(path), getattr(faiss, cls._READ_MAPPED)), path)
+        return cls(dimension, faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC), path)  # the codes mapped
 
 
 class IvfVectors(FlatVectors):
-    """Approximate search in memory (`IndexIVFFlat` with a hash-table direct map): a removal deletes ids from their
-    lists, nothing is rebuilt; `trained_at` is the size its coarse centroids were trained for."""
+    """Approximate search (`IndexIVFFlat` with a hash-table direct map; read from a generation, its inverted lists are
+    mapped): a removal deletes ids from their lists, nothing is rebuilt; `trained_at` is the size its coarse
+    centroids were trained for."""
 
     kind = "ivf"
-    _READ_MAPPED = "IO_FLAG_MMAP"  # its inverted lists are mapped
 
     def __init__(self, dimension: int, index, trained_at: int, path: Path | None = None):
         super().__init__(dimension, index, path)
         self.trained_at = trained_at
 
-    @classmethod
-    def _from(cls, dimension: int, index, like) -> "IvfVectors":
-        return cls(dimension, _probing(index), like.trained_at)
+    def loaded(self) -> "IvfVectors":
+        import faiss
+
+        return IvfVectors(self.dimension, _probing(faiss.read_index(str(self.path))), self.trained_at)
 
     @classmethod
     def build(cls, vectors: np.ndarray, ids: np.ndarray) -> "IvfVectors":
