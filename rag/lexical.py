@@ -145,7 +145,7 @@ class Lexical:
     @classmethod
     def build(cls, catalog, previous: "Lexical | None" = None) -> "Lexical":
         chunks = catalog.chunks()
-        docs = list(catalog.documents.values())
+        docs = catalog.document_list()
         return cls(LexicalIndex.build([c.chunk_id for c in chunks], [c.text for c in chunks],
                                       previous.chunks if previous else None),
                    LexicalIndex.build([d.doc_id for d in docs], [d.text for d in docs],

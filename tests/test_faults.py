@@ -74,8 +74,7 @@ KILLED_AT = textwrap.dedent(
 # names the new generation, the old index exactly; from then on, the new one whole.
 COMMIT_STEPS = [
     ("rag.stores.folder._write_file", ".rag-generation", "before", "old"),
-    ("rag.stores.folder._write_file", "documents.jsonl", "after", "old"),
-    ("rag.stores.folder._write_file", "chunks.jsonl", "after", "old"),
+    ("rag.stores.folder.write_catalog", "-", "after", "old"),
     ("rag.stores.faiss_store.FaissVectorStore.write", "-", "after", "old"),
     ("rag.lexical.Lexical.save", "-", "after", "old"),
     ("rag.stores.folder._write_file", "manifest.json", "after", "old"),
@@ -124,11 +123,11 @@ def test_corrupted_chunk_store_names_the_file(tmp_path, corpus_dir, fake_embedde
     assistant = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())
     assistant.index_paths([corpus_dir])
     generation = (tmp_path / "idx" / "CURRENT").read_text()
-    chunks = tmp_path / "idx" / generation / "chunks.jsonl"
+    chunks = tmp_path / "idx" / generation / "catalog.sqlite"
     data = bytearray(chunks.read_bytes())
     data[10] ^= 0xFF
     chunks.write_bytes(bytes(data))
-    with pytest.raises(IndexCorruptError, match=r"chunks\.jsonl is truncated or corrupted.*rag index --rebuild"):
+    with pytest.raises(IndexCorruptError, match=r"catalog\.sqlite is truncated or corrupted.*rag index --rebuild"):
         Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker()).ask("Danube?")
     # --rebuild starts over and works.
     rebuilt = Assistant(Settings(index_dir=tmp_path / "idx"), embedder=fake_embedder, reranker=FakeReranker())

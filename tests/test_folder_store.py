@@ -34,7 +34,7 @@ def test_save_and_load_round_trip(tmp_path, corpus_dir, fake_embedder):
     manifest = loaded.describe()
     assert manifest["embedder"] == {"id": fake_embedder.model_id, "dimension": fake_embedder.dimension}
     assert manifest["chunking"] == {"chunk_tokens": 16, "overlap_tokens": 4}
-    assert {d["doc_id"] for d in manifest["documents"].values()} == {d.doc_id for d in built.documents()}
+    assert manifest["document_count"] == len(built.documents()) and manifest["chunk_count"] == len(built.chunks())
     query = fake_embedder.embed_queries(["Danube flows through ten countries"])
     assert loaded.dense(query, 3) == built.dense(query, 3)
     assert "Danube" in loaded.chunk(loaded.dense(query, 1)[0][0][0]).text
@@ -181,9 +181,9 @@ def test_when_every_generation_is_damaged_the_error_says_how_to_rebuild(tmp_path
     folder = tmp_path / "idx"
     build(folder, corpus_dir, fake_embedder)
     add_and_save(folder, corpus_dir, fake_embedder, "lakes.txt", "Lake Baikal is the deepest lake.")
-    for chunks in folder.glob("gen-*/chunks.jsonl"):
-        chunks.write_text("", encoding="utf-8")
-    with pytest.raises(IndexCorruptError, match=r"chunks\.jsonl is truncated or corrupted.*rag index --rebuild"):
+    for catalog in folder.glob("gen-*/catalog.sqlite"):
+        catalog.write_text("", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match=r"catalog\.sqlite is truncated or corrupted.*rag index --rebuild"):
         FolderStore.open(folder)
 
 
@@ -280,31 +280,119 @@ def test_an_approximate_index_replaces_a_document_without_being_rebuilt(tmp_path
     assert any("Loire" in text for text in found) and not any("Danube" in text for text in found)
 
 
+def as_second_format(store: FolderStore) -> Path:
+    """Rewrite `store`'s live generation as format 2 wrote it: the catalog as JSON lines, centroids by listed id,
+    vector ids in JSON; checksums recomputed."""
+    from dataclasses import asdict
+
+    import numpy as np
+
+    gen_dir = store.folder / store.generation
+    docs = store.documents()
+    lines = lambda rows: "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)  # noqa: E731
+    (gen_dir / "documents.jsonl").write_text(lines(asdict(d) for d in docs), encoding="utf-8")
+    (gen_dir / "chunks.jsonl").write_text(lines(vars(c) for c in store.chunks()), encoding="utf-8")
+    with_centroid = [d.doc_id for d in docs if store.centroid(d.doc_id) is not None]
+    np.save(gen_dir / "centroids.npy", np.stack([store.centroid(i) for i in with_centroid]))
+    (gen_dir / "centroid-ids.json").write_text(json.dumps(with_centroid), encoding="utf-8")
+    (gen_dir / "catalog.sqlite").unlink()
+    meta = json.loads((gen_dir / "vector-ids.json").read_text(encoding="utf-8"))
+    meta["chunk_ids"] = [c.chunk_id for c in store.chunks()]
+    (gen_dir / "vector-ids.json").write_text(json.dumps(meta), encoding="utf-8")
+    for name in ("vector-ids.npy", "vector-chunk-ids.npy"):
+        (gen_dir / name).unlink(missing_ok=True)
+    rewrite_manifest(gen_dir, 2)
+    return gen_dir
+
+
+def rewrite_manifest(gen_dir: Path, version: int) -> None:
+    from rag.hashing import file_sha256
+
+    manifest = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest["format_version"] = version
+    manifest["files"] = {str(p.relative_to(gen_dir)): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+                         for p in gen_dir.rglob("*") if p.is_file() and p.name not in ("manifest.json", ".rag-generation")}
+    (gen_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_an_index_of_the_second_format_is_read_and_upgraded_on_the_next_commit(tmp_path, corpus_dir, fake_embedder):
+    folder = tmp_path / "idx"
+    built = build(folder, corpus_dir, fake_embedder)
+    as_second_format(built)
+    old = FolderStore.open(folder)
+    assert old.chunks() == built.chunks() and old.documents() == built.documents()
+    query = fake_embedder.embed_queries(["Danube flows through ten countries"])
+    assert old.dense(query, 3) == built.dense(query, 3)
+    assert old.dense_documents(query, 2) == built.dense_documents(query, 2)
+    old.commit()
+    upgraded = FolderStore.open(folder)
+    assert upgraded.describe()["format_version"] == 3 and upgraded.chunks() == built.chunks()
+    assert (folder / upgraded.generation / "catalog.sqlite").is_file()
+
+
 def test_an_index_of_the_first_format_is_read_and_upgraded_on_the_next_commit(tmp_path, corpus_dir, fake_embedder):
     import faiss
 
     folder = tmp_path / "idx"
     store = build(folder, corpus_dir, fake_embedder)
-    gen_dir = folder / store.generation
+    gen_dir = as_second_format(store)
     chunks = store.chunks()
     flat = faiss.IndexFlatIP(fake_embedder.dimension)  # format 1: row i of vectors.faiss is line i of chunks.jsonl
     flat.add(fake_embedder.embed_documents([c.text for c in chunks]))
     for name in ("centroids.npy", "centroid-ids.json", "vector-ids.json"):
         (gen_dir / name).unlink()
     faiss.write_index(flat, str(gen_dir / "vectors.faiss"))
-    from rag.hashing import file_sha256
-
-    manifest = json.loads((gen_dir / "manifest.json").read_text(encoding="utf-8"))
-    manifest["format_version"] = 1
-    manifest["files"] = {str(p.relative_to(gen_dir)): {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
-                         for p in gen_dir.rglob("*") if p.is_file() and p.name not in ("manifest.json", ".rag-generation")}
-    (gen_dir / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    rewrite_manifest(gen_dir, 1)
     old = FolderStore.open(folder)
     query = fake_embedder.embed_queries(["Danube flows through ten countries"])
     assert "Danube" in old.chunk(old.dense(query, 1)[0][0][0]).text
     assert old.dense_documents(query, 1)[0]  # centroids computed from the old vectors
     old.commit()
-    assert FolderStore.open(folder).describe()["format_version"] == 2
+    assert FolderStore.open(folder).describe()["format_version"] == 3
+
+
+def test_an_opened_index_reads_its_catalog_by_key_and_holds_only_what_changed(tmp_path, corpus_dir, fake_embedder):
+    from rag.stores.catalog import SqliteCatalog
+
+    folder = tmp_path / "idx"
+    built = build(folder, corpus_dir, fake_embedder)
+    store = FolderStore.open(folder)
+    assert isinstance(store._catalog, SqliteCatalog) and not store._catalog.changes
+    everything = {c.chunk_id: c for c in built.chunks()}
+    for chunk_id, chunk in everything.items():  # text sliced from the document inside the query, by characters
+        assert store.chunk(chunk_id) == chunk
+    assert store.chunk("no-such-chunk") is None
+    removed = store.sources()[0]
+    gone = store.document_at(removed)
+    store.remove(removed)
+    assert store.document_at(removed) is None and removed not in store.sources()
+    assert all(store.chunk(c.chunk_id) is None for c in built.chunks(gone.doc_id))
+    assert store.chunk_count() == len(everything) - len(built.chunks(gone.doc_id))
+    assert gone.doc_id not in store.chunk_counts()
+    query = fake_embedder.embed_queries([gone.text[:80]])
+    assert gone.doc_id not in {d for d, _ in store.dense_documents(query, 10)[0]}
+    indexer(store, fake_embedder).upsert(load_paths([corpus_dir]).documents)  # put back: held in memory
+    assert store.document_at(removed) == gone and store.chunks(gone.doc_id) == built.chunks(gone.doc_id)
+    assert store.dense_documents(query, 1)[0][0][0] == gone.doc_id
+    store.commit()
+    assert FolderStore.open(folder).chunks() == sorted_like(built.chunks(), FolderStore.open(folder).chunks())
+
+
+def sorted_like(expected: list, actual: list) -> list:
+    """`expected` in the order of `actual` (a document put back comes last)."""
+    order = {c.chunk_id: n for n, c in enumerate(actual)}
+    return sorted(expected, key=lambda c: order.get(c.chunk_id, -1))
+
+
+def test_a_document_with_wide_characters_is_sliced_by_characters(tmp_path, fake_embedder):
+    corpus = tmp_path / "docs"
+    corpus.mkdir()
+    (corpus / "wide.txt").write_text("Ünïcödé 😀 emoji and ñ " * 40 + "Zürich 🏔 lies by a lake.", encoding="utf-8")
+    built = build(tmp_path / "idx", corpus, fake_embedder)
+    store = FolderStore.open(tmp_path / "idx")
+    assert len(built.chunks()) > 1
+    for chunk in built.chunks():
+        assert store.chunk(chunk.chunk_id) == chunk
 
 
 def on_disk_from_four_chunks(monkeypatch, delta_share: float) -> None:

@@ -3,10 +3,10 @@
 Layout of an index folder:
 
     CURRENT              name of the live generation, replaced atomically (os.replace) as the last step of a commit
-    gen-000007/          one complete generation: manifest.json, documents.jsonl, chunks.jsonl, centroids.npy,
-                         vectors.faiss (+ vectors.ivfdata, delta.faiss, tombstones.npy on disk), vector-ids.json,
-                         lexical/ (BM25), and the marker .rag-generation; the manifest records every file's size
-                         and sha256
+    gen-000007/          one complete generation: manifest.json, catalog.sqlite (documents and chunk offsets, read
+                         by key), centroids.npy, vectors.faiss (+ vectors.ivfdata, delta.faiss, tombstones.npy on
+                         disk), vector ids, lexical/ (BM25), and the marker .rag-generation; the manifest records
+                         every file's size and sha256
     .lock                held by the one process allowed to write
 
 A commit writes a new generation beside the live one, fsyncs every file and folder of it, and only then points CURRENT
@@ -22,10 +22,10 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator
 
@@ -34,11 +34,14 @@ import numpy as np
 from rag.chunking import ChunkSettings
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexRecoveredWarning
 from rag.hashing import file_sha256
-from rag.stores.base import Catalog, IndexInfo, Store, centroid
+from rag.stores.base import IndexInfo, Store, centroid
+from rag.stores.catalog import Catalog, SqliteCatalog, write_catalog
 from rag.stores.faiss_store import FaissVectorStore
 from rag.types import Chunk, Document
 
-FORMAT_VERSION = 2  # 1: vectors by row number, no centroids (read and upgraded on the next commit)
+# 1: vectors by row number, no centroids; 2: catalog as JSON lines held in memory (both read, and upgraded on the
+# next commit); 3: catalog in SQLite, read by key.
+FORMAT_VERSION = 3
 CURRENT = "CURRENT"
 GENERATION_NAME = re.compile(r"gen-\d{6}")
 MARKER = ".rag-generation"  # written first into every generation folder this program creates
@@ -104,10 +107,6 @@ def _legacy(gen_dir: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("format_version") == 1 and "files" in manifest
-
-
-def _jsonl(rows) -> bytes:
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf-8")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -201,9 +200,11 @@ class FolderStore(Store):
         try:
             if manifest["format_version"] == 1:
                 store._read_first_format(gen_dir)
+            elif manifest["format_version"] == 2:
+                store._read_second_format(gen_dir)
             else:
                 store._read(gen_dir)
-        except (json.JSONDecodeError, TypeError, KeyError, RuntimeError, ValueError, OSError) as exc:
+        except (json.JSONDecodeError, TypeError, KeyError, RuntimeError, ValueError, OSError, sqlite3.Error) as exc:
             raise IndexCorruptError(f"index in {gen_dir} cannot be read ({exc})", hint=hint) from exc
         return store
 
@@ -216,10 +217,10 @@ class FolderStore(Store):
             raise IndexCorruptError(f"index file {manifest_path} is missing", hint=hint) from exc
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise IndexCorruptError(f"index file {manifest_path} is corrupted ({exc})", hint=hint) from exc
-        if manifest.get("format_version") not in (1, FORMAT_VERSION):
+        if manifest.get("format_version") not in (1, 2, FORMAT_VERSION):
             raise IndexMismatchError(
                 f"index in {gen_dir.parent} has format version {manifest.get('format_version')}, this program reads "
-                f"1 and {FORMAT_VERSION}", hint=hint)
+                f"1 to {FORMAT_VERSION}", hint=hint)
         for name, expected in manifest["files"].items():
             path = gen_dir / name
             if not path.is_file():
@@ -229,6 +230,17 @@ class FolderStore(Store):
         return manifest
 
     def _read(self, gen_dir: Path) -> None:
+        """The catalog stays in catalog.sqlite (read by key), the vectors and BM25 are memory-mapped."""
+        from rag.lexical import Lexical
+
+        self._catalog = SqliteCatalog(gen_dir)
+        self._vector_index = FaissVectorStore.read(gen_dir, self.info.dimension)
+        if self._vector_index.count() != self._catalog.chunk_count():
+            raise ValueError(f"{self._vector_index.count()} vectors for {self._catalog.chunk_count()} chunks")
+        self._lexical_index = Lexical.load(gen_dir / "lexical")
+
+    def _read_second_format(self, gen_dir: Path) -> None:
+        """Format 2 kept the catalog as JSON lines: read into memory; the next commit writes format 3."""
         from rag.lexical import Lexical
 
         by_doc: dict[str, list[Chunk]] = {}
@@ -279,14 +291,7 @@ class FolderStore(Store):
         gen_dir = self.folder / name
         gen_dir.mkdir()
         _write_file(gen_dir / MARKER, b"written by rag; this folder is deleted when two newer generations exist\n")
-        docs = list(self._catalog.documents.values())
-        _write_file(gen_dir / "documents.jsonl", _jsonl(asdict(d) for d in docs))
-        _write_file(gen_dir / "chunks.jsonl", _jsonl(vars(c) for c in self._catalog.chunks()))  # flat: no asdict needed
-        with_centroid = [d.doc_id for d in docs if self._catalog.centroid(d.doc_id) is not None]
-        matrix = (np.stack([self._catalog.centroid(i) for i in with_centroid]) if with_centroid
-                  else np.zeros((0, self.info.dimension), dtype=np.float32))
-        np.save(gen_dir / "centroids.npy", matrix.astype(np.float32))
-        _write_file(gen_dir / "centroid-ids.json", json.dumps(with_centroid).encode("utf-8"))
+        write_catalog(gen_dir, self._catalog, self.info.dimension)
         self._vector_index.write(gen_dir)
         self._bm25().save(gen_dir / "lexical")
         files = {str(p.relative_to(gen_dir)): {"bytes": p.stat().st_size, "sha256": _digest(p)}
@@ -298,6 +303,7 @@ class FolderStore(Store):
         os.replace(pointer, self.folder / CURRENT)
         _fsync_dir(self.folder)
         previous, self.generation = self.generation, name
+        self._catalog = SqliteCatalog(gen_dir)  # what was written: changes held in memory until now are let go
         # Keep the generation readers may still be loading; drop older ones and leftovers of crashed commits.
         for old in existing:
             if old != previous:
@@ -305,18 +311,13 @@ class FolderStore(Store):
         return name
 
     def _manifest(self, files: dict) -> dict:
-        counts = self._catalog.chunk_counts()
         return {
             "format_version": FORMAT_VERSION,
             "embedder": {"id": self.info.embedder_id, "dimension": self.info.dimension},
             "chunking": self.info.chunking.as_dict(),
             "index_type": self._vector_index.kind,
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "documents": {
-                source: {"doc_id": doc.doc_id, "title": doc.title, "chars": len(doc.text),
-                         "chunks": counts.get(doc.doc_id, 0), "size_bytes": doc.meta.get("size_bytes")}
-                for source, doc in self._catalog.documents.items()
-            },
+            "document_count": self._catalog.document_count(),
             "chunk_count": self._catalog.chunk_count(),
             "files": files,
         }

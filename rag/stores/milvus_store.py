@@ -34,7 +34,8 @@ import numpy as np
 
 from rag.chunking import ChunkSettings
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
-from rag.stores.base import Catalog, IndexInfo, Store
+from rag.stores.base import IndexInfo, Store
+from rag.stores.catalog import Catalog
 from rag.types import Chunk, Document
 
 TEXT_PART = 16_000  # characters; Milvus VARCHAR holds at most 65,535 bytes and a character is up to 4
