@@ -37,7 +37,8 @@ def tokenize(texts: Sequence[str]) -> list[list[str]]:
 class LexicalIndex:
     def __init__(self, model, ids: Sequence[str], tokens: list[list[str]] | None = None, folder: Path | None = None):
         self._model = model
-        self.ids = list(ids)
+        # The ids as one UTF-8 array (memory-mapped when read from a generation), not a list of strings.
+        self.ids = ids if isinstance(ids, np.ndarray) else _id_array(ids)
         self.size = len(self.ids)
         self._tokens = tokens  # each id's tokens, in order; read from `folder` on first need
         self._folder = folder
@@ -62,7 +63,7 @@ class LexicalIndex:
             self._tokens = _read_tokens(self._folder) if self._folder is not None else None
         if self._tokens is None:
             return {}
-        return dict(zip(self.ids, self._tokens))
+        return dict(zip((key.decode("utf-8") for key in self.ids.tolist()), self._tokens))
 
     def search(self, query: str, k: int, allowed: frozenset[str] | None = None) -> list[tuple[str, float]]:
         """Up to k (id, BM25 score) pairs with a positive score, best first; only ids in `allowed` when given."""
@@ -74,7 +75,7 @@ class LexicalIndex:
             return [[] for _ in queries]
         mask = None
         if allowed is not None:  # scored among the allowed ids only: the filter comes before the ranking
-            mask = np.fromiter((i in allowed for i in self.ids), dtype=np.float32, count=self.size)
+            mask = np.isin(self.ids, _id_array(allowed)).astype(np.float32)
             k = min(k, int(mask.sum()))
             if k <= 0:
                 return [[] for _ in queries]
@@ -87,12 +88,13 @@ class LexicalIndex:
                 continue
             rows, scores = self._model.retrieve([known], k=min(k, self.size), show_progress=False, n_threads=1,
                                                 weight_mask=mask)
-            results.append([(self.ids[int(r)], float(s)) for r, s in zip(rows[0], scores[0]) if s > 0])
+            results.append([(bytes(self.ids[int(r)]).decode("utf-8"), float(s))
+                            for r, s in zip(rows[0], scores[0]) if s > 0])
         return results
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "ids.json").write_text(json.dumps(self.ids), encoding="utf-8")
+        np.save(folder / "ids.npy", self.ids)
         if self._model is not None:
             self._model.save(str(folder), show_progress=False)
             tokens = self._tokens if self._tokens is not None else _read_tokens(self._folder)
@@ -103,11 +105,18 @@ class LexicalIndex:
     def load(cls, folder: Path) -> "LexicalIndex":
         import bm25s
 
-        ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
-        if not ids:
+        if (folder / "ids.npy").is_file():
+            ids = np.load(folder / "ids.npy", mmap_mode="r")
+        else:  # written by format 2
+            ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
+        if not len(ids):
             return cls(None, [], [])
         # Memory-mapped: the score matrix is read through the page cache, not copied into this process.
         return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0, mmap=True), ids, folder=folder)
+
+
+def _id_array(ids) -> np.ndarray:
+    return np.array([i.encode("utf-8") for i in ids], dtype=bytes) if len(ids) else np.zeros(0, dtype="S1")
 
 
 def _write_tokens(folder: Path, tokens: list[list[str]]) -> None:

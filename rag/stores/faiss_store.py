@@ -353,14 +353,76 @@ def sized(current, ids: np.ndarray, folder: Path):
 _KINDS = {kind.kind: kind for kind in (FlatVectors, IvfVectors, OnDiskVectors)}
 
 
+class VectorIds:
+    """FAISS id -> chunk_id. Read from a generation, two memory-mapped arrays — the FAISS ids sorted and the chunk
+    ids (UTF-8) beside them — looked up by binary search; what changed since is held in a dict and a set."""
+
+    def __init__(self, keys: np.ndarray | None = None, names: np.ndarray | None = None):
+        self._keys = keys if keys is not None else np.zeros(0, dtype=np.int64)
+        self._names = names if names is not None else np.zeros(0, dtype="S1")
+        self._added: dict[int, str] = {}
+        self._removed: set[int] = set()  # stored keys deleted since
+
+    def _stored(self, key: int) -> str | None:
+        if key in self._removed or not len(self._keys):
+            return None
+        at = int(np.searchsorted(self._keys, key))
+        if at < len(self._keys) and int(self._keys[at]) == key:
+            return bytes(self._names[at]).decode("utf-8")
+        return None
+
+    def get(self, key: int) -> str | None:
+        found = self._added.get(key)
+        return found if found is not None else self._stored(key)
+
+    def __contains__(self, key: int) -> bool:
+        return self.get(key) is not None
+
+    def __len__(self) -> int:
+        return len(self._keys) - len(self._removed) + len(self._added)
+
+    def add(self, key: int, chunk_id: str) -> None:
+        if self._stored(key) is not None:
+            self._removed.add(key)
+        self._added[key] = chunk_id
+
+    def remove(self, key: int) -> None:
+        self._added.pop(key, None)
+        if self._stored(key) is not None:
+            self._removed.add(key)
+
+    def keys(self) -> np.ndarray:
+        """Every live FAISS id: the stored ones still there, then those added since."""
+        stored = np.asarray(self._keys)
+        if self._removed:
+            stored = stored[~np.isin(stored, np.fromiter(self._removed, dtype=np.int64))]
+        return np.concatenate([stored, np.fromiter(self._added, dtype=np.int64, count=len(self._added))])
+
+    def write(self, folder: Path) -> None:
+        keys = self.keys()
+        names = np.array([self.get(int(k)).encode("utf-8") for k in keys], dtype=bytes) if len(keys) else self._names[:0]
+        order = np.argsort(keys, kind="stable")
+        np.save(folder / "vector-ids.npy", keys[order])
+        np.save(folder / "vector-chunk-ids.npy", names[order])
+
+    @classmethod
+    def read(cls, folder: Path, meta: dict) -> "VectorIds":
+        if "chunk_ids" in meta:  # format 2: the chunk ids listed in vector-ids.json
+            ids = cls()
+            for chunk_id in meta["chunk_ids"]:
+                ids.add(vector_id(chunk_id), chunk_id)
+            return ids
+        return cls(np.load(folder / "vector-ids.npy", mmap_mode="r"), np.load(folder / "vector-chunk-ids.npy", mmap_mode="r"))
+
+
 class FaissVectorStore:
-    """The vector index of a folder store: chunk_id <-> FAISS id, over one of the kinds above, chosen by size when a
-    generation is written. `write(folder)` and `read(folder)` persist it inside a generation."""
+    """The vector index of a folder store: chunk_id <-> FAISS id (`VectorIds`), over one of the kinds above, chosen
+    by size when a generation is written. `write(folder)` and `read(folder)` persist it inside a generation."""
 
     def __init__(self, dimension: int):
         self.dimension = dimension
         self._vectors = FlatVectors(dimension)
-        self._chunk_ids: dict[int, str] = {}
+        self._chunk_ids = VectorIds()
 
     @property
     def kind(self) -> str:
@@ -382,7 +444,8 @@ class FaissVectorStore:
                 raise ValueError(f"chunk ids {known!r} and {chunk.chunk_id!r} share a vector id")
         self.delete(c.chunk_id for c in chunks)
         self._changeable().add(vectors, ids)
-        self._chunk_ids.update(zip(ids.tolist(), (c.chunk_id for c in chunks)))
+        for key, chunk in zip(ids.tolist(), chunks):
+            self._chunk_ids.add(key, chunk.chunk_id)
 
     def delete(self, chunk_ids: Iterable[str]) -> None:
         ids = [key for key in (vector_id(c) for c in chunk_ids) if key in self._chunk_ids]
@@ -390,7 +453,7 @@ class FaissVectorStore:
             return
         self._changeable().remove(np.array(ids, dtype=np.int64))
         for key in ids:
-            del self._chunk_ids[key]
+            self._chunk_ids.remove(key)
 
     def _changeable(self):
         """The index, held in memory first if it was mapped from its generation's file (mapped pages are
@@ -401,16 +464,16 @@ class FaissVectorStore:
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
-        if not self._chunk_ids or k <= 0:
+        if not len(self._chunk_ids) or k <= 0:
             return [[] for _ in range(len(queries))]
         depth = min(k, self.count())
         scores, ids = self._vectors.search(queries, depth)
         results = []
         for row_scores, row_ids in zip(scores, ids):
             order = np.argsort(-row_scores, kind="stable")
-            pairs = [(self._chunk_ids[int(row_ids[i])], float(row_scores[i])) for i in order
-                     if row_ids[i] >= 0 and int(row_ids[i]) in self._chunk_ids]
-            results.append(pairs[:depth])
+            found = ((self._chunk_ids.get(int(row_ids[i])) if row_ids[i] >= 0 else None, float(row_scores[i]))
+                     for i in order)
+            results.append([(chunk_id, score) for chunk_id, score in found if chunk_id is not None][:depth])
         return results
 
     def fetch(self, chunk_ids: Sequence[str]) -> np.ndarray:
@@ -420,18 +483,18 @@ class FaissVectorStore:
 
     def write(self, folder: Path) -> None:
         """Write into a new generation folder, first moving to the kind the size calls for."""
-        ids = np.fromiter(self._chunk_ids, dtype=np.int64, count=self.count())
-        self._vectors = sized(self._vectors, ids, folder)
+        self._vectors = sized(self._vectors, self._chunk_ids.keys(), folder)
         self._vectors.write(folder)
+        self._chunk_ids.write(folder)
+        self._chunk_ids = VectorIds.read(folder, {})  # what was written, mapped: changes held until now let go
         (folder / "vector-ids.json").write_text(
-            json.dumps({"kind": self.kind, "trained_at": getattr(self._vectors, "trained_at", 0),
-                        "chunk_ids": [self._chunk_ids[int(i)] for i in ids]}), encoding="utf-8")
+            json.dumps({"kind": self.kind, "trained_at": getattr(self._vectors, "trained_at", 0)}), encoding="utf-8")
 
     @classmethod
     def read(cls, folder: Path, dimension: int) -> "FaissVectorStore":
         store = cls(dimension)
         meta = json.loads((folder / "vector-ids.json").read_text(encoding="utf-8"))
-        store._chunk_ids = {vector_id(c): c for c in meta["chunk_ids"]}
+        store._chunk_ids = VectorIds.read(folder, meta)
         kind = _KINDS[meta["kind"]]
         store._vectors = (kind.read(folder, dimension, int(meta.get("trained_at", 0))) if kind is IvfVectors
                           else kind.read(folder, dimension))
