@@ -13,9 +13,9 @@ def test_stats_are_interpolated_percentiles():
 
 
 def test_scale_benchmark_reports_recall_memory_and_milvus(tmp_path, monkeypatch):
-    from rag.stores import faiss_store
+    from rag.stores import faiss_ondisk, faiss_store
 
-    monkeypatch.setattr(faiss_store, "PQ_BYTES", 8)  # 32-d vectors: 8 sub-quantizers of 4 dimensions
+    monkeypatch.setattr(faiss_ondisk, "PQ_BYTES", 8)  # 32-d vectors: 8 sub-quantizers of 4 dimensions
     monkeypatch.setattr(faiss_store, "ANN_THRESHOLD", 1000)  # the replacement is timed in an IVF index
     result = bench.bench_scale([3000], dim=32, queries=10, milvus=[f"milvus:{tmp_path / 'scale.db'}"], work=tmp_path,
                                replace_chunks=3000, log=lambda message: None)

@@ -397,12 +397,15 @@ def test_a_document_with_wide_characters_is_sliced_by_characters(tmp_path, fake_
 
 def on_disk_from_four_chunks(monkeypatch, delta_share: float) -> None:
     """Tiny thresholds and codes, so the test corpus is stored like a corpus of millions."""
+    import rag.stores.faiss_ondisk as faiss_ondisk
     import rag.stores.faiss_store as faiss_store
 
-    for name, value in {"ANN_THRESHOLD": 2, "ONDISK_THRESHOLD": 4, "PQ_BYTES": 8, "PQ_BITS": 2,
-                        "DELTA_SHARE": delta_share}.items():
+    for name, value in {"ANN_THRESHOLD": 2, "ONDISK_THRESHOLD": 4, "DELTA_SHARE": delta_share}.items():
         monkeypatch.setattr(faiss_store, name, value)
-    monkeypatch.setattr(faiss_store, "list_count", lambda count: 2)
+    for name, value in {"PQ_BYTES": 8, "PQ_BITS": 2}.items():
+        monkeypatch.setattr(faiss_ondisk, name, value)
+    for module in (faiss_store, faiss_ondisk):
+        monkeypatch.setattr(module, "list_count", lambda count: 2)
 
 
 def test_a_store_past_the_on_disk_threshold_searches_exactly_and_keeps_changes_in_a_delta(tmp_path, corpus_dir,

@@ -84,7 +84,7 @@ def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries:
         child = subprocess.run([sys.executable, "-c", "from rag.bench.scale import _ondisk_child; _ondisk_child()", str(folder)],
                                capture_output=True, text=True, check=True)
         measured = json.loads(child.stdout.strip().splitlines()[-1])
-        from rag.stores.faiss_store import REFINE_FACTOR
+        from rag.stores.faiss_ondisk import REFINE_FACTOR
 
         for run in measured["runs"]:
             rows.append({"vectors": n, "store": "faiss ivf-pq (on disk)", "setting": run["setting"],

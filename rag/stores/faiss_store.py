@@ -13,12 +13,12 @@ The index type follows the size, decided when a generation is written:
   delta and a tombstone set, merged at search time, and the base is rebuilt once the delta passes a tenth of it.
   Generations share the immutable base by hard link, so a save does not copy it.
 
-FAISS needs 64-bit ids: each chunk_id's id is the first 63 bits of its blake2b hash, and the store keeps the map back.
+FAISS needs 64-bit ids: each chunk_id's id is the first 63 bits of its blake2b hash, and the store keeps the map back
+(`rag.stores.vector_ids`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -26,26 +26,15 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from rag.stores.faiss_ondisk import OnDiskBase, _train, list_count, probes
+from rag.stores.vector_ids import VectorIds, vector_id
 from rag.types import Chunk
 
 # Exact search below this many vectors, IVF above; the recall/latency trade-off is in the README (rag bench scale).
 ANN_THRESHOLD = 100_000
 # On disk from here on: 8 million 384-d float vectors are 12 GiB, half this machine's memory.
 ONDISK_THRESHOLD = 8_000_000
-IVF_PROBE_SHARE = 1 / 24  # lists searched per query, as a share of all lists (recall@100 1.0 at 1M, rag bench scale)
-MIN_SCANNED = 20_000  # ... and at least this many vectors scanned: recall@100 0.85 -> 0.96 at 100,000 (README)
-PQ_BYTES = 48  # bytes per vector in the on-disk lists (384 / 48 = 8 dimensions per sub-quantizer)
-PQ_BITS = 8
 DELTA_SHARE = 0.1  # an on-disk base is rebuilt once its in-memory delta holds this share of its vectors
-
-
-def vector_id(chunk_id: str) -> int:
-    return int.from_bytes(hashlib.blake2b(chunk_id.encode("utf-8"), digest_size=8).digest(), "little") >> 1
-
-
-def list_count(count: int) -> int:
-    """IVF lists for `count` vectors: about 4 * sqrt(n), the usual rule, at least 64."""
-    return max(64, int(4 * count**0.5))
 
 
 def _flat(dimension: int):
@@ -65,102 +54,6 @@ def build_ivf(vectors: np.ndarray, ids: np.ndarray, *, lists: int | None = None)
     index.set_direct_map_type(faiss.DirectMap.Hashtable)
     index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
     return index
-
-
-def _train(index, vectors: np.ndarray, lists: int, count: int | None = None) -> None:
-    sample = np.random.default_rng(0).choice(len(vectors), size=min(len(vectors), 40 * lists), replace=False)
-    index.train(np.ascontiguousarray(vectors[np.sort(sample)], dtype=np.float32))
-    index.nprobe = probes(lists, count or len(vectors))
-
-
-def probes(lists: int, count: int) -> int:
-    """Lists searched per query: a share of them, and enough to scan at least MIN_SCANNED vectors (small indexes
-    spread a query's neighbours over more lists than their share would reach)."""
-    enough = -(-MIN_SCANNED * lists // max(count, 1))
-    return min(lists, max(8, round(lists * IVF_PROBE_SHARE), enough))
-
-
-BASE_FILES = ("vectors.faiss", "vectors.ivfdata", "vectors.f32", "refine-ids.npy", "refine-rows.npy")
-REFINE_FACTOR = 10  # PQ candidates re-scored, times k: the least reaching recall@100 0.99 at 1M (rag bench scale)
-
-
-class OnDiskBase:
-    """An immutable on-disk vector base: IVF-PQ lists in vectors.ivfdata find candidates, and the exact vectors in
-    vectors.f32 (memory-mapped, found through sorted ids) re-score them, so the codes' error costs little recall.
-    Only the coarse centroids and PQ tables are held; lists and vectors are read through the page cache."""
-
-    def __init__(self, folder: Path, index, dimension: int):
-        self.folder, self.index, self.dimension = folder, index, dimension
-        self.vectors = np.memmap(folder / "vectors.f32", dtype=np.float32, mode="r").reshape(-1, dimension)
-        self.sorted_ids = np.load(folder / "refine-ids.npy", mmap_mode="r")
-        self.rows = np.load(folder / "refine-rows.npy", mmap_mode="r")
-
-    @property
-    def files(self) -> list[Path]:
-        return [self.folder / name for name in BASE_FILES]
-
-    @classmethod
-    def open(cls, folder: Path) -> "OnDiskBase":
-        import faiss
-
-        index = faiss.read_index(str(folder / "vectors.faiss"), faiss.IO_FLAG_ONDISK_SAME_DIR)
-        index.nprobe = probes(index.nlist, index.ntotal)
-        return cls(folder, index, index.d)
-
-    @classmethod
-    def build(cls, vectors_batches, dimension: int, count: int, folder: Path, *, sample: np.ndarray) -> "OnDiskBase":
-        """Fill the lists and the exact vectors batch by batch (never all in memory); `vectors_batches` yields
-        (vectors, ids); `sample` trains the coarse quantizer and the product quantizer."""
-        import faiss
-        from faiss.contrib.ondisk import merge_ondisk
-
-        lists = list_count(count)
-        trained = faiss.IndexIVFPQ(faiss.IndexFlatIP(dimension), dimension, lists, PQ_BYTES, PQ_BITS, faiss.METRIC_INNER_PRODUCT)
-        _train(trained, sample, lists, count)
-        exact = np.memmap(folder / "vectors.f32", dtype=np.float32, mode="w+", shape=(count, dimension))
-        all_ids, shards, row = np.zeros(count, dtype=np.int64), [], 0
-        for number, (vectors, ids) in enumerate(vectors_batches):
-            shard = faiss.clone_index(trained)
-            shard.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-            path = folder / f"shard-{number:04d}.faiss"
-            faiss.write_index(shard, str(path))
-            shards.append(path)
-            exact[row : row + len(ids)] = vectors
-            all_ids[row : row + len(ids)] = ids
-            row += len(ids)
-        exact.flush()
-        del exact
-        merge_ondisk(trained, [str(p) for p in shards], str(folder / "vectors.ivfdata"))
-        for path in shards:
-            path.unlink()
-        order = np.argsort(all_ids, kind="stable")
-        np.save(folder / "refine-ids.npy", all_ids[order])
-        np.save(folder / "refine-rows.npy", order)
-        faiss.write_index(trained, str(folder / "vectors.faiss"))
-        return cls.open(folder)
-
-    def exact_vectors(self, ids: np.ndarray) -> np.ndarray:
-        positions = np.searchsorted(self.sorted_ids, ids)
-        return np.asarray(self.vectors[np.asarray(self.rows[positions])], dtype=np.float32)
-
-    def search(self, queries: np.ndarray, k: int, *, exclude: set[int] = frozenset(), refine: int | None = None):
-        import faiss
-
-        params = faiss.SearchParametersIVF(nprobe=self.index.nprobe)
-        if exclude:
-            params.sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(np.fromiter(exclude, dtype=np.int64)))
-        depth = min(self.index.ntotal, (refine or REFINE_FACTOR) * k)
-        _, candidates = self.index.search(queries, depth, params=params)
-        scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        for row, (query, found) in enumerate(zip(queries, candidates)):
-            found = found[found >= 0]
-            if not len(found):
-                continue
-            exact = self.exact_vectors(found) @ query
-            top = np.argsort(-exact, kind="stable")[:k]
-            scores[row, : len(top)], ids[row, : len(top)] = exact[top], found[top]
-        return scores, ids
 
 
 class FlatVectors:
@@ -351,68 +244,6 @@ def sized(current, ids: np.ndarray, folder: Path):
 
 
 _KINDS = {kind.kind: kind for kind in (FlatVectors, IvfVectors, OnDiskVectors)}
-
-
-class VectorIds:
-    """FAISS id -> chunk_id. Read from a generation, two memory-mapped arrays — the FAISS ids sorted and the chunk
-    ids (UTF-8) beside them — looked up by binary search; what changed since is held in a dict and a set."""
-
-    def __init__(self, keys: np.ndarray | None = None, names: np.ndarray | None = None):
-        self._keys = keys if keys is not None else np.zeros(0, dtype=np.int64)
-        self._names = names if names is not None else np.zeros(0, dtype="S1")
-        self._added: dict[int, str] = {}
-        self._removed: set[int] = set()  # stored keys deleted since
-
-    def _stored(self, key: int) -> str | None:
-        if key in self._removed or not len(self._keys):
-            return None
-        at = int(np.searchsorted(self._keys, key))
-        if at < len(self._keys) and int(self._keys[at]) == key:
-            return bytes(self._names[at]).decode("utf-8")
-        return None
-
-    def get(self, key: int) -> str | None:
-        found = self._added.get(key)
-        return found if found is not None else self._stored(key)
-
-    def __contains__(self, key: int) -> bool:
-        return self.get(key) is not None
-
-    def __len__(self) -> int:
-        return len(self._keys) - len(self._removed) + len(self._added)
-
-    def add(self, key: int, chunk_id: str) -> None:
-        if self._stored(key) is not None:
-            self._removed.add(key)
-        self._added[key] = chunk_id
-
-    def remove(self, key: int) -> None:
-        self._added.pop(key, None)
-        if self._stored(key) is not None:
-            self._removed.add(key)
-
-    def keys(self) -> np.ndarray:
-        """Every live FAISS id: the stored ones still there, then those added since."""
-        stored = np.asarray(self._keys)
-        if self._removed:
-            stored = stored[~np.isin(stored, np.fromiter(self._removed, dtype=np.int64))]
-        return np.concatenate([stored, np.fromiter(self._added, dtype=np.int64, count=len(self._added))])
-
-    def write(self, folder: Path) -> None:
-        keys = self.keys()
-        names = np.array([self.get(int(k)).encode("utf-8") for k in keys], dtype=bytes) if len(keys) else self._names[:0]
-        order = np.argsort(keys, kind="stable")
-        np.save(folder / "vector-ids.npy", keys[order])
-        np.save(folder / "vector-chunk-ids.npy", names[order])
-
-    @classmethod
-    def read(cls, folder: Path, meta: dict) -> "VectorIds":
-        if "chunk_ids" in meta:  # format 2: the chunk ids listed in vector-ids.json
-            ids = cls()
-            for chunk_id in meta["chunk_ids"]:
-                ids.add(vector_id(chunk_id), chunk_id)
-            return ids
-        return cls(np.load(folder / "vector-ids.npy", mmap_mode="r"), np.load(folder / "vector-chunk-ids.npy", mmap_mode="r"))
 
 
 class FaissVectorStore:
