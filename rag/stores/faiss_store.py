@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -111,15 +112,17 @@ class FlatVectors:
 
 
 class IvfVectors(FlatVectors):
-    """Approximate search (`IndexIVFFlat` with a hash-table direct map; read from a generation, its inverted lists are
-    mapped): a removal deletes ids from their lists, nothing is rebuilt; `trained_at` is the size its coarse
-    centroids were trained for."""
+    """Approximate search (`IndexIVFFlat`; read from a generation, its inverted lists are mapped): a removal deletes
+    ids from their lists, nothing is rebuilt; `trained_at` is the size its coarse centroids were trained for. The
+    hash table that finds a vector by id is written without and made on first need (removing, fetching vectors), so
+    a process that only searches never holds it."""
 
     kind = "ivf"
 
     def __init__(self, dimension: int, index, trained_at: int, path: Path | None = None):
         super().__init__(dimension, index, path)
         self.trained_at = trained_at
+        self._lock = threading.Lock()
 
     def loaded(self) -> "IvfVectors":
         import faiss
@@ -135,6 +138,30 @@ class IvfVectors(FlatVectors):
 
         return self.index.search(queries, k, params=faiss.SearchParametersIVF(nprobe=self.index.nprobe))
 
+    def _by_id(self):
+        import faiss
+
+        with self._lock:
+            if self.index.direct_map.type != faiss.DirectMap.Hashtable:
+                self.index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return self.index
+
+    def remove(self, ids: np.ndarray) -> None:
+        self._by_id()
+        super().remove(ids)
+
+    def vectors(self, ids: np.ndarray) -> np.ndarray:
+        self._by_id()
+        return super().vectors(ids)
+
+    def write(self, folder: Path) -> None:
+        import faiss
+
+        kept = self.index.direct_map.type
+        self.index.set_direct_map_type(faiss.DirectMap.NoMap)
+        faiss.write_index(self.index, str(folder / "vectors.faiss"))
+        self.index.set_direct_map_type(kept)
+
     @classmethod
     def read(cls, folder: Path, dimension: int, trained_at: int = 0) -> "IvfVectors":
         import faiss
@@ -144,12 +171,8 @@ class IvfVectors(FlatVectors):
 
 
 def _probing(index):
-    """An IVF index read from a file, ready to search (its probe count) and to find vectors by id."""
-    import faiss
-
+    """An IVF index read from a file, ready to search (its probe count)."""
     index.nprobe = probes(index.nlist, index.ntotal)
-    if index.direct_map.type != faiss.DirectMap.Hashtable:
-        index.set_direct_map_type(faiss.DirectMap.Hashtable)
     return index
 
 

@@ -28,7 +28,6 @@ import json
 import re
 import time
 import zlib
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -36,98 +35,17 @@ from rag.chunking import ChunkSettings
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
 from rag.stores.base import IndexInfo, Store
 from rag.stores.catalog import Catalog
+from rag.stores.milvus_client import _UNREACHABLE_HINT, MilvusUnavailableError, _call, _client_cache, _reason
+from rag.stores.milvus_vectors import BUCKETS, QUERY_LIMIT, INSERT_BATCH, MilvusVectorStore, _batches, _bucket, _in, _quote
 from rag.types import Chunk, Document
 
 TEXT_PART = 16_000  # characters; Milvus VARCHAR holds at most 65,535 bytes and a character is up to 4
 MAX_VARCHAR = 65_535
-QUERY_LIMIT = 16_384  # Milvus returns at most this many rows per query
-BUCKETS = 1024  # every row's crc32(key) % BUCKETS, to page through more rows than QUERY_LIMIT
 ABANDONED_AFTER = 3600 * 10**9  # an uncommitted generation older than this (ns) is a crashed writer's: deleted
 SCHEMA_VERSION = 1
 DUMMY_DIM = 2  # collections without a vector of their own still need one vector field
-INSERT_BATCH = 512
 MAX_FILTER_IDS = 20_000  # document ids in one filter expression (about 400 KB); past it the scope is ranked locally
 _DOC_ID = re.compile(r"[0-9a-f]{16}")
-CONNECT_SECONDS = 10
-CALL_SECONDS = 20  # whole seconds: pymilvus bounds its retries by an int timeout only
-
-
-class MilvusUnavailableError(RagError):
-    """Milvus cannot be reached or refused a request."""
-
-
-def _bucket(key: str) -> int:
-    return zlib.crc32(key.encode("utf-8")) % BUCKETS
-
-
-def _quote(value: str) -> str:
-    return json.dumps(value)  # a Milvus string literal: double quotes, backslash escapes
-
-
-def _in(field: str, values: Iterable) -> str:
-    return f"{field} in [{', '.join(_quote(v) if isinstance(v, str) else str(int(v)) for v in values)}]"
-
-
-class MilvusVectorStore:
-    """The VectorStore part: chunk rows (with their text) in PREFIX_chunks, searched among committed generations."""
-
-    def __init__(self, store: "MilvusStore"):
-        self._store = store
-        self.dimension = store.info.dimension
-
-    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
-        gen = self._store.pending_generation()
-        rows = [{"key": f"{c.chunk_id}@{gen}", "chunk_id": c.chunk_id, "doc_id": c.doc_id, "gen": gen,
-                 "start": c.start, "end": c.end, "text": c.text, "bucket": _bucket(c.chunk_id),
-                 "vector": np.asarray(v, dtype=np.float32).tolist()} for c, v in zip(chunks, vectors)]
-        for start in range(0, len(rows), INSERT_BATCH):
-            self._store.call("insert", self._store.names["chunks"], data=rows[start : start + INSERT_BATCH])
-
-    def delete(self, chunk_ids: Iterable[str]) -> None:
-        """Nothing to do before commit: the superseded document's rows stop being read when the new generation is
-        committed, and are deleted then (MilvusStore.commit)."""
-
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        return self.search_where(vectors, min(k, self._store.chunk_count()), self._store.visible_filter())
-
-    def search_where(self, vectors: np.ndarray, depth: int, condition: str) -> list[list[tuple[str, float]]]:
-        if depth <= 0:
-            return [[] for _ in range(len(vectors))]
-        # Rows of other generations (newer commits not read yet, superseded ones not yet deleted) are skipped by the
-        # join on this reader's catalog; fetch a little more so k remain.
-        results = self._store.call(
-            "search", self._store.names["chunks"], data=[np.asarray(v, dtype=np.float32).tolist() for v in vectors],
-            limit=min(QUERY_LIMIT, depth + 16), filter=condition, output_fields=["chunk_id", "doc_id", "gen"],
-            search_params={"metric_type": "IP", "params": {}}, consistency_level="Strong")
-        out = []
-        for rows in results:
-            seen, pairs = set(), []
-            for row in rows:
-                entity = row["entity"]
-                if entity["chunk_id"] in seen or not self._store.is_current(entity["doc_id"], entity["gen"]):
-                    continue
-                seen.add(entity["chunk_id"])
-                pairs.append((entity["chunk_id"], float(row["distance"])))
-            out.append(pairs[:depth])
-        return out
-
-    def count(self) -> int:
-        return self._store.chunk_count()
-
-    def fetch(self, chunk_ids: Sequence[str]) -> np.ndarray:
-        store, keys = self._store, []
-        for chunk_id in chunk_ids:
-            chunk = store.chunk(chunk_id)
-            keys.append(f"{chunk_id}@{store.generation_of(chunk.doc_id) if chunk else -1}")
-        found: dict[str, list[float]] = {}
-        for batch in _batches(keys, 1024):
-            for row in store.query_all("chunks", _in("key", batch), ["key", "vector"]):
-                found[row["key"]] = row["vector"]
-        missing = [k for k in keys if k not in found]
-        if missing:
-            raise IndexCorruptError(f"{len(missing)} chunk vectors are missing from {store.location} (e.g. {missing[0]})",
-                                    hint=f"rebuild it with `rag index --rebuild PATH... --store {store.location}`")
-        return np.asarray([found[k] for k in keys], dtype=np.float32).reshape(len(keys), self.dimension)
 
 
 class MilvusStore(Store):
@@ -464,52 +382,6 @@ class MilvusStore(Store):
                               for s, d in self._catalog.documents.items()}}
 
 
-def _call(client, where, method: str, *args, **kwargs):
-    """A MilvusClient call whose failure becomes a MilvusUnavailableError that says what to do. A collection a
-    restarted server has not loaded yet is loaded, and the call made again."""
-    kwargs.setdefault("timeout", CALL_SECONDS)  # pymilvus otherwise retries an unreachable server for minutes
-    for attempt in range(2):
-        try:
-            return getattr(client, method)(*args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds for one failure
-            if attempt == 0 and "not loaded" in str(exc) and args:
-                try:
-                    client.load_collection(args[0], timeout=CALL_SECONDS)
-                    continue
-                except Exception:  # noqa: BLE001 - reported below as the original failure
-                    pass
-            if where.is_server:  # reconnect next time (a Lite file keeps its one client)
-                _forget_client(MilvusStore._split(where)[0])
-            raise MilvusUnavailableError(f"Milvus at {where} failed on {method} ({_reason(exc)})",
-                                         hint=_UNREACHABLE_HINT) from exc
-
-
-_UNREACHABLE_HINT = ("for a server: check that it is running and reachable; for a milvus:PATH.db file: check that its "
-                     "folder exists and no other program has the file open; then try again")
-_CLIENTS: dict[str, object] = {}
-
-
-def _client_cache(target: str, factory):
-    """One client per location and process: Milvus Lite allows one opener of a file, and clients are costly."""
-    client = _CLIENTS.get(target)
-    if client is None:
-        import logging
-
-        logging.getLogger("pymilvus").setLevel(logging.CRITICAL)  # its failures reach the user as MilvusUnavailableError
-        client = factory(target, timeout=CONNECT_SECONDS) if target.startswith(("http", "tcp", "unix")) else factory(target)
-        _CLIENTS[target] = client
-    return client
-
-
-def _forget_client(target: str) -> None:
-    _CLIENTS.pop(target, None)
-
-
-def _reason(exc: Exception) -> str:
-    text = " ".join(str(exc).split())
-    return text[:300] or type(exc).__name__
-
-
 def _meta_json(meta) -> str:
     """A document's metadata as JSON that fits one VARCHAR: page offsets of a huge PDF are dropped first, then
     everything but the short values (the answer never depends on them; the page number shown does)."""
@@ -522,6 +394,3 @@ def _meta_json(meta) -> str:
     return "{}"
 
 
-def _batches(items: Sequence, size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
