@@ -6,101 +6,21 @@ loaded store is swapped atomically after each update, so concurrent questions se
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from contextlib import closing
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Sequence
 
 from rag.chunking import Chunker, ChunkSettings
-from rag.errors import IndexNotFoundError, QuestionError, RagError
-from rag.embedding import DEFAULT_BACKEND, Backend
-from rag.models import DEFAULT_EMBEDDER
-from rag.paths import SEED_CORPUS, default_index_dir
-from rag.retrieval import RetrievalSettings
-from rag.readers import READERS as _REGISTERED
+from rag.errors import IndexNotFoundError, RagError
+from rag.paths import SEED_CORPUS
 from rag.scope import scoped
+from rag.settings import READERS, ReaderName, Settings, check_k, clean_question, location_settings, retrieval_query
 from rag.types import Answer, Document
 
-MAX_QUESTION_CHARS = 1000
-MAX_K = 100
 STALE_CHECK_SECONDS = 1.0  # how often a long-running assistant looks for a generation committed elsewhere
-ReaderName = Literal["auto", "extractive", "llm", "llm-explain", "qa-model"]
-READERS: tuple[str, ...] = tuple(_REGISTERED)  # ReaderName spells the same names for type checkers
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def check_k(k) -> int:
-    """The number of passages asked for, checked wherever it comes in (CLI, chat, API)."""
-    whole = isinstance(k, int) or (isinstance(k, float) and k.is_integer())  # 5.0 from a slider is 5; inf, nan are not
-    if isinstance(k, bool) or not whole or not 1 <= k <= MAX_K:
-        raise QuestionError(f"{k!r} passages cannot be retrieved", hint=f"ask for a whole number from 1 to {MAX_K}")
-    return int(k)
-
-
-@dataclass(frozen=True)
-class Settings:
-    index_dir: Path = field(default_factory=default_index_dir)
-    store: str | None = None  # where the index lives (rag.stores): a folder, milvus:PATH.db or http://HOST:19530
-    embedder: str = DEFAULT_EMBEDDER
-    embedder_backend: Backend = DEFAULT_BACKEND  # for new indexes; an existing one keeps the backend that built it
-    k: int = 5
-    reader: ReaderName = "extractive"
-    retrieval: RetrievalSettings = RetrievalSettings()
-    chunking: ChunkSettings | None = None  # None: an existing index's own, ChunkSettings() for a new one
-    llm_model: str | None = None
-    qa_model: str | None = None
-    explain: bool = False
-    abstain: bool = True  # False: readers always answer, still recording their confidence (evaluating declining)
-
-    @property
-    def location(self) -> str:
-        """The store location: `store` when given, else the index folder."""
-        return self.store or str(self.index_dir)
-
-    def __post_init__(self) -> None:
-        if self.reader not in READERS:
-            raise RagError(f"unknown reader '{self.reader}'", hint=f"choose one of {', '.join(READERS)}")
-        check_k(self.k)
-
-
-def location_settings(location: str | Path) -> dict:
-    """Settings values for an index location: a folder is `index_dir`, a Milvus location is `store`."""
-    from rag.stores import StoreLocation
-
-    where = StoreLocation(location)
-    if where.kind == "folder":
-        return {"index_dir": Path(where.target), "store": None}
-    return {"store": str(location).strip()}
-
-
-def clean_question(question: str) -> str:
-    """The question as it will be asked, or a QuestionError that says what to fix."""
-    if not isinstance(question, str):
-        raise QuestionError("the question must be text", hint="type a question")
-    text = " ".join(_CONTROL.sub(" ", question).split())
-    if not text:
-        raise QuestionError("the question is empty", hint="type a question, e.g. 'Who announced the deal?'")
-    if len(text) > MAX_QUESTION_CHARS:
-        raise QuestionError(
-            f"the question is {len(text):,} characters long, over the limit of {MAX_QUESTION_CHARS:,}",
-            hint="ask a shorter question; put long text in a document and index it",
-        )
-    if not re.search(r"\w", text):
-        raise QuestionError("the question has no words, only punctuation or symbols", hint="type a question in words")
-    return text
-
-
-def retrieval_query(question: str, history: Sequence[str]) -> str:
-    """A follow-up like 'And when did he say it?' is searched together with the previous question."""
-    from rag.text import content_terms
-
-    if history and len(content_terms(question)) <= 3:
-        return f"{history[-1]} {question}"
-    return question
-
 
 class Assistant:
     """Ask questions of your documents; every answer cites the exact characters that support it.
@@ -514,37 +434,6 @@ class Assistant:
         if fresh:
             other.add_documents(fresh, persist=False)
         return other
-
-
-def answer_to_dict(answer: Answer, *, paths: bool = True) -> dict:
-    """The stable JSON shape of `rag ask --json` (scripts depend on these keys). With paths=False (anything served
-    over the network) a source is the document's file name, never a path on the server, and its title comes along."""
-
-    def source(doc_id: str) -> dict:
-        document = answer.document(doc_id)
-        return {"source": document.source} if paths else {"source": document.name, "title": document.title}
-
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "abstained": answer.abstained,
-        "citations": [
-            {"doc_id": c.doc_id, **source(c.doc_id), "start": c.start, "end": c.end, "quote": c.quote}
-            for c in answer.citations
-        ],
-        "hits": [
-            {
-                **source(h.chunk.doc_id),
-                "start": h.chunk.start,
-                "end": h.chunk.end,
-                "score": round(h.score, 6),
-            }
-            for h in answer.hits
-        ],
-        "timings_ms": dict(answer.timings),
-        "kind": answer.kind,
-        "short": answer.short,
-    }
 
 
 def _scope(store, sources, where) -> frozenset[str] | None:

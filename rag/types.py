@@ -125,3 +125,34 @@ class DocumentInfo:
     chars: int
     chunks: int
     size_bytes: int | None
+
+
+def answer_to_dict(answer: Answer, *, paths: bool = True) -> dict:
+    """The stable JSON shape of `rag ask --json` (scripts depend on these keys). With paths=False (anything served
+    over the network) a source is the document's file name, never a path on the server, and its title comes along."""
+
+    def source(doc_id: str) -> dict:
+        document = answer.document(doc_id)
+        return {"source": document.source} if paths else {"source": document.name, "title": document.title}
+
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "abstained": answer.abstained,
+        "citations": [
+            {"doc_id": c.doc_id, **source(c.doc_id), "start": c.start, "end": c.end, "quote": c.quote}
+            for c in answer.citations
+        ],
+        "hits": [
+            {
+                **source(h.chunk.doc_id),
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "score": round(h.score, 6),
+            }
+            for h in answer.hits
+        ],
+        "timings_ms": dict(answer.timings),
+        "kind": answer.kind,
+        "short": answer.short,
+    }

@@ -1,6 +1,8 @@
 import pytest
 
-from rag.assistant import MAX_QUESTION_CHARS, Assistant, Settings, answer_to_dict, clean_question, retrieval_query
+from rag.assistant import Assistant
+from rag.settings import MAX_QUESTION_CHARS, Settings, clean_question, retrieval_query
+from rag.types import answer_to_dict
 from rag.errors import QuestionError, RagError
 
 

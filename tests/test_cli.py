@@ -139,7 +139,7 @@ def test_remove_names_the_store_it_removed_from(tmp_path, corpus_dir, capsys):
 def test_every_surface_offers_the_readers_registered_once():
     import typing
 
-    from rag.assistant import ReaderName
+    from rag.settings import ReaderName
     from rag.readers import CHAT_READERS, READERS
     from ui import app, mcp_tools, openai_api
 

@@ -16,7 +16,7 @@ SCALE = max(1, int(os.environ.get("RAG_FUZZ_SCALE", "1")))
 def examples(count: int) -> settings:
     return settings(max_examples=count * SCALE, deadline=None, suppress_health_check=list(HealthCheck))
 
-from rag.assistant import clean_question
+from rag.settings import clean_question
 from rag.errors import LoadError, QuestionError, RagError
 from rag.loaders import clean_text, load_file
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
-from rag.assistant import Assistant, answer_to_dict
+from rag.assistant import Assistant
+from rag.types import answer_to_dict
 from rag.errors import RagError
 from rag.loaders import SUPPORTED_SUFFIXES
 from rag.readers import CHAT_READERS, MODEL_READERS, READERS
@@ -308,7 +309,7 @@ class ChatApp:
 
     @staticmethod
     def assistant_question(message) -> str:
-        from rag.assistant import clean_question
+        from rag.settings import clean_question
 
         if isinstance(message, dict):  # multimodal textbox payloads
             message = message.get("text", "")
@@ -459,7 +460,7 @@ class ChatApp:
         A location without an index yet is created by the next upload."""
         import gradio as gr
 
-        from rag.assistant import location_settings
+        from rag.settings import location_settings
         from rag.stores import store_exists
 
         if self.read_only:

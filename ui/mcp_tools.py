@@ -14,7 +14,8 @@ from typing import Callable, Literal
 
 from typing_extensions import TypedDict  # pydantic reads TypedDict field types from this one on Python < 3.12
 
-from rag.assistant import Assistant, answer_to_dict
+from rag.assistant import Assistant
+from rag.types import answer_to_dict
 from rag.errors import RagError
 from rag.readers import CHAT_READERS
 

@@ -22,7 +22,8 @@ from typing import Callable, Iterator
 # FastAPI reads the route functions' annotations at run time: Request must be importable from this module.
 from fastapi import Request
 
-from rag.assistant import Assistant, answer_to_dict
+from rag.assistant import Assistant
+from rag.types import answer_to_dict
 from rag.errors import RagError
 from rag.readers import CHAT_READERS
 from rag.types import Answer

@@ -55,14 +55,14 @@ SEED_QUESTIONS = Path(__file__).resolve().parent.parent.parent / "seeds" / "ques
 
 
 def _settings(args: argparse.Namespace, **extra):
-    from rag.assistant import Settings
+    from rag.settings import Settings
     from rag.retrieval import RetrievalSettings
 
     values = {}
     if getattr(args, "index", None):
         values["index_dir"] = Path(args.index).expanduser()
     if getattr(args, "store", None):
-        from rag.assistant import location_settings
+        from rag.settings import location_settings
 
         values.update(location_settings(args.store))
     if getattr(args, "embedder", None):

@@ -101,7 +101,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     Example: rag ask "Who signed the mining agreement?" --json
     """
-    from rag.assistant import answer_to_dict, clean_question
+    from rag.settings import clean_question
+    from rag.types import answer_to_dict
 
     from rag.scope import check_where
 
