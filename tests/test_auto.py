@@ -3,7 +3,7 @@
 import re
 
 from rag.llm import Completion, Token
-from rag.readers import auto
+from rag.readers import auto, verdicts
 from rag.readers.auto import AutoReader
 from rag.readers.llm import LLMReader
 from rag.readers.signals import Calibration
@@ -25,7 +25,7 @@ class ScriptedLLM:
         system = messages[0]["content"]
         self.asked.append(system)
         self.questions.append(messages[-1]["content"])
-        if system in (JUDGE_SYSTEM, auto.VERDICT_SYSTEM) or system.startswith("You check answers"):
+        if system in (JUDGE_SYSTEM, verdicts.VERDICT_SYSTEM) or system.startswith("You check answers"):
             word = self.replies.get(system, self.verdict)
             other = "No" if word == "Yes" else "Yes"
             return Completion(word, (Token(word, -0.05, ((word, -0.05), (other, -3.0))),))
@@ -54,7 +54,7 @@ def assert_quotes_are_the_documents(assistant, reading):
 
 
 def test_yes_no_comes_first_then_the_evidence_cited(assistant):
-    reading = ask(assistant, ScriptedLLM({auto.VERDICT_SYSTEM: "No"}), "Did Kilauea's lava lake drain in 1669?")
+    reading = ask(assistant, ScriptedLLM({verdicts.VERDICT_SYSTEM: "No"}), "Did Kilauea's lava lake drain in 1669?")
     assert reading.kind == "yesno" and reading.short == "No"
     assert reading.text.startswith("No. ") and reading.text.endswith("[1]")
     assert "2018" in reading.citations[0].quote
@@ -64,7 +64,7 @@ def test_yes_no_comes_first_then_the_evidence_cited(assistant):
 def test_a_yes_no_question_about_two_things_settles_each_on_its_own_evidence(assistant):
     llm = ScriptedLLM({})
     reading = ask(assistant, llm, "Are the Danube and the Rhine both rivers?")
-    asked = [q for system, q in zip(llm.asked, llm.questions) if system == auto.VERDICT_SYSTEM]
+    asked = [q for system, q in zip(llm.asked, llm.questions) if system == verdicts.VERDICT_SYSTEM]
     assert [q.splitlines()[-1] for q in asked] == ["Question: Is Danube rivers?", "Question: Is Rhine rivers?"]
     assert reading.short == "Yes" and len(reading.citations) == 2
     assert {"Danube", "Rhine"} <= {word for c in reading.citations for word in ("Danube", "Rhine") if word in c.quote}
@@ -134,7 +134,7 @@ def test_an_overview_of_everything_gives_a_line_for_each_document(assistant):
 
 
 def test_a_comparison_picks_one_of_the_named_things_with_evidence_for_both(assistant):
-    llm = ScriptedLLM({auto.CHOICE_SYSTEM: "the Danube"})
+    llm = ScriptedLLM({verdicts.CHOICE_SYSTEM: "the Danube"})
     reading = ask(assistant, llm, "Which flows through more countries, the Danube or the Rhine?")
     assert reading.kind == "comparison" and reading.short == "Danube"
     assert reading.text.startswith("Danube. ")
@@ -157,7 +157,7 @@ def test_a_comparison_of_values_is_decided_by_the_values_copied_for_each(assista
                 return Completion(reply, (Token(reply, -0.1),))
             return super().complete(messages, **kwargs)
 
-    reading = ask(assistant, Copying({auto.CHOICE_SYSTEM: "the Rhine"}), "Which river is longer, the Danube or the Rhine?")
+    reading = ask(assistant, Copying({verdicts.CHOICE_SYSTEM: "the Rhine"}), "Which river is longer, the Danube or the Rhine?")
     assert reading.kind == "comparison"
     assert reading.short == "Danube" and reading.signals.get("compared_values") == 1.0
     assert any("2,850" in c.quote for c in reading.citations) and any("1,230" in c.quote for c in reading.citations)
