@@ -6,7 +6,8 @@ import pytest
 
 from ui import render
 from tests.conftest import CORPUS
-from ui.app import ChatApp, safe_upload_name
+from ui.app import ChatApp
+from ui.documents import safe_upload_name
 
 
 @pytest.fixture
@@ -147,7 +148,7 @@ def test_uploads_are_stored_under_the_index_and_bad_ones_reported(app, tmp_path)
 
 
 def test_oversized_upload_is_refused(app, tmp_path, monkeypatch):
-    import ui.app as module
+    import ui.documents as module
 
     monkeypatch.setattr(module, "MAX_UPLOAD_MB", 0)
     path = tmp_path / "big.txt"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from rag.assistant import Assistant
 from rag.loaders import SUPPORTED_SUFFIXES
 from ui import render
-from ui.app import CONCURRENCY_LIMIT, MAX_UPLOAD_MB, NO_SOURCES, QUEUE_SIZE, READER_CHOICES, ChatApp, example_questions
+from ui.app import CONCURRENCY_LIMIT, NO_SOURCES, QUEUE_SIZE, READER_CHOICES, ChatApp, example_questions
+from ui.documents import MAX_UPLOAD_MB
 
 
 def build_app(assistant: Assistant | ChatApp, *, read_only: bool = False):

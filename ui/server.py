@@ -6,7 +6,8 @@ from __future__ import annotations
 from rag.assistant import Assistant
 from rag.errors import RagError
 from ui import render
-from ui.app import CONCURRENCY_LIMIT, MAX_UPLOAD_MB, ChatApp
+from ui.app import CONCURRENCY_LIMIT, ChatApp
+from ui.documents import MAX_UPLOAD_MB
 from ui.blocks import build_app
 
 
