@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 from rag.chunking import Chunker, ChunkSettings
 from rag.errors import IndexNotFoundError, RagError
 from rag.paths import SEED_CORPUS
-from rag.scope import scoped
+from rag.scope import scope_of
 from rag.settings import READERS, ReaderName, Settings, check_k, clean_question, location_settings, retrieval_query
 from rag.types import Answer, Document
 
@@ -83,7 +83,7 @@ class Assistant:
 
         self._seed_if_needed()
         store = self.store
-        scope = _scope(store, sources, where)
+        scope = scope_of(store, sources, where)
         hits = self.retriever(store).search(clean_question(question), check_k(self.settings.k if k is None else k),
                                             scope=scope)
         return [Passage(store.document(h.chunk.doc_id).source, h.chunk.doc_id, h.chunk.start, h.chunk.end,
@@ -161,27 +161,12 @@ class Assistant:
         settings = chunking or self.settings.chunking or ChunkSettings()
         return Chunker(self.embedder.count_tokens, settings, max_tokens=self.embedder.max_tokens)
 
-    def add_documents(
-        self,
-        documents: Sequence[Document],
-        *,
-        rebuild: bool = False,
-        on_progress: Callable[[int, int], None] | None = None,
-        persist: bool = True,
-    ):
-        """Index documents under the store's write lock; the new generation becomes visible at once on commit.
-
-        With persist=False the index lives in memory only (evaluation over throw-away passages)."""
+    def add_documents(self, documents: Sequence[Document], *, rebuild: bool = False,
+                      on_progress: Callable[[int, int], None] | None = None):
+        """Index documents under the store's write lock; the new generation becomes visible at once on commit."""
         from rag.indexer import Indexer
-        from rag.stores import IndexInfo, new_store, open_for_writing
+        from rag.stores import open_for_writing
 
-        if not persist:  # a folder store that is never committed: nothing is written anywhere
-            store = self._store or new_store(self.settings.index_dir, IndexInfo(
-                self.embedder.model_id, self.embedder.dimension, self.settings.chunking or ChunkSettings()))
-            report = Indexer(store, self.chunker(store.info.chunking), self.embedder.embed_documents).upsert(
-                documents, on_progress=on_progress)
-            self._store = store
-            return report
         with self._write_lock, self._writing():
             if not rebuild:
                 self._follow_index()
@@ -281,35 +266,9 @@ class Assistant:
 
     def _make_reader(self, name: str, key: tuple, overrides: dict):
         if key not in self._readers:
-            # rerank=False: the readers choose sentences without the cross-encoder too (the whole second stage off).
-            second_stage = overrides.pop("rerank", self.settings.retrieval.rerank)
-            if name == "extractive":
-                from rag.readers.extractive import ExtractiveReader
+            from rag.readers import build_reader
 
-                self._readers[key] = ExtractiveReader(self.embedder, reranker=self.reranker if second_stage else None,
-                                                      **overrides)
-            elif name == "llm" and not self.settings.explain:
-                from rag.readers.llm import LLMReader
-
-                self._readers[key] = LLMReader(
-                    self.embedder, model=self.settings.llm_model,
-                    extractive=self.reader("extractive", rerank=second_stage, **overrides), **overrides,
-                )
-            elif name in ("auto", "llm-explain", "llm"):  # "llm" with the explain setting is llm-explain
-                from rag.readers.auto import AutoReader
-                from rag.readers.llm import LLMReader
-
-                short = LLMReader(self.embedder, model=self.settings.llm_model,
-                                  extractive=self.reader("extractive", rerank=second_stage, **overrides), **overrides)
-                self._readers[key] = AutoReader(short, explain_only=name != "auto")
-            elif name == "qa-model":
-                from rag.readers.qa_model import QAModelReader
-
-                if not self.settings.qa_model:
-                    raise RagError("the qa-model reader needs a model", hint="pass --qa-model PATH")
-                self._readers[key] = QAModelReader(self.settings.qa_model)
-            else:
-                raise RagError(f"unknown reader '{name}'", hint=f"choose one of {', '.join(READERS)}")
+            self._readers[key] = build_reader(name, self, overrides)
         return self._readers[key]
 
     def retriever(self, index=None, *, rerank: bool | None = None):
@@ -345,7 +304,7 @@ class Assistant:
         second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)
         chosen = self.reader(reader) if second_stage == self.settings.retrieval.rerank else self.reader(reader, rerank=second_stage)
         store = self.store  # one generation for the whole question, even if an update lands meanwhile
-        scope = _scope(store, sources, where)
+        scope = scope_of(store, sources, where)
         timings: dict[str, float] = {}
         # A follow-up ("when did it erupt?") is searched together with the question it follows, and read alone.
         query = retrieval_query(question, history)
@@ -430,12 +389,9 @@ class Assistant:
                 store.write(document, chunks, mine.vectors([c.chunk_id for c in chunks]), mine.centroid(document.doc_id))
             else:
                 fresh.append(document)
+        if fresh:  # chunked and embedded into the in-memory store, never committed: nothing is written anywhere
+            from rag.indexer import Indexer
+
+            Indexer(store, other.chunker(info.chunking), self.embedder.embed_documents).upsert(fresh)
         other._store = store
-        if fresh:
-            other.add_documents(fresh, persist=False)
         return other
-
-
-def _scope(store, sources, where) -> frozenset[str] | None:
-    """The doc_ids a question is limited to, or None; the documents are listed only when a scope is asked for."""
-    return scoped(store.documents(), sources, where) if sources or where else None

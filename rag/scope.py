@@ -110,3 +110,8 @@ def scoped(documents: Iterable[Document], patterns: str | Sequence[str],
         raise RagError(f"no indexed document matches {', '.join(asked)}",
                        hint=f"name a file or a glob such as '*.pdf' (indexed: {names or 'nothing'})")
     return chosen
+
+
+def scope_of(store, sources, where) -> frozenset[str] | None:
+    """The doc_ids a question is limited to, or None; the documents are listed only when a scope is asked for."""
+    return scoped(store.documents(), sources, where) if sources or where else None

@@ -180,9 +180,7 @@ def cmd_eval_kinds(args: argparse.Namespace) -> int:
     seed = load_paths([SEED_CORPUS]).documents
 
     def assistant_for(documents):
-        assistant = Assistant(Settings(index_dir=out / ".scratch", reader="auto"), embedder=embedder)
-        assistant.add_documents(list(documents) or seed, persist=False)
-        return assistant
+        return Assistant(Settings(index_dir=out / ".scratch", reader="auto"), embedder=embedder).over(list(documents) or seed)
 
     from tqdm import tqdm
 

@@ -69,3 +69,33 @@ class ReadsByStreaming:
 
 def abstention(confidence: float = 0.0, signals: Mapping[str, float] | None = None) -> Reading:
     return Reading(ABSTAIN_TEXT, (), True, confidence, signals=dict(signals or {}))
+
+
+def build_reader(name: str, assistant, overrides: dict):
+    """The reader a registered name stands for, built over the assistant's embedder, cross-encoder and settings
+    (`overrides` are the reader's own settings; rerank=False turns the whole second stage off, sentences too)."""
+    from rag.errors import RagError
+
+    settings = assistant.settings
+    second_stage = overrides.pop("rerank", settings.retrieval.rerank)
+    if name == "extractive":
+        from rag.readers.extractive import ExtractiveReader
+
+        return ExtractiveReader(assistant.embedder, reranker=assistant.reranker if second_stage else None, **overrides)
+    if name == "qa-model":
+        from rag.readers.qa_model import QAModelReader
+
+        if not settings.qa_model:
+            raise RagError("the qa-model reader needs a model", hint="pass --qa-model PATH")
+        return QAModelReader(settings.qa_model)
+    if name not in ("auto", "llm-explain", "llm"):
+        raise RagError(f"unknown reader '{name}'", hint=f"choose one of {', '.join(READERS)}")
+    from rag.readers.llm import LLMReader
+
+    short = LLMReader(assistant.embedder, model=settings.llm_model,
+                      extractive=assistant.reader("extractive", rerank=second_stage, **overrides), **overrides)
+    if name == "llm" and not settings.explain:
+        return short
+    from rag.readers.auto import AutoReader
+
+    return AutoReader(short, explain_only=name != "auto")  # "llm" with the explain setting is llm-explain
