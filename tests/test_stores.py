@@ -125,6 +125,25 @@ def assistant_for(location: str, embedder) -> Assistant:
                      embedder=embedder, reranker=FakeReranker())
 
 
+def test_a_store_of_hundreds_of_documents_opens_and_replaces_them(location, tmp_path, fake_embedder):
+    """Reading and cleaning up go by simple expressions: Milvus Lite 2.4 rejects a long chain of
+    (doc_id == .. and gen == ..) alternatives, which once made a store of a few hundred documents unopenable."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(300):
+        (folder / f"note{n}.txt").write_text(f"Note {n} records lot {n * 7} shipped to depot {n % 13}.")
+    assistant = assistant_for(location, fake_embedder)
+    assistant.index_paths([folder])
+    store = open_store(location)
+    assert len(store.documents()) == 300 and store.chunk_count() == 300
+    for n in range(0, 300, 2):  # half of them change: their old rows are superseded and cleaned up
+        (folder / f"note{n}.txt").write_text(f"Note {n} records lot {n * 7} returned from depot {n % 13}.")
+    report, _ = assistant_for(location, fake_embedder).index_paths([folder])
+    assert len(report.replaced) == 150
+    store = open_store(location)
+    assert store.chunk_count() == 300 and sum("returned" in c.text for c in store.chunks()) == 150
+
+
 def test_indexed_documents_are_read_back_with_exact_offsets(location, corpus_dir, fake_embedder):
     assert not store_exists(location)
     with pytest.raises(IndexNotFoundError, match="no index in"):
@@ -300,9 +319,9 @@ def _when_up(action, seconds: float = 90):
 
 def test_a_server_killed_while_indexing_leaves_no_half_written_generation(tmp_path, fake_embedder, corpus_dir, monkeypatch):
     pytest.importorskip("milvus", reason="the milvus wheel (Milvus standalone server) is not installed")
-    import rag.stores.milvus_store as milvus_store
+    import rag.stores.milvus_client as milvus_client
 
-    monkeypatch.setattr(milvus_store, "CALL_SECONDS", 4)  # a dead server is given up on sooner than a user would
+    monkeypatch.setattr(milvus_client, "CALL_SECONDS", 4)  # a dead server is given up on sooner than a user would
     from rag.stores.milvus_store import MilvusUnavailableError
 
     server = LoopbackMilvus(tmp_path)
@@ -345,10 +364,10 @@ def test_a_server_killed_while_indexing_leaves_no_half_written_generation(tmp_pa
 
 
 def test_an_unreachable_server_is_a_clear_error(fake_embedder, monkeypatch):
-    import rag.stores.milvus_store as milvus_store
+    import rag.stores.milvus_client as milvus_client
     from rag.stores.milvus_store import MilvusUnavailableError
 
-    monkeypatch.setattr(milvus_store, "CONNECT_SECONDS", 2)
+    monkeypatch.setattr(milvus_client, "CONNECT_SECONDS", 2)
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -98,8 +98,9 @@ def bench_scale(sizes: Sequence[int] = (1_000_000,), *, dim: int = 384, queries:
         for location in milvus:
             rows.extend(_milvus_scale(location, base, probes, truth, log))
     replace = bench_replace(replace_chunks, dim=dim, log=log) if replace_chunks else None
+    opened = [bench_opened(location, replace_chunks, dim=dim, log=log) for location in milvus] if replace_chunks else []
     return {"benchmark": "scale", "machine": machine(), "dimension": dim, "queries": queries, "seed": seed, "rows": rows,
-            "replace": replace}
+            "replace": replace, "opened": opened}
 
 
 def _ivf_rows(base: np.ndarray, ids: np.ndarray, probes: np.ndarray, truth: np.ndarray, log) -> list[dict]:
@@ -270,6 +271,58 @@ def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 
             "replaced_chunk_found": found.startswith(replacement.doc_id)}
 
 
+_OPENED_PROBE = (
+    "import sys, numpy as np; from rag.bench.common import _rss_mib; from rag.stores import open_store; "
+    "before, anon = _rss_mib(), _rss_mib('RssAnon'); store = open_store(sys.argv[1]); "
+    "store.lexical(['term1 term2'], 10); "
+    "queries = np.random.default_rng(1).standard_normal((20, store.info.dimension)).astype('float32'); "
+    "hits = store.dense(queries / np.linalg.norm(queries, axis=1, keepdims=True), 10); "
+    "[store.chunk(c) for row in hits for c, _ in row]; "
+    "print(before, _rss_mib(), _rss_mib('RssAnon') - anon, _rss_mib('RssFile'))")
+
+
+def _write_synthetic(target: str, documents: int, dim: int, per_document: int, seed: int) -> None:
+    """Runs in a fresh process (a Milvus Lite file has one opener at a time): `documents` synthetic documents into
+    a new store at `target`."""
+    from rag.chunking import ChunkSettings
+    from rag.indexer import Indexer
+    from rag.stores import open_for_writing
+
+    corpus, _, Chunker, lookup, _ = _synthetic_corpus(documents * per_document, dim, per_document, seed)
+    store = open_for_writing(target, embedder_id="synthetic", dimension=dim, chunking=ChunkSettings(), rebuild=True)
+    Indexer(store, Chunker, lambda texts: np.vstack([lookup[t] for t in texts])).upsert(corpus)
+    store.commit()
+
+
+def bench_opened(location: str, chunks: int, *, dim: int = 384, per_document: int = 10, seed: int = 13,
+                 log: Callable[[str], None] = print) -> dict:
+    """Memory of a process that opens the store at `location` holding `chunks` synthetic chunks and asks 20
+    questions (BM25 and dense, each hit's text read), beside the same for an empty store of the same kind (a Milvus
+    server gets the prefixes `#benchfull` and `#benchempty`, a Milvus Lite file two files beside it, a folder two
+    subfolders). Writing and opening each
+    run in a fresh process."""
+    from rag.stores import StoreLocation
+
+    where = StoreLocation(location)
+    if where.kind == "folder":
+        full, empty = str(Path(where.target) / "full"), str(Path(where.target) / "empty")
+    elif not where.is_server:  # Milvus Lite: a file each
+        full, empty = (f"milvus:{where.target.removesuffix('.db')}-{name}.db" for name in ("full", "empty"))
+    else:
+        full, empty = f"{location.split('#')[0]}#benchfull", f"{location.split('#')[0]}#benchempty"
+    measured = {}
+    for name, target, documents in (("empty", empty, 1), ("full", full, chunks // per_document)):
+        log(f"opened: writing {documents * per_document:,} chunks into {target}")
+        subprocess.run([sys.executable, "-c", "import sys; from rag.bench.scale import _write_synthetic; "
+                        "_write_synthetic(sys.argv[1], *map(int, sys.argv[2:]))", target, str(documents), str(dim),
+                        str(per_document), str(seed)], check=True)
+        child = subprocess.run([sys.executable, "-c", _OPENED_PROBE, target], capture_output=True, text=True, check=True)
+        before, after, own, mapped = map(float, child.stdout.split()[-4:])
+        measured[name] = {"opened_mib": round(after - before, 1), "own_mib": round(own, 1), "file_mib": round(mapped, 1)}
+    return {"location": location, "kind": where.kind, "chunks": chunks, **measured,
+            "above_empty_mib": round(measured["full"]["opened_mib"] - measured["empty"]["opened_mib"], 1)}
+
+
 def scale_markdown(r: dict) -> str:
     m = r["machine"]
     lines = [
@@ -299,4 +352,10 @@ def scale_markdown(r: dict) -> str:
                       f"({replace['bytes_per_chunk_opened']} bytes a chunk: catalog, BM25, vectors), of which "
                       f"{replace['opened_own_mib']} MiB its own and the rest file pages read through the page "
                       f"cache (memory-mapped vectors and BM25; {replace['opened_file_mib']} MiB of mapped files in all)."]
+    for opened in r.get("opened") or []:
+        full, empty = opened["full"], opened["empty"]
+        lines += ["", f"A process that opens {opened['location']} holding {opened['chunks']:,} chunks and asks 20 "
+                      f"questions holds {full['opened_mib']} MiB for it ({full['own_mib']} MiB its own, "
+                      f"{full['file_mib']} MiB mapped files); for an empty store of the same kind, {empty['opened_mib']} "
+                      f"MiB: **{opened['above_empty_mib']} MiB above an empty one**."]
     return "\n".join(lines) + "\n"

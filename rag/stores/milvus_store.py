@@ -18,8 +18,7 @@ ABANDONED_AFTER old. Two writers of different documents both land; two writers o
 commit wins. Superseded rows are deleted after each commit.
 
 Lexical retrieval: BM25 is built on the client from the chunk texts read from Milvus (bm25s, as for folders), on
-every server version. Milvus 2.4 stores sparse vectors and 2.5 computes BM25 itself; using them is what would let
-the lexical side scale past one process's memory (README, Scaling out).
+every server version; Milvus 2.5 computes BM25 itself (README, Scaling out).
 """
 
 from __future__ import annotations
@@ -267,11 +266,13 @@ class MilvusStore(Store):
 
     def _chunks(self, documents: list[dict]) -> dict[str, list[Chunk]]:
         chunks: dict[str, list[Chunk]] = {}
-        for batch in _batches(documents, 64):
-            condition = " or ".join(f"(doc_id == {_quote(r['doc_id'])} and gen == {r['gen']})" for r in batch)
-            for row in self.query_all("chunks", condition, ["chunk_id", "doc_id", "start", "end", "text"]):
-                chunks.setdefault(row["doc_id"], []).append(
-                    Chunk(row["chunk_id"], row["doc_id"], row["start"], row["end"], row["text"]))
+        for batch in _batches(documents, 256):
+            # By doc_id, the generation checked here: Milvus Lite 2.4 rejects long (doc_id == .. and gen == ..) chains.
+            live = {r["doc_id"]: r["gen"] for r in batch}
+            for row in self.query_all("chunks", _in("doc_id", live), ["chunk_id", "doc_id", "gen", "start", "end", "text"]):
+                if row["gen"] == live[row["doc_id"]]:
+                    chunks.setdefault(row["doc_id"], []).append(Chunk(row["chunk_id"], row["doc_id"], row["start"],
+                                                                      row["end"], row["text"]))
         for rows in chunks.values():
             rows.sort(key=lambda c: (c.start, c.end))
         return chunks
@@ -300,7 +301,6 @@ class MilvusStore(Store):
         if ids or operator == "in":
             condition = f"({condition}) and doc_id {operator} [{', '.join(_quote(d) for d in ids)}]"
         return self._vector_index.search_where(vectors, min(k, chunks), condition)
-
 
     # ----- writing ----------------------------------------------------------------------------------------------
 
@@ -356,8 +356,12 @@ class MilvusStore(Store):
         for batch in _batches([r["key"] for r in stale_docs], 256):
             self.call("delete", self.names["documents"], ids=batch)
         gone = {(r["doc_id"], r["gen"]) for r in stale_docs if r["doc_id"]} - live_doc_gens
-        for batch in _batches(sorted(gone), 64):
-            self._delete_where("chunks", " or ".join(f"(doc_id == {_quote(d)} and gen == {g})" for d, g in batch))
+        by_gen: dict[int, list[str]] = {}
+        for doc_id, gen in sorted(gone):
+            by_gen.setdefault(gen, []).append(doc_id)
+        for gen, doc_ids in by_gen.items():  # one simple expression per generation (see _chunks)
+            for batch in _batches(doc_ids, 256):
+                self._delete_where("chunks", f"gen == {gen} and {_in('doc_id', batch)}")
         live_ids = {doc_id for doc_id, _ in live_doc_gens}
         dead_texts = {doc_id for doc_id, _ in gone} - live_ids
         for batch in _batches(sorted(dead_texts), 256):
