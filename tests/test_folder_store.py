@@ -352,7 +352,7 @@ def test_an_index_of_the_first_format_is_read_and_upgraded_on_the_next_commit(tm
 
 
 def test_an_opened_index_reads_its_catalog_by_key_and_holds_only_what_changed(tmp_path, corpus_dir, fake_embedder):
-    from rag.stores.catalog import SqliteCatalog
+    from rag.stores.sqlite_catalog import SqliteCatalog
 
     folder = tmp_path / "idx"
     built = build(folder, corpus_dir, fake_embedder)

@@ -35,7 +35,8 @@ from rag.chunking import ChunkSettings
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexRecoveredWarning
 from rag.hashing import file_sha256
 from rag.stores.base import IndexInfo, Store, centroid
-from rag.stores.catalog import Catalog, SqliteCatalog, write_catalog
+from rag.stores.catalog import Catalog
+from rag.stores.sqlite_catalog import SqliteCatalog, write_catalog
 from rag.stores.faiss_store import FaissVectorStore
 from rag.types import Chunk, Document
 
