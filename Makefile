@@ -88,8 +88,8 @@ calibrate: install
 # The README's performance tables: the embedder backends, the vector stores at scale (Scaling out; the Milvus rows
 # need a server: add --store http://HOST:19530), the server under load (both readers, with uploads landing).
 bench: install
-	$(RAG) bench --corpus $(DATA)/scifact --embedder-backend torch --out bench-results
-	$(RAG) bench --corpus $(DATA)/scifact --out bench-results
+	$(RAG) bench pipeline --corpus $(DATA)/scifact --embedder-backend torch --out bench-results
+	$(RAG) bench pipeline --corpus $(DATA)/scifact --out bench-results
 	$(RAG) bench scale --sizes 1000000 --out bench-results/scale-1m
 	$(RAG) bench scale --sizes 1000000 --ondisk-only --replace-chunks 0 --out bench-results/scale-1m-ondisk
 	$(RAG) bench scale --sizes 4000000 --ondisk-only --replace-chunks 0 --out bench-results/scale-4m

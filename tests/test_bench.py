@@ -32,12 +32,12 @@ def test_scale_benchmark_reports_recall_memory_and_milvus(tmp_path, monkeypatch)
 
 
 def test_a_missing_benchmark_corpus_is_a_clear_error(tmp_path, capsys):
-    assert cli.main(["bench", "--corpus", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 1
+    assert cli.main(["bench", "pipeline", "--corpus", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 1
     assert "--corpus" in capsys.readouterr().err
 
 
 def test_a_document_folder_without_questions_says_what_is_missing(tmp_path, corpus_dir, capsys):
-    assert cli.main(["bench", "--corpus", str(corpus_dir), "--out", str(tmp_path)]) == 1
+    assert cli.main(["bench", "pipeline", "--corpus", str(corpus_dir), "--out", str(tmp_path)]) == 1
     assert "--questions" in capsys.readouterr().err
 
 
@@ -45,7 +45,7 @@ def test_a_document_folder_without_questions_says_what_is_missing(tmp_path, corp
 def test_pipeline_benchmark_runs_on_the_seed_corpus_with_the_naive_baseline(tmp_path):
     from rag.paths import SEED_CORPUS
 
-    code = cli.main(["bench", "--corpus", str(SEED_CORPUS), "--questions", str(SEED_CORPUS / "questions.jsonl"),
+    code = cli.main(["bench", "pipeline", "--corpus", str(SEED_CORPUS), "--questions", str(SEED_CORPUS / "questions.jsonl"),
                      "--docs", "0", "--queries", "4", "--out", str(tmp_path)])
     assert code == 0
     result = json.loads((tmp_path / "pipeline-onnx-int8.json").read_text())

@@ -23,9 +23,10 @@ def run(capsys, *argv):
 
 
 def test_help_is_instant_and_imports_nothing_heavy():
-    probe = "import sys, rag.cli; rag.cli.build_parser(); print(sorted(m for m in ('torch','numpy','faiss','gradio','sentence_transformers') if m in sys.modules))"
+    probe = ("import sys, rag.cli; code = rag.cli.main(['--help']); "
+             "print(code, sorted(m for m in ('torch','numpy','faiss','gradio','sentence_transformers') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    assert "Commands:" in result.stdout and result.stdout.strip().endswith("0 []")
 
 
 def test_index_ask_remove_list(tmp_path, corpus_dir, capsys):
@@ -144,9 +145,26 @@ def test_every_surface_offers_the_readers_registered_once():
     from ui import app, mcp_tools, openai_api
 
     assert set(typing.get_args(ReaderName)) == set(READERS)
-    choices = {action.dest: action.choices for action in cli.build_parser()._subparsers._group_actions[0].choices["ask"]._actions}
-    assert list(choices["reader"]) == list(READERS)
+    reader = next(p for p in cli.cli.commands["ask"].params if p.name == "reader")
+    assert list(reader.type.choices) == list(READERS)
     assert [value for _, value in app.READER_CHOICES] == list(CHAT_READERS)
     assert list(openai_api.MODELS.values()) == list(CHAT_READERS)
     tool = next(t for t in mcp_tools.build(lambda: None)._tool_manager.list_tools() if t.name == "ask")
     assert tool.parameters["properties"]["reader"]["enum"] == list(CHAT_READERS)
+
+
+def test_bench_is_a_group_each_benchmark_with_its_own_options(capsys):
+    assert cli.main(["bench", "--help"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in ("pipeline", "scale", "load", "ocr", "watch", "files"))
+    assert cli.main(["bench", "scale", "--help"]) == 0
+    scale = capsys.readouterr().out
+    assert "--replace-chunks" in scale and "--clients" not in scale and "--docs" not in scale
+    assert cli.main(["bench", "load", "--sizes", "10"]) == 2  # another benchmark's option: a usage error
+    assert "No such option '--sizes'" in capsys.readouterr().err
+
+
+def test_a_usage_error_names_the_problem_and_the_choices(capsys):
+    assert cli.main(["ask", "Where?", "--reader", "oracle"]) == 2
+    err = capsys.readouterr().err
+    assert "'oracle' is not one of" in err and "extractive" in err and "Usage: rag ask" in err

@@ -1,60 +1,85 @@
-"""The `rag` command. Imports here are light; each command imports what it needs when it runs.
+"""The `rag` command, on click. Imports here are light; each command imports what it needs when it runs.
 
 The commands live by concern — `library` (index, ask, remove, list), `serving` (serve, chat, mcp), `evaluating`
-(eval, eval-kinds, calibrate, eval-table), `benching` (bench) — and register themselves with `command`, in the
-order `rag --help` lists them."""
+(eval, eval-kinds, calibrate, eval-table), `benching` (the `bench` group: pipeline, scale, load, ocr, watch,
+files) — and register themselves with `command`, each with its click parameters beside it, in the order
+`rag --help` lists them. A command's function takes its parsed values as one namespace (`args.index`, ...)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Sequence
+
+import click
 
 from rag.readers import CHAT_READERS
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 3
-# (name, help, function, options) of each command, in the order `rag --help` lists them; each command's options
-# stand beside it, in its @command line.
-_COMMANDS: list[tuple[str, str, object, tuple]] = []
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 118, "show_default": True}
 
 
-def opt(*flags: str, **settings) -> tuple[tuple[str, ...], dict]:
-    return flags, settings
+class _InOrder(click.Group):
+    """Lists its commands in the order they were added, not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
 
 
-def command(name: str, help_text: str, *options: tuple[tuple[str, ...], dict]):
+cli = _InOrder("rag", context_settings=CONTEXT,
+               help="Ask questions about your own documents, offline, with answers cited to the exact source span.")
+
+
+def command(name: str, help_text: str, *params: click.Parameter, group: click.Group = cli):
+    """Register `func(args)` as the command `name` of `group`, with these click parameters."""
+
     def register(func):
-        _COMMANDS.append((name, help_text, func, options))
+        group.add_command(click.Command(name, callback=lambda **values: func(SimpleNamespace(**values)), params=list(params),
+                                        help=as_written(func.__doc__), short_help=help_text, context_settings=CONTEXT))
         return func
 
     return register
 
 
-BACKEND = opt("--embedder-backend", choices=["onnx-int8", "onnx", "torch"],
-              help="how the embedder runs (default onnx-int8; an existing index keeps the one that built it)")
+def as_written(doc: str | None) -> str | None:
+    """A docstring for click's help: examples and indented lists keep their lines (click's `\\b` marker); prose
+    paragraphs are wrapped to the terminal."""
+    if not doc:
+        return doc
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    kept = [("\b\n" + p) if p.startswith("Example") or "\n " in p else p for p in paragraphs]
+    return "\n\n".join(kept)
+
+
+BACKEND = click.Option(["--embedder-backend"], type=click.Choice(["onnx-int8", "onnx", "torch"]),
+                       help="how the embedder runs (default onnx-int8; an existing index keeps the one that built it)")
 STORE_HELP = "where the index lives: a folder, milvus:PATH.db (Milvus Lite) or http://HOST:19530 (Milvus server)"
-INDEX = (opt("--index", metavar="DIR", help="index folder (default: the seed corpus's, in your user cache)"),
-         opt("--store", metavar="URI", help=STORE_HELP + "; replaces --index"),
-         opt("--embedder", metavar="NAME", help="embedding model path or Hugging Face id (found offline)"), BACKEND)
-RERANK = opt("--rerank", action=argparse.BooleanOptionalAction, default=None,
-             help="the cross-encoder second stage over passages and sentences (default: on)")
-PASSAGES = opt("-k", type=int, metavar="N", help="passages per question (default 5)")
-LLM_MODEL = opt("--llm-model", metavar="PATH",
-                help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
-SOURCE = opt("--source", metavar="PATTERN", action="append", default=[],
-             help="ask only documents matching this file name, folder or glob ('*.pdf'); repeatable")
-WHERE = opt("--where", metavar="KEY:VALUE", action="append", default=[],
-            help="ask only documents meeting this: type:pdf, folder:NAME, title:WORDS, author:NAME, "
+INDEX = (click.Option(["--index"], metavar="DIR",
+                      help="index folder (default: the seed corpus's, in your user cache)"),
+         click.Option(["--store"], metavar="URI", help=STORE_HELP + "; replaces --index"),
+         click.Option(["--embedder"], metavar="NAME", help="embedding model path or Hugging Face id (found offline)"), BACKEND)
+RERANK = click.Option(["--rerank/--no-rerank"], default=None,
+                      help="the cross-encoder second stage over passages and sentences (default: on)")
+PASSAGES = click.Option(["-k"], type=int, metavar="N", help="passages per question (default 5)")
+LLM_MODEL = click.Option(["--llm-model"], metavar="PATH",
+                         help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
+SOURCE = click.Option(["--source"], multiple=True, metavar="PATTERN",
+                      help="ask only documents matching this file name, folder or glob ('*.pdf'); repeatable")
+WHERE = click.Option(["--where"], multiple=True, metavar="KEY:VALUE",
+                     help="ask only documents meeting this: type:pdf, folder:NAME, title:WORDS, author:NAME, "
                  "after:2026-01-01, before:DATE (the document's own date); repeatable, all must hold")
-QA_MODEL = opt("--qa-model", metavar="PATH", help="a Hugging Face question-answering model folder (--reader qa-model)")
-CHAT_READER = opt("--reader", choices=list(CHAT_READERS),
-                  help="how answers are read from passages (auto: shaped by the question's kind)")
+QA_MODEL = click.Option(["--qa-model"], metavar="PATH",
+                        help="a Hugging Face question-answering model folder (--reader qa-model)")
+CHAT_READER = click.Option(["--reader"], type=click.Choice(list(CHAT_READERS)),
+                           help="how answers are read from passages (auto: shaped by the question's kind)")
 SEED_QUESTIONS = Path(__file__).resolve().parent.parent.parent / "seeds" / "questions.jsonl"
 
 
-def _settings(args: argparse.Namespace, **extra):
+def _settings(args, **extra):
     from rag.settings import Settings
     from rag.retrieval import RetrievalSettings
 
@@ -108,7 +133,7 @@ def _progress(description: str):
     return bar, update
 
 
-def _assistant(args: argparse.Namespace, *, build_seed: bool = True):
+def _assistant(args, *, build_seed: bool = True):
     from rag.assistant import Assistant
 
     assistant = Assistant(_settings(args))
@@ -124,21 +149,6 @@ def _assistant(args: argparse.Namespace, *, build_seed: bool = True):
 # The command modules register their commands on import, in this order (the order of `rag --help`).
 from rag.cli import library, serving, evaluating, benching  # noqa: E402,F401
 from rag.cli.printing import _answer_text  # noqa: E402,F401 - the terminal rendering, used by the chat tests
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="rag",
-        description="Ask questions about your own documents, offline, with answers cited to the exact source span.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text, func, options in _COMMANDS:
-        command = sub.add_parser(name, help=help_text, description=func.__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-        command.set_defaults(func=func)
-        for flags, settings in options:
-            command.add_argument(*flags, **settings)
-    return parser
 
 
 def _plain_warnings() -> None:
@@ -161,13 +171,18 @@ def _plain_warnings() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # models are found locally; never reach for a hub
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    parser = build_parser()
-    args = parser.parse_args(argv)
     from rag.errors import RagError
 
     _plain_warnings()
     try:
-        return args.func(args)
+        code = cli.main(args=list(sys.argv[1:] if argv is None else argv), prog_name="rag", standalone_mode=False)
+        return EXIT_OK if code is None else code
+    except click.ClickException as exc:  # a usage error: what was wrong and the command's usage
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        print("interrupted; the index is unchanged unless the save had finished", file=sys.stderr)
+        return 130
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

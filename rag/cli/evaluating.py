@@ -2,43 +2,48 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
+import click
+
 from rag.cli import (
-    EXIT_OK, LLM_MODEL, QA_MODEL, RERANK, SOURCE, WHERE, BACKEND, STORE_HELP, _settings, command, opt,
+    EXIT_OK, LLM_MODEL, QA_MODEL, RERANK, SOURCE, WHERE, BACKEND, STORE_HELP, _settings, command,
 )
 from rag.readers import READERS
 
 
 @command("eval", "evaluate on a question set",
-         opt("questions", nargs="?", metavar="QUESTIONS.jsonl"),
-         opt("--corpus", metavar="PATH", help="documents to index for the questions (default: the seed corpus)"),
-         opt("--index", metavar="DIR", help="evaluate on an existing index instead"),
-         opt("--store", metavar="URI", help=STORE_HELP + ": the corpus is indexed there (parity runs)"),
-         opt("--squad", metavar="FILE", help="SQuAD 2.0 JSON (corpus = its paragraphs)"),
-         opt("--gold-context", action="store_true", help="SQuAD: read each question's own paragraph (reader alone)"),
-         opt("--fold", choices=["tune", "test"],
-             help="SQuAD: the articles (RGB: the questions) in even (tune) or odd (test) places, to choose settings on "
+         click.Argument(["questions"], required=False, metavar="[QUESTIONS.jsonl]"),
+         click.Option(["--corpus"], metavar="PATH",
+                      help="documents to index for the questions (default: the seed corpus)"),
+         click.Option(["--index"], metavar="DIR", help="evaluate on an existing index instead"),
+         click.Option(["--store"], metavar="URI", help=STORE_HELP + ": the corpus is indexed there (parity runs)"),
+         click.Option(["--squad"], metavar="FILE", help="SQuAD 2.0 JSON (corpus = its paragraphs)"),
+         click.Option(["--gold-context"], is_flag=True,
+                      help="SQuAD: read each question's own paragraph (reader alone)"),
+         click.Option(["--fold"], type=click.Choice(["tune", "test"]),
+                      help="SQuAD: the articles (RGB: the questions) in even (tune) or odd (test) places, to choose settings on "
                   "one half and report on the other"),
-         opt("--beir", metavar="DIR", help="BEIR dataset folder (retrieval only)"),
-         opt("--split", default="test"),
-         opt("--rgb", metavar="FILE", help="RGB news questions (JSON lines)"),
-         opt("--hotpot", metavar="FILE", help="HotpotQA, processed JSON lines (corpus = every question's paragraphs)"),
-         opt("--baseline", choices=["stuff"],
-             help="also answer with the textbook chain (dense top-4, the classic stuff prompt, the same local model)"),
-         opt("--negatives-only", action="store_true", help="RGB: only passages without the answer"),
-         opt("--reader", choices=[*READERS, "none"],
-             help="none: retrieval only"),
+         click.Option(["--beir"], metavar="DIR", help="BEIR dataset folder (retrieval only)"),
+         click.Option(["--split"], default="test"),
+         click.Option(["--rgb"], metavar="FILE", help="RGB news questions (JSON lines)"),
+         click.Option(["--hotpot"], metavar="FILE",
+                      help="HotpotQA, processed JSON lines (corpus = every question's paragraphs)"),
+         click.Option(["--baseline"], type=click.Choice(["stuff"]),
+                      help="also answer with the textbook chain (dense top-4, the classic stuff prompt, the same local model)"),
+         click.Option(["--negatives-only"], is_flag=True, help="RGB: only passages without the answer"),
+         click.Option(["--reader"], type=click.Choice([*READERS, "none"]), help="none: retrieval only"),
          QA_MODEL, LLM_MODEL,
-         opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="mode the reader uses (all are measured)"),
-         opt("-k", type=int, metavar="N", help="passages given to the reader (default 5)"), RERANK,
-         opt("--no-abstain", action="store_true", help="the reader always answers (its confidence is still recorded)"),
-         opt("--limit", type=int, metavar="N", help="a seeded random sample of N questions"), SOURCE, WHERE,
-         opt("--embedder", metavar="NAME"), BACKEND, opt("--out", required=True, metavar="DIR"))
-def cmd_eval(args: argparse.Namespace) -> int:
+         click.Option(["--retrieval"], type=click.Choice(["hybrid", "dense", "lexical"]),
+                      help="mode the reader uses (all are measured)"),
+         click.Option(["-k"], type=int, metavar="N", help="passages given to the reader (default 5)"), RERANK,
+         click.Option(["--no-abstain"], is_flag=True,
+                      help="the reader always answers (its confidence is still recorded)"),
+         click.Option(["--limit"], type=int, metavar="N", help="a seeded random sample of N questions"), SOURCE, WHERE,
+         click.Option(["--embedder"], metavar="NAME"), BACKEND, click.Option(["--out"], required=True, metavar="DIR"))
+def cmd_eval(args) -> int:
     """Evaluate retrieval and answers on a question set; writes summary.json, results.jsonl, report.md and plots.
 
     Retrieval is measured in every mode (dense, lexical, hybrid) side by side; the reader uses --retrieval.
@@ -90,7 +95,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _eval_set(args: argparse.Namespace):
+def _eval_set(args):
     """(the question set, its gold passage ids or None) from the arguments of `rag eval`."""
     from rag.errors import RagError
     from rag.evaluation import datasets
@@ -124,7 +129,7 @@ def _eval_set(args: argparse.Namespace):
     return eval_set, gold
 
 
-def _eval_assistants(args: argparse.Namespace, base, embedder):
+def _eval_assistants(args, base, embedder):
     """folder -> an Assistant for the run: the corpus's (cached by content, or the given --index / --store), or with
     folder None a scratch one for throw-away passage sets (kept in memory)."""
     from dataclasses import replace
@@ -144,13 +149,13 @@ def _eval_assistants(args: argparse.Namespace, base, embedder):
 
 
 @command("eval-kinds", "ask a labelled question-kinds set and score the answers",
-         opt("questions", metavar="KINDS.jsonl"),
-         opt("--data", default="../shared/data", metavar="DIR",
-             help="the public evaluation data the set's squad/hotpot/rgb rows refer to"),
-         opt("--labels-only", action="store_true", help="only how often each kind is read right (no models)"),
-         opt("--limit", type=int, metavar="N", help="a seeded random sample of N questions"),
-         opt("--out", required=True, metavar="DIR"))
-def cmd_eval_kinds(args: argparse.Namespace) -> int:
+         click.Argument(["questions"], metavar="KINDS.jsonl"),
+         click.Option(["--data"], default="../shared/data", metavar="DIR",
+                      help="the public evaluation data the set's squad/hotpot/rgb rows refer to"),
+         click.Option(["--labels-only"], is_flag=True, help="only how often each kind is read right (no models)"),
+         click.Option(["--limit"], type=int, metavar="N", help="a seeded random sample of N questions"),
+         click.Option(["--out"], required=True, metavar="DIR"))
+def cmd_eval_kinds(args) -> int:
     """Ask every question of a kinds set (seeds/kinds.jsonl) with the auto reader, each over its own documents, and
     report how often its kind was read right and how often the answer is one a person would accept (the rule per
     kind is in rag/evaluation/kinds.py). Writes summary.json, results.jsonl and report.md.
@@ -191,12 +196,13 @@ def cmd_eval_kinds(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("calibrate", "fit a reader's confidence on eval runs", opt("folders", nargs="+", metavar="DIR"),
-         opt("--reader", choices=["extractive", "llm"], required=True),
-         opt("--precision", type=float, default=0.8,
-             help="decline below the highest confidence where this share of declined questions is unanswerable"),
-         opt("--write", action="store_true", help="store it as the reader's shipped calibration"))
-def cmd_calibrate(args: argparse.Namespace) -> int:
+@command("calibrate", "fit a reader's confidence on eval runs", click.Argument(["folders"], nargs=-1, required=True,
+                                                                               metavar="DIR"),
+         click.Option(["--reader"], type=click.Choice(["extractive", "llm"]), required=True),
+         click.Option(["--precision"], type=float, default=0.8,
+                      help="decline below the highest confidence where this share of declined questions is unanswerable"),
+         click.Option(["--write"], is_flag=True, help="store it as the reader's shipped calibration"))
+def cmd_calibrate(args) -> int:
     """Fit a reader's confidence on `rag eval --no-abstain` runs and choose the threshold below which it declines.
 
     Prints what was fitted (AUC, how the runs score answering everything and declining below the threshold);
@@ -219,8 +225,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("eval-table", "summarise eval runs as one Markdown table", opt("folders", nargs="+", metavar="DIR"))
-def cmd_eval_table(args: argparse.Namespace) -> int:
+@command("eval-table", "summarise eval runs as one Markdown table", click.Argument(["folders"], nargs=-1,
+                                                                                   required=True,
+                                                                                   metavar="DIR"))
+def cmd_eval_table(args) -> int:
     """Print one Markdown table from `rag eval` output folders (each holding a summary.json).
 
     Example: rag eval-table eval-results/*

@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 
+import click
+
 from rag.cli import (
     EXIT_OK, EXIT_PARTIAL, INDEX, LLM_MODEL, PASSAGES, QA_MODEL, RERANK, SOURCE, WHERE, _assistant, _progress,
-    _settings, command, opt,
+    _settings, command,
 )
 from rag.readers import READERS
 from rag.cli.printing import _answer_text
 
 
-@command("index", "index files or folders", opt("paths", nargs="*", metavar="PATH"), *INDEX,
-         opt("--from", dest="source", metavar="URI",
-             help="copy the index at this location (a folder or a Milvus one) into --store, vectors included"),
-         opt("--rebuild", action="store_true", help="start a new index instead of updating the existing one"),
-         opt("--chunk-tokens", type=int, metavar="N", help="chunk size in embedder tokens"),
-         opt("--overlap-tokens", type=int, metavar="N", help="overlap between chunks in embedder tokens"),
-         opt("--watch", action="store_true",
-             help="keep watching the folders: files added, changed or removed are reflected within seconds"))
-def cmd_index(args: argparse.Namespace) -> int:
+@command("index", "index files or folders", click.Argument(["paths"], nargs=-1, metavar="[PATH]..."), *INDEX,
+         click.Option(["--from", "source"], metavar="URI",
+                      help="copy the index at this location (a folder or a Milvus one) into --store, vectors included"),
+         click.Option(["--rebuild"], is_flag=True, help="start a new index instead of updating the existing one"),
+         click.Option(["--chunk-tokens"], type=int, metavar="N", help="chunk size in embedder tokens"),
+         click.Option(["--overlap-tokens"], type=int, metavar="N", help="overlap between chunks in embedder tokens"),
+         click.Option(["--watch"], is_flag=True,
+                      help="keep watching the folders: files added, changed or removed are reflected within seconds"))
+def cmd_index(args) -> int:
     """Index files or folders (recursively): .txt .md .html .pdf .docx .csv .tsv .xlsx .pptx .eml .epub.
 
     Unchanged files are skipped without re-embedding; changed files replace their old chunks.
@@ -73,7 +74,7 @@ def _watch(assistant, folders) -> int:
     return EXIT_OK
 
 
-def _copy_index(args: argparse.Namespace) -> int:
+def _copy_index(args) -> int:
     from rag.errors import RagError
     from rag.stores import copy_index
 
@@ -87,14 +88,15 @@ def _copy_index(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("ask", "ask a question", opt("question"), *INDEX, PASSAGES,
-         opt("--reader", choices=list(READERS),
-             help="how answers are read from passages (auto: the answer shaped by the question's kind)"),
-         opt("--retrieval", choices=["hybrid", "dense", "lexical"], help="retrieval mode (default hybrid)"),
-         opt("--explain", action="store_true", help="llm reader: one to three sentences with [n] markers"),
+@command("ask", "ask a question", click.Argument(["question"]), *INDEX, PASSAGES,
+         click.Option(["--reader"], type=click.Choice(list(READERS)),
+                      help="how answers are read from passages (auto: the answer shaped by the question's kind)"),
+         click.Option(["--retrieval"], type=click.Choice(["hybrid", "dense", "lexical"]),
+                      help="retrieval mode (default hybrid)"),
+         click.Option(["--explain"], is_flag=True, help="llm reader: one to three sentences with [n] markers"),
          LLM_MODEL, QA_MODEL, RERANK, SOURCE, WHERE,
-         opt("--json", action="store_true", help="print one JSON object (stable keys, for scripts)"))
-def cmd_ask(args: argparse.Namespace) -> int:
+         click.Option(["--json"], is_flag=True, help="print one JSON object (stable keys, for scripts)"))
+def cmd_ask(args) -> int:
     """Ask a question; prints the answer and the exact source spans that support it.
 
     Without --index the seed corpus is used (indexed into a per-user cache on first use).
@@ -117,8 +119,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("remove", "remove a document from the index", opt("source", metavar="SOURCE"), *INDEX)
-def cmd_remove(args: argparse.Namespace) -> int:
+@command("remove", "remove a document from the index", click.Argument(["source"], metavar="SOURCE"), *INDEX)
+def cmd_remove(args) -> int:
     """Remove a document from the index by its path (or its file name when that is unique).
 
     Example: rag remove notes/old.md --index ~/my-index
@@ -129,8 +131,8 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@command("list", "list indexed documents", *INDEX, opt("--json", action="store_true"))
-def cmd_list(args: argparse.Namespace) -> int:
+@command("list", "list indexed documents", *INDEX, click.Option(["--json"], is_flag=True))
+def cmd_list(args) -> int:
     """List the indexed documents: name, size, chunks.
 
     Example: rag list --index ~/my-index --json

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+import click
+
 from rag.cli import (
-    EXIT_OK, INDEX, LLM_MODEL, PASSAGES, RERANK, SOURCE, WHERE, CHAT_READER, _assistant, command, opt,
+    EXIT_OK, INDEX, LLM_MODEL, PASSAGES, RERANK, SOURCE, WHERE, CHAT_READER, _assistant, command,
 )
 from rag.cli.printing import _answer_text
 
 
 @command("serve", "start the chat window, the OpenAI-compatible API and MCP", *INDEX,
-         opt("--host", default="127.0.0.1",
-             help="address to listen on (default 127.0.0.1: this machine only; others need RAG_AUTH)"),
-         opt("--allow-anonymous", action="store_true", help="listen beyond this machine without a login"),
-         opt("--read-only", action="store_true", help="answer questions; no uploads or removals"),
-         opt("--port", type=int, default=7860),
-         opt("--watch", metavar="DIR", action="append", default=[],
-             help="keep this folder in step with the index while serving (repeatable)"),
+         click.Option(["--host"], default="127.0.0.1",
+                      help="address to listen on (default 127.0.0.1: this machine only; others need RAG_AUTH)"),
+         click.Option(["--allow-anonymous"], is_flag=True, help="listen beyond this machine without a login"),
+         click.Option(["--read-only"], is_flag=True, help="answer questions; no uploads or removals"),
+         click.Option(["--port"], type=int, default=7860),
+         click.Option(["--watch"], multiple=True, metavar="DIR",
+                      help="keep this folder in step with the index while serving (repeatable)"),
          PASSAGES, CHAT_READER, LLM_MODEL, RERANK)
-def cmd_serve(args: argparse.Namespace) -> int:
+def cmd_serve(args) -> int:
     """Start the chat window in the browser (Gradio) over an index (default: the seed corpus).
 
     It listens on 127.0.0.1 unless --host says otherwise; set RAG_AUTH=user:password to require a login (required
@@ -44,7 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 @command("chat", "a conversation in the terminal", *INDEX, PASSAGES, CHAT_READER, LLM_MODEL, RERANK, SOURCE, WHERE)
-def cmd_chat(args: argparse.Namespace) -> int:
+def cmd_chat(args) -> int:
     """A conversation in the terminal: ask, then ask follow-ups ("and when?"); every answer prints its citations
     with their offsets and the quote, the answer inside it highlighted. /new starts over; /quit or Ctrl-D ends.
 
@@ -82,7 +83,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 @command("mcp", "serve the MCP tools over stdio", *INDEX)
-def cmd_mcp(args: argparse.Namespace) -> int:
+def cmd_mcp(args) -> int:
     """Serve the assistant's MCP tools (ask, search, list_documents) over stdio, for desktop MCP clients.
 
     Configure the client to run `rag mcp --index DIR`; the chat server (`rag serve`) also serves them at /mcp/.

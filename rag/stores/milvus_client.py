@@ -1,4 +1,5 @@
-"""Connecting to Milvus: one client per location and process, and calls whose failures say what to do."""
+"""Connecting to Milvus (one client per location and process, calls whose failures say what to do) and the layout
+of the four collections a store keeps there (see rag.stores.milvus_store)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,38 @@ def _forget_client(target: str) -> None:
 def _reason(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     return text[:300] or type(exc).__name__
+
+
+MAX_VARCHAR = 65_535
+DUMMY_DIM = 2  # collections without a vector of their own still need one vector field
+
+
+def collection_layouts(dimension: int) -> dict:
+    """part -> (schema, index params) of each collection. Exact search (FLAT) keeps parity with the folder index; a
+    server can be given IVF/HNSW indexes for large collections (README, Scaling out)."""
+    from pymilvus import DataType, MilvusClient
+
+    text = (DataType.VARCHAR, {"max_length": MAX_VARCHAR})
+    short = (DataType.VARCHAR, {"max_length": 256})
+    number = (DataType.INT64, {})
+    fields = {
+        "chunks": ([("chunk_id", *short), ("doc_id", *short), ("gen", *number), ("start", *number),
+                    ("end", *number), ("text", *text)], dimension),
+        "documents": ([("source", DataType.VARCHAR, {"max_length": 4096}), ("doc_id", *short), ("gen", *number),
+                       ("deleted", DataType.BOOL, {}), ("title", DataType.VARCHAR, {"max_length": 4096}),
+                       ("meta", *text), ("chars", *number)], dimension),
+        "texts": ([("doc_id", *short), ("part", *number), ("text", *text)], DUMMY_DIM),
+        "meta": ([("value", *text)], DUMMY_DIM),
+    }
+    layouts = {}
+    for part, (columns, vector_dim) in fields.items():
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
+        schema.add_field("bucket", DataType.INT64)
+        for name, kind, extra in columns:
+            schema.add_field(name, kind, **extra)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=vector_dim)
+        index = MilvusClient.prepare_index_params()
+        index.add_index("vector", index_type="FLAT", metric_type="IP")
+        layouts[part] = (schema, index)
+    return layouts

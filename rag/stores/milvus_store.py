@@ -34,15 +34,14 @@ from rag.chunking import ChunkSettings
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
 from rag.stores.base import IndexInfo, Store
 from rag.stores.catalog import Catalog
-from rag.stores.milvus_client import _UNREACHABLE_HINT, MilvusUnavailableError, _call, _client_cache, _reason
+from rag.stores.milvus_client import (DUMMY_DIM, MAX_VARCHAR, _UNREACHABLE_HINT, MilvusUnavailableError, _call,
+                                      _client_cache, _reason)
 from rag.stores.milvus_vectors import BUCKETS, QUERY_LIMIT, INSERT_BATCH, MilvusVectorStore, _batches, _bucket, _in, _quote
 from rag.types import Chunk, Document
 
 TEXT_PART = 16_000  # characters; Milvus VARCHAR holds at most 65,535 bytes and a character is up to 4
-MAX_VARCHAR = 65_535
 ABANDONED_AFTER = 3600 * 10**9  # an uncommitted generation older than this (ns) is a crashed writer's: deleted
 SCHEMA_VERSION = 1
-DUMMY_DIM = 2  # collections without a vector of their own still need one vector field
 MAX_FILTER_IDS = 20_000  # document ids in one filter expression (about 400 KB); past it the scope is ranked locally
 _DOC_ID = re.compile(r"[0-9a-f]{16}")
 
@@ -157,40 +156,15 @@ class MilvusStore(Store):
     # ----- schema -----------------------------------------------------------------------------------------------
 
     def _create_collections(self, *, write_info: bool) -> None:
-        from pymilvus import DataType, MilvusClient
+        from rag.stores.milvus_client import collection_layouts
 
-        def schema(*fields, vector_dim: int):
-            s = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-            s.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
-            s.add_field("bucket", DataType.INT64)
-            for name, kind, extra in fields:
-                s.add_field(name, kind, **extra)
-            s.add_field("vector", DataType.FLOAT_VECTOR, dim=vector_dim)
-            return s
+        layouts = collection_layouts(self.info.dimension)
 
-        text = (DataType.VARCHAR, {"max_length": MAX_VARCHAR})
-        short = (DataType.VARCHAR, {"max_length": 256})
-        number = (DataType.INT64, {})
-        layouts = {
-            "chunks": ([("chunk_id", *short), ("doc_id", *short), ("gen", *number), ("start", *number),
-                        ("end", *number), ("text", *text)], self.info.dimension),
-            "documents": ([("source", DataType.VARCHAR, {"max_length": 4096}), ("doc_id", *short), ("gen", *number),
-                           ("deleted", DataType.BOOL, {}), ("title", DataType.VARCHAR, {"max_length": 4096}),
-                           ("meta", *text), ("chars", *number)], self.info.dimension),
-            "texts": ([("doc_id", *short), ("part", *number), ("text", *text)], DUMMY_DIM),
-            "meta": ([("value", *text)], DUMMY_DIM),
-        }
         def create(part: str) -> None:
-            fields, dim = layouts[part]
-            name = self.names[part]
-            if self.call("has_collection", name):
-                return
-            index = self.client.prepare_index_params()
-            # Exact search (FLAT) keeps parity with the folder index; a server can be given IVF/HNSW indexes for
-            # large collections (README, Scaling out).
-            index.add_index("vector", index_type="FLAT", metric_type="IP")
-            self.call("create_collection", name, schema=schema(*fields, vector_dim=dim), index_params=index,
-                      consistency_level="Strong")
+            schema, index = layouts[part]
+            if not self.call("has_collection", self.names[part]):
+                self.call("create_collection", self.names[part], schema=schema, index_params=index,
+                          consistency_level="Strong")
 
         # A server takes seconds to create and load each collection: the four are made at once.
         from concurrent.futures import ThreadPoolExecutor
@@ -240,8 +214,9 @@ class MilvusStore(Store):
             raise IndexNotFoundError(f"no index in {self.location}", hint="create one with `rag index PATH... --store LOCATION`")
         self.generation = str(self._committed[-1])
         newest: dict[str, dict] = {}
+        # Centroids stay in Milvus (dense_documents searches them there): reading them back is slow in Milvus Lite.
         for row in self.query_all("documents", self.visible_filter(),
-                                  ["source", "doc_id", "gen", "deleted", "title", "meta", "chars", "vector"]):
+                                  ["source", "doc_id", "gen", "deleted", "title", "meta", "chars"]):
             if row["source"] not in newest or row["gen"] > newest[row["source"]]["gen"]:
                 newest[row["source"]] = row
         live = [row for row in newest.values() if not row["deleted"]]
@@ -253,7 +228,7 @@ class MilvusStore(Store):
                 raise IndexCorruptError(f"the text of {row['source']} is missing from {self.location}",
                                         hint=f"index it again with `rag index {row['source']} --store {self.location}`")
             document = Document(row["doc_id"], row["source"], row["title"], text, json.loads(row["meta"]))
-            self._catalog.put(document, chunks.get(row["doc_id"], []), np.asarray(row["vector"], dtype=np.float32))
+            self._catalog.put(document, chunks.get(row["doc_id"], []), None)
             self._doc_gen[row["doc_id"]] = row["gen"]
         self._catalog.changes.clear()
 
@@ -283,24 +258,36 @@ class MilvusStore(Store):
     def _dense_within(self, vectors: np.ndarray, k: int, doc_ids: frozenset[str],
                       chunks: int) -> list[list[tuple[str, float]]] | None:
         """The k best chunks of these documents only (a scoped question, `rag.scope`), ranked by Milvus itself
-        under a filter expression: `doc_id in [...]`, or `not in` the complement when that is shorter. The ids
-        come from this store's catalog (16 hex digits, checked) and are written as quoted literals, so nothing a
-        person types reaches the expression. None when both lists are too long for one expression (then the
-        scope's fetched vectors are ranked exactly); `chunks` is how many chunks the scope holds."""
+        under the scope's filter expression; None when it is too long for one (then the scope's fetched vectors
+        are ranked exactly); `chunks` is how many chunks the scope holds."""
+        condition = self._scope_filter(doc_ids)
+        return None if condition is None else self._vector_index.search_where(vectors, min(k, chunks), condition)
+
+    def _scope_filter(self, doc_ids: frozenset[str]) -> str | None:
+        """The visible rows of these documents: `doc_id in [...]`, or `not in` the complement when that is
+        shorter. The ids come from this store's catalog (16 hex digits, checked) and are written as quoted
+        literals, so nothing a person types reaches the expression. None when both lists are too long."""
         inside = sorted(doc_ids)
         outside = sorted({d.doc_id for d in self._catalog.documents.values()} - doc_ids)
         if not all(_DOC_ID.fullmatch(d) for d in inside + outside):
             raise ValueError("a scope names documents by the catalog's own ids")
-        if len(inside) <= len(outside):
-            ids, operator = inside, "in"
-        else:
-            ids, operator = outside, "not in"
+        ids, operator = (inside, "in") if len(inside) <= len(outside) else (outside, "not in")
         if len(ids) > MAX_FILTER_IDS:
             return None
         condition = self.visible_filter()
         if ids or operator == "in":
             condition = f"({condition}) and doc_id {operator} [{', '.join(_quote(d) for d in ids)}]"
-        return self._vector_index.search_where(vectors, min(k, chunks), condition)
+        return condition
+
+    def dense_documents(self, vectors: np.ndarray, k: int,
+                        scope: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
+        """Documents by their centroids, searched in Milvus (the documents collection holds them): no process
+        keeps them."""
+        count = len(self._catalog.documents) if scope is None else len(scope)
+        if count == 0 or k <= 0:
+            return [[] for _ in range(len(vectors))]
+        condition = self.visible_filter() if scope is None else self._scope_filter(scope)
+        return self._vector_index.search_documents(vectors, min(k, count), condition, scope)
 
     # ----- writing ----------------------------------------------------------------------------------------------
 

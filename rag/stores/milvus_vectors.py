@@ -75,6 +75,28 @@ class MilvusVectorStore:
     def count(self) -> int:
         return self._store.chunk_count()
 
+    def search_documents(self, vectors: np.ndarray, depth: int, condition: str | None,
+                         scope: frozenset[str] | None) -> list[list[tuple[str, float]]]:
+        """Per query, up to `depth` (doc_id, similarity to the document's centroid) among the documents `condition`
+        selects; when it is None (a scope too long for one expression), the scope's centroids are fetched and
+        ranked exactly."""
+        from rag.stores.catalog import exact_top_k
+
+        store = self._store
+        if condition is None:
+            rows = [row for batch in _batches(sorted(scope or ()), 512) for row in store.query_all(
+                "documents", f"({store.visible_filter()}) and {_in('doc_id', batch)}", ["doc_id", "gen", "vector"])
+                if store.is_current(row["doc_id"], row["gen"])]
+            matrix = np.asarray([row["vector"] for row in rows], dtype=np.float32).reshape(len(rows), -1)
+            return exact_top_k(vectors, [row["doc_id"] for row in rows], matrix, depth)
+        results = store.call(
+            "search", store.names["documents"], data=[np.asarray(v, dtype=np.float32).tolist() for v in vectors],
+            limit=min(QUERY_LIMIT, depth + 16), filter=f"deleted == false and ({condition})",
+            output_fields=["doc_id", "gen"], search_params={"metric_type": "IP", "params": {}},
+            consistency_level="Strong")
+        return [[(row["entity"]["doc_id"], float(row["distance"])) for row in found
+                 if store.is_current(row["entity"]["doc_id"], row["entity"]["gen"])][:depth] for found in results]
+
     def fetch(self, chunk_ids: Sequence[str]) -> np.ndarray:
         store, keys = self._store, []
         for chunk_id in chunk_ids:
