@@ -397,3 +397,23 @@ def test_an_index_moves_into_another_store_without_embedding_again(location, tmp
     assert [c for c, _ in moved.dense(query, 3)[0]] == [c for c, _ in original.dense(query, 3)[0]]
     answer = assistant_for(location, fake_embedder).ask("Which volcano erupted in 1669?")
     assert "1669" in answer.citations[0].quote
+
+
+def test_a_milvus_store_is_read_from_milvus_once_per_visible_state(tmp_path, corpus_dir, fake_embedder, monkeypatch):
+    import rag.stores.milvus_cache as milvus_cache
+
+    location = f"milvus:{tmp_path / 'cached.db'}"
+    assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    reads, original = [], milvus_cache.read_catalog
+    monkeypatch.setattr(milvus_cache, "read_catalog", lambda store, live: reads.append(1) or original(store, live))
+    first, second = open_store(location), open_store(location)
+    assert len(reads) == 1 and second.chunks() == first.chunks() and second.documents() == first.documents()
+    query = fake_embedder.embed_queries(["Danube flows through ten countries"])
+    assert second.lexical(["Danube countries"], 3) == first.lexical(["Danube countries"], 3)
+    assert second.dense_documents(query, 1)[0][0][0] == first.document_at(
+        next(s for s in first.sources() if s.endswith("rivers.txt"))).doc_id
+    (corpus_dir / "lakes.txt").write_text("Lake Baikal is the deepest lake on Earth.", encoding="utf-8")
+    assistant_for(location, fake_embedder).index_paths([corpus_dir])  # opens the cached state, then commits a new one
+    third = open_store(location)
+    assert len(reads) == 2 and any(s.endswith("lakes.txt") for s in third.sources())
+    assert "Baikal" in third.chunk(third.lexical(["Baikal deepest lake"], 1)[0][0][0]).text

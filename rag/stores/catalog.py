@@ -76,6 +76,10 @@ class Catalog:
     def source_list(self) -> list[str]:
         return list(self.documents)
 
+    def entries(self) -> list[tuple[str, str]]:
+        """(source, doc_id) of every document, without their texts."""
+        return [(source, doc.doc_id) for source, doc in self.documents.items()]
+
     def at(self, source: str) -> Document | None:
         return self.documents.get(source)
 

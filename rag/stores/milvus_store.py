@@ -31,13 +31,12 @@ import zlib
 import numpy as np
 
 from rag.chunking import ChunkSettings
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, RagError
+from rag.errors import IndexMismatchError, IndexNotFoundError, RagError
 from rag.stores.base import IndexInfo, Store
 from rag.stores.catalog import Catalog
 from rag.stores.milvus_client import (DUMMY_DIM, MAX_VARCHAR, _UNREACHABLE_HINT, MilvusUnavailableError, _call,
                                       _client_cache, _reason)
 from rag.stores.milvus_vectors import BUCKETS, QUERY_LIMIT, INSERT_BATCH, MilvusVectorStore, _batches, _bucket, _in, _quote
-from rag.types import Chunk, Document
 
 TEXT_PART = 16_000  # characters; Milvus VARCHAR holds at most 65,535 bytes and a character is up to 4
 ABANDONED_AFTER = 3600 * 10**9  # an uncommitted generation older than this (ns) is a crashed writer's: deleted
@@ -209,48 +208,22 @@ class MilvusStore(Store):
         return self._doc_gen.get(doc_id)
 
     def _load(self) -> None:
+        """What is visible: each source's newest committed document row. The catalog (texts, chunk offsets) and
+        BM25 come from this machine's read cache of that state (rag.stores.milvus_cache)."""
+        from rag.stores.milvus_cache import cached
+
         self._committed = self._commits()
         if not self._committed:
             raise IndexNotFoundError(f"no index in {self.location}", hint="create one with `rag index PATH... --store LOCATION`")
         self.generation = str(self._committed[-1])
         newest: dict[str, dict] = {}
         # Centroids stay in Milvus (dense_documents searches them there): reading them back is slow in Milvus Lite.
-        for row in self.query_all("documents", self.visible_filter(),
-                                  ["source", "doc_id", "gen", "deleted", "title", "meta", "chars"]):
+        for row in self.query_all("documents", self.visible_filter(), ["source", "doc_id", "gen", "deleted", "chars"]):
             if row["source"] not in newest or row["gen"] > newest[row["source"]]["gen"]:
                 newest[row["source"]] = row
-        live = [row for row in newest.values() if not row["deleted"]]
-        texts = self._texts([row["doc_id"] for row in live])
-        chunks = self._chunks(live)
-        for row in sorted(live, key=lambda r: (r["gen"], r["source"])):
-            text = texts.get(row["doc_id"])
-            if text is None or len(text) != row["chars"]:
-                raise IndexCorruptError(f"the text of {row['source']} is missing from {self.location}",
-                                        hint=f"index it again with `rag index {row['source']} --store {self.location}`")
-            document = Document(row["doc_id"], row["source"], row["title"], text, json.loads(row["meta"]))
-            self._catalog.put(document, chunks.get(row["doc_id"], []), None)
-            self._doc_gen[row["doc_id"]] = row["gen"]
-        self._catalog.changes.clear()
-
-    def _texts(self, doc_ids: list[str]) -> dict[str, str]:
-        parts: dict[str, list[tuple[int, str]]] = {}
-        for batch in _batches(doc_ids, 256):
-            for row in self.query_all("texts", _in("doc_id", batch), ["doc_id", "part", "text"]):
-                parts.setdefault(row["doc_id"], []).append((row["part"], row["text"]))
-        return {doc_id: "".join(text for _, text in sorted(pieces)) for doc_id, pieces in parts.items()}
-
-    def _chunks(self, documents: list[dict]) -> dict[str, list[Chunk]]:
-        chunks: dict[str, list[Chunk]] = {}
-        for batch in _batches(documents, 256):
-            # By doc_id, the generation checked here: Milvus Lite 2.4 rejects long (doc_id == .. and gen == ..) chains.
-            live = {r["doc_id"]: r["gen"] for r in batch}
-            for row in self.query_all("chunks", _in("doc_id", live), ["chunk_id", "doc_id", "gen", "start", "end", "text"]):
-                if row["gen"] == live[row["doc_id"]]:
-                    chunks.setdefault(row["doc_id"], []).append(Chunk(row["chunk_id"], row["doc_id"], row["start"],
-                                                                      row["end"], row["text"]))
-        for rows in chunks.values():
-            rows.sort(key=lambda c: (c.start, c.end))
-        return chunks
+        live = sorted((row for row in newest.values() if not row["deleted"]), key=lambda r: (r["gen"], r["source"]))
+        self._doc_gen = {row["doc_id"]: row["gen"] for row in live}
+        self._catalog, self._lexical_index = cached(self, live)
 
     def is_stale(self) -> bool:
         return bool(set(self._commits()) - set(self._committed))
@@ -268,7 +241,7 @@ class MilvusStore(Store):
         shorter. The ids come from this store's catalog (16 hex digits, checked) and are written as quoted
         literals, so nothing a person types reaches the expression. None when both lists are too long."""
         inside = sorted(doc_ids)
-        outside = sorted({d.doc_id for d in self._catalog.documents.values()} - doc_ids)
+        outside = sorted({doc_id for _, doc_id in self._catalog.entries()} - doc_ids)
         if not all(_DOC_ID.fullmatch(d) for d in inside + outside):
             raise ValueError("a scope names documents by the catalog's own ids")
         ids, operator = (inside, "in") if len(inside) <= len(outside) else (outside, "not in")
@@ -283,7 +256,7 @@ class MilvusStore(Store):
                         scope: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
         """Documents by their centroids, searched in Milvus (the documents collection holds them): no process
         keeps them."""
-        count = len(self._catalog.documents) if scope is None else len(scope)
+        count = self._catalog.document_count() if scope is None else len(scope)
         if count == 0 or k <= 0:
             return [[] for _ in range(len(vectors))]
         condition = self.visible_filter() if scope is None else self._scope_filter(scope)
@@ -335,10 +308,11 @@ class MilvusStore(Store):
 
     def cleanup(self) -> None:
         """Delete rows no committed generation reads any more, and rows of writers that died long ago."""
-        live_doc_gens = {(doc.doc_id, self._doc_gen.get(doc.doc_id)) for doc in self._catalog.documents.values()}
+        entries = self._catalog.entries()
+        live_doc_gens = {(doc_id, self._doc_gen.get(doc_id)) for _, doc_id in entries}
         newest = self._committed[-1] if self._committed else 0
         old_rows = self.query_all("documents", f"gen < {newest}", ["key", "doc_id", "gen", "source"])
-        live_sources = {(d.source, self._doc_gen.get(d.doc_id)) for d in self._catalog.documents.values()}
+        live_sources = {(source, self._doc_gen.get(doc_id)) for source, doc_id in entries}
         stale_docs = [r for r in old_rows if (r["source"], r["gen"]) not in live_sources]
         for batch in _batches([r["key"] for r in stale_docs], 256):
             self.call("delete", self.names["documents"], ids=batch)
@@ -369,8 +343,7 @@ class MilvusStore(Store):
         return {"store": "milvus", "location": self.location, "generation": self.generation,
                 "embedder": {"id": self.info.embedder_id, "dimension": self.info.dimension},
                 "chunking": self.info.chunking.as_dict(), "chunk_count": self._catalog.chunk_count(),
-                "documents": {s: {"doc_id": d.doc_id, "chunks": counts.get(d.doc_id, 0)}
-                              for s, d in self._catalog.documents.items()}}
+                "documents": {s: {"doc_id": d, "chunks": counts.get(d, 0)} for s, d in self._catalog.entries()}}
 
 
 def _meta_json(meta) -> str:

@@ -153,6 +153,11 @@ class SqliteCatalog:
         stored = [s for (s,) in self._query("SELECT source FROM documents ORDER BY number") if s not in self._gone_sources]
         return stored + self._added.source_list()
 
+    def entries(self) -> list[tuple[str, str]]:
+        stored = [(s, d) for s, d in self._query("SELECT source, doc_id FROM documents ORDER BY number")
+                  if d not in self._gone]
+        return stored + self._added.entries()
+
     def document_count(self) -> int:
         ((count,),) = self._query("SELECT COUNT(*) FROM documents")
         return count - len(self._gone) + self._added.document_count()
