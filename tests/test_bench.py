@@ -18,7 +18,7 @@ def test_scale_benchmark_reports_recall_memory_and_milvus(tmp_path, monkeypatch)
     monkeypatch.setattr(faiss_ondisk, "PQ_BYTES", 8)  # 32-d vectors: 8 sub-quantizers of 4 dimensions
     monkeypatch.setattr(faiss_store, "ANN_THRESHOLD", 1000)  # the replacement is timed in an IVF index
     result = bench.bench_scale([3000], dim=32, queries=10, milvus=[f"milvus:{tmp_path / 'scale.db'}"], work=tmp_path,
-                               replace_chunks=3000, log=lambda message: None)
+                               replace_chunks=3000, opened_chunks=200, log=lambda message: None)
     replace = result["replace"]
     assert replace["index"] == "ivf" and replace["replaced_chunk_found"] and replace["total_s"] > 0
     stores = {r["store"] for r in result["rows"]}
@@ -29,6 +29,9 @@ def test_scale_benchmark_reports_recall_memory_and_milvus(tmp_path, monkeypatch)
     ondisk = next(r for r in result["rows"] if r["store"].endswith("(on disk)"))
     assert ondisk["resident_mib"] > 0 and ondisk["disk_mib"] > 0
     assert "| 3,000 | faiss ivf-flat (memory) |" in bench.scale_markdown(result)
+    opened = result["opened"][0]  # a fresh process opening the Milvus store of 200 chunks, beside an empty one
+    assert opened["chunks"] == 200 and opened["full_first"]["opened_mib"] > 0 and opened["empty_later"]["opened_mib"] > 0
+    assert "MiB above an empty store" in bench.scale_markdown(result)
 
 
 def test_a_missing_benchmark_corpus_is_a_clear_error(tmp_path, capsys):
