@@ -14,6 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
+from rag.arrays import READING, load
+
 _STEMMER = None
 
 
@@ -106,13 +108,15 @@ class LexicalIndex:
         import bm25s
 
         if (folder / "ids.npy").is_file():
-            ids = np.load(folder / "ids.npy", mmap_mode="r")
+            ids = load(folder / "ids.npy", mapped=True)
         else:  # written by format 2
             ids = json.loads((folder / "ids.json").read_text(encoding="utf-8"))
         if not len(ids):
             return cls(None, [], [])
         # Memory-mapped: the score matrix is read through the page cache, not copied into this process.
-        return cls(bm25s.BM25.load(str(folder), show_progress=False, verbosity=0, mmap=True), ids, folder=folder)
+        with READING:  # bm25s reads .npy files too
+            model = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0, mmap=True)
+        return cls(model, ids, folder=folder)
 
 
 def _id_array(ids) -> np.ndarray:
@@ -139,8 +143,8 @@ def _read_tokens(folder: Path | None) -> list[list[str]] | None:
     if folder is None or not (folder / "tokens.npy").is_file():
         return None  # written before tokens were kept: the next rebuild tokenizes everything once
     vocabulary = np.array(json.loads((folder / "tokens-vocabulary.json").read_text(encoding="utf-8")), dtype=object)
-    words = vocabulary[np.load(folder / "tokens.npy")] if len(vocabulary) else np.zeros(0, dtype=object)
-    offsets = np.load(folder / "tokens-offsets.npy").tolist()
+    words = vocabulary[load(folder / "tokens.npy")] if len(vocabulary) else np.zeros(0, dtype=object)
+    offsets = load(folder / "tokens-offsets.npy").tolist()
     return [words[start:end].tolist() for start, end in zip(offsets, offsets[1:])]
 
 

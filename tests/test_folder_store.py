@@ -469,3 +469,28 @@ def test_an_on_disk_base_outlives_the_generation_that_built_it(tmp_path, corpus_
     assert reloaded._vector_index.kind == "ivfpq-ondisk" and len(reloaded.documents()) == 6
     query = fake_embedder.embed_queries(["The Danube flows through ten countries"])
     assert "Danube" in reloaded.chunk(reloaded.dense(query, 1)[0][0][0]).text
+
+
+def test_many_threads_open_one_index_at_once(tmp_path, corpus_dir, fake_embedder):
+    """numpy parses .npy headers with ast, which CPython 3.11 does not allow from two threads at once: opening is
+    serialized where headers are parsed (rag.arrays), so a server's threads can reopen an index together."""
+    import threading
+
+    built = build(tmp_path / "idx", corpus_dir, fake_embedder)
+    failures, barrier = [], threading.Barrier(8)
+
+    def open_many() -> None:
+        barrier.wait()
+        for _ in range(15):
+            try:
+                store = FolderStore.open(tmp_path / "idx")
+                assert store.chunk_count() == len(built.chunks()) and store.lexical(["Danube"], 1)[0]
+            except BaseException as exc:  # reported below
+                failures.append(exc)
+
+    threads = [threading.Thread(target=open_many) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures[:3]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.arrays import load
+
 IVF_PROBE_SHARE = 1 / 24  # lists searched per query, as a share of all lists (recall@100 1.0 at 1M, rag bench scale)
 MIN_SCANNED = 20_000  # ... and at least this many vectors scanned: recall@100 0.85 -> 0.96 at 100,000 (README)
 PQ_BYTES = 48  # bytes per vector in the on-disk lists (384 / 48 = 8 dimensions per sub-quantizer)
@@ -43,8 +45,8 @@ class OnDiskBase:
     def __init__(self, folder: Path, index, dimension: int):
         self.folder, self.index, self.dimension = folder, index, dimension
         self.vectors = np.memmap(folder / "vectors.f32", dtype=np.float32, mode="r").reshape(-1, dimension)
-        self.sorted_ids = np.load(folder / "refine-ids.npy", mmap_mode="r")
-        self.rows = np.load(folder / "refine-rows.npy", mmap_mode="r")
+        self.sorted_ids = load(folder / "refine-ids.npy", mapped=True)
+        self.rows = load(folder / "refine-rows.npy", mapped=True)
 
     @property
     def files(self) -> list[Path]:

@@ -27,6 +27,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from rag.arrays import load
 from rag.stores.faiss_ondisk import OnDiskBase, _train, list_count, probes
 from rag.stores.vector_ids import VectorIds, vector_id
 from rag.types import Chunk
@@ -244,7 +245,7 @@ class OnDiskVectors:
         import faiss
 
         return cls(OnDiskBase.open(folder), FlatVectors(dimension, faiss.read_index(str(folder / "delta.faiss"))),
-                   set(np.load(folder / "tombstones.npy").tolist()))
+                   set(load(folder / "tombstones.npy").tolist()))
 
 
 def sized(current, ids: np.ndarray, folder: Path):

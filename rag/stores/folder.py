@@ -31,6 +31,7 @@ from typing import Iterator
 
 import numpy as np
 
+from rag.arrays import load
 from rag.chunking import ChunkSettings
 from rag.errors import IndexBusyError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, IndexRecoveredWarning
 from rag.hashing import file_sha256
@@ -248,7 +249,7 @@ class FolderStore(Store):
         for row in _read_jsonl(gen_dir / "chunks.jsonl"):
             by_doc.setdefault(row["doc_id"], []).append(Chunk(**row))
         order = json.loads((gen_dir / "centroid-ids.json").read_text(encoding="utf-8"))
-        matrix = np.load(gen_dir / "centroids.npy")
+        matrix = load(gen_dir / "centroids.npy")
         centroids = dict(zip(order, matrix))
         for row in _read_jsonl(gen_dir / "documents.jsonl"):
             doc = Document(**row)

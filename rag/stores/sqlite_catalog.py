@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from rag.arrays import load
 from rag.stores.catalog import Catalog, exact_top_k, find_source
 from rag.types import Chunk, Document
 
@@ -95,7 +96,7 @@ class SqliteCatalog:
     def __init__(self, folder: Path):
         self._db = sqlite3.connect(_sqlite_uri(folder / CATALOG_FILE), uri=True, check_same_thread=False)
         self._lock = threading.Lock()  # one connection, shared by the threads of a server
-        self._centroids = np.load(folder / CENTROIDS_FILE, mmap_mode="r")
+        self._centroids = load(folder / CENTROIDS_FILE, mapped=True)
         self._centroid_ids: _Utf8 | None = None
         self._added = Catalog()
         self.changes = self._added.changes  # source -> document put since the last commit, or None when removed

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.arrays import load
+
 
 def vector_id(chunk_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(chunk_id.encode("utf-8"), digest_size=8).digest(), "little") >> 1
@@ -71,4 +73,4 @@ class VectorIds:
             for chunk_id in meta["chunk_ids"]:
                 ids.add(vector_id(chunk_id), chunk_id)
             return ids
-        return cls(np.load(folder / "vector-ids.npy", mmap_mode="r"), np.load(folder / "vector-chunk-ids.npy", mmap_mode="r"))
+        return cls(load(folder / "vector-ids.npy", mapped=True), load(folder / "vector-chunk-ids.npy", mapped=True))
