@@ -3,8 +3,8 @@ by positions in an array.
 
 Callers read documents and chunks, ask for four rankings (dense and BM25, over chunks and over whole documents, each
 optionally scoped to some documents before ranking), write a document with its chunks and vectors, remove one, and
-commit. Behind it a backend keeps three private parts: the catalog (`Catalog`: documents, chunks, each document's
-centroid), a vector index (`VectorStore`: upsert, delete, search, fetch by chunk_id) and the BM25 indexes derived from
+commit. Behind it a backend keeps three private parts: the catalog (documents, chunks, each document's centroid: a
+`rag.stores.catalog.Catalog` in memory, or a generation's SQLite file read by key, `SqliteCatalog`), a vector index (`VectorStore`: upsert, delete, search, fetch by chunk_id) and the BM25 indexes derived from
 the catalog (`rag.lexical.Lexical`). `Store.commit()` makes everything written since the last commit visible at once
 (a new generation); until then a reader of the same location sees the previous one.
 """
@@ -70,12 +70,13 @@ class Store:
     A backend (folder, Milvus) keeps its parts private: the catalog (documents, chunks, centroids), its vector
     index, and the BM25 indexes derived from the catalog (rebuilt on first use after a change, reusing the tokens of
     texts that did not change). It provides `_vector_index` (upsert, delete, search, fetch, count), `commit`,
-    `is_stale`, `describe` and may rank a scope itself (`_dense_within`)."""
+    `is_stale`, `describe` and may rank a scope itself (`_dense_within`) or search document centroids itself
+    (Milvus overrides `dense_documents`)."""
 
     location: str
     info: IndexInfo
     generation: str | None = None
-    _catalog: Catalog
+    _catalog: Catalog  # or a SqliteCatalog: the same surface
     _vector_index: VectorStore
     _lexical_index = None
     _previous_lexical = None
