@@ -417,3 +417,14 @@ def test_a_milvus_store_is_read_from_milvus_once_per_visible_state(tmp_path, cor
     third = open_store(location)
     assert len(reads) == 2 and any(s.endswith("lakes.txt") for s in third.sources())
     assert "Baikal" in third.chunk(third.lexical(["Baikal deepest lake"], 1)[0][0][0]).text
+
+
+def test_a_milvus_store_opens_without_a_writable_cache(tmp_path, corpus_dir, fake_embedder, monkeypatch, caplog):
+    location = f"milvus:{tmp_path / 'uncached.db'}"
+    assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would go", encoding="utf-8")
+    monkeypatch.setenv("RAG_CACHE_DIR", str(blocked))
+    store = open_store(location)  # held in memory instead, with a warning that names the folder
+    assert len(store.documents()) == 2 and "Danube" in store.chunk(store.lexical(["Danube countries"], 1)[0][0][0]).text
+    assert "cannot be written" in caplog.text and str(blocked) in caplog.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -21,37 +22,51 @@ from rag.stores.milvus_vectors import _batches, _in
 from rag.types import Chunk, Document
 
 KEPT_STATES = 3  # per location: the newest states stay for processes still reading them
+log = logging.getLogger("rag.stores")
 
 
 def cached(store, live: list[dict]):
     """(SqliteCatalog, Lexical) of the visible state: `live` are the (source, doc_id, gen, chars) rows of every
-    visible document. Made once per state, in a temporary folder renamed into place when complete."""
+    visible document. Made once per state, in a temporary folder renamed into place when complete; where the cache
+    cannot be written, the catalog and BM25 are held in this process instead (with a warning)."""
     from rag.lexical import Lexical
     from rag.paths import cache_dir
-    from rag.stores.sqlite_catalog import SqliteCatalog, write_catalog
+    from rag.stores.sqlite_catalog import SqliteCatalog
 
     state = hashlib.sha256(json.dumps([[r["source"], r["doc_id"], r["gen"]] for r in live]).encode()).hexdigest()
     root = cache_dir() / "milvus" / hashlib.sha256(store.location.encode()).hexdigest()[:16]
     folder = root / state[:24]
-    if not (folder / "done").is_file():
-        root.mkdir(parents=True, exist_ok=True)
-        building = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    try:
+        if not (folder / "done").is_file():
+            _make(store, live, root, folder)
+        os.utime(folder)
+    except OSError as exc:  # no writable cache here: the catalog and BM25 are held in this process instead
+        log.warning("the Milvus read cache in %s cannot be written (%s); holding the index in memory", root, exc)
         catalog = read_catalog(store, live)
-        write_catalog(building, catalog, store.info.dimension)
-        Lexical.build(catalog).save(building / "lexical")
-        (building / "done").write_text(store.location, encoding="utf-8")
-        del catalog
-        try:
-            os.replace(building, folder)
-        except OSError:  # another process made the same state meanwhile: theirs is as good
-            shutil.rmtree(building, ignore_errors=True)
-        states = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                        key=lambda p: p.stat().st_mtime)
-        for old in states[:-KEPT_STATES]:
-            if old != folder:
-                shutil.rmtree(old, ignore_errors=True)
-    os.utime(folder)
+        return catalog, Lexical.build(catalog)
     return SqliteCatalog(folder), Lexical.load(folder / "lexical")
+
+
+def _make(store, live: list[dict], root: Path, folder: Path) -> None:
+    from rag.lexical import Lexical
+    from rag.stores.sqlite_catalog import write_catalog
+
+    root.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
+    catalog = read_catalog(store, live)
+    write_catalog(building, catalog, store.info.dimension)
+    Lexical.build(catalog).save(building / "lexical")
+    (building / "done").write_text(store.location, encoding="utf-8")
+    del catalog
+    try:
+        os.replace(building, folder)
+    except OSError:  # another process made the same state meanwhile: theirs is as good
+        shutil.rmtree(building, ignore_errors=True)
+    states = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                    key=lambda p: p.stat().st_mtime)
+    for old in states[:-KEPT_STATES]:
+        if old != folder:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def read_catalog(store, live: list[dict]) -> Catalog:
