@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rag.arrays import READING, load
+from rag.arrays import READING, load, text, utf8
 
 _STEMMER = None
 
@@ -40,7 +40,7 @@ class LexicalIndex:
     def __init__(self, model, ids: Sequence[str], tokens: list[list[str]] | None = None, folder: Path | None = None):
         self._model = model
         # The ids as one UTF-8 array (memory-mapped when read from a generation), not a list of strings.
-        self.ids = ids if isinstance(ids, np.ndarray) else _id_array(ids)
+        self.ids = ids if isinstance(ids, np.ndarray) else utf8(ids)
         self.size = len(self.ids)
         self._tokens = tokens  # each id's tokens, in order; read from `folder` on first need
         self._folder = folder
@@ -77,7 +77,7 @@ class LexicalIndex:
             return [[] for _ in queries]
         mask = None
         if allowed is not None:  # scored among the allowed ids only: the filter comes before the ranking
-            mask = np.isin(self.ids, _id_array(allowed)).astype(np.float32)
+            mask = np.isin(self.ids, utf8(allowed)).astype(np.float32)
             k = min(k, int(mask.sum()))
             if k <= 0:
                 return [[] for _ in queries]
@@ -90,8 +90,7 @@ class LexicalIndex:
                 continue
             rows, scores = self._model.retrieve([known], k=min(k, self.size), show_progress=False, n_threads=1,
                                                 weight_mask=mask)
-            results.append([(bytes(self.ids[int(r)]).decode("utf-8"), float(s))
-                            for r, s in zip(rows[0], scores[0]) if s > 0])
+            results.append([(text(self.ids, int(r)), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0])
         return results
 
     def save(self, folder: Path) -> None:
@@ -117,10 +116,6 @@ class LexicalIndex:
         with READING:  # bm25s reads .npy files too
             model = bm25s.BM25.load(str(folder), show_progress=False, verbosity=0, mmap=True)
         return cls(model, ids, folder=folder)
-
-
-def _id_array(ids) -> np.ndarray:
-    return np.array([i.encode("utf-8") for i in ids], dtype=bytes) if len(ids) else np.zeros(0, dtype="S1")
 
 
 def _write_tokens(folder: Path, tokens: list[list[str]]) -> None:

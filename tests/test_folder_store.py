@@ -3,6 +3,7 @@ import multiprocessing
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.chunking import Chunker, ChunkSettings
@@ -494,3 +495,24 @@ def test_many_threads_open_one_index_at_once(tmp_path, corpus_dir, fake_embedder
     for thread in threads:
         thread.join()
     assert not failures, failures[:3]
+
+
+def test_document_search_after_reopening_skips_documents_without_a_centroid(tmp_path, fake_embedder):
+    """centroids.npy has a row for every document (zeros for one without chunks): each id must meet its own row."""
+    from rag.stores.base import IndexInfo
+    from rag.types import Chunk, Document
+
+    store = FolderStore.create(tmp_path / "idx", IndexInfo(fake_embedder.model_id, fake_embedder.dimension))
+    texts = {"a.txt": "The Danube flows through ten countries.", "b.txt": "", "c.txt": "Lake Baikal is the deepest lake."}
+    for number, (name, text) in enumerate(texts.items()):
+        document = Document(f"{number:016x}", f"/docs/{name}", name, text, {})
+        chunks = [Chunk(f"{document.doc_id}-0", document.doc_id, 0, len(text), text)] if text else []
+        vectors = fake_embedder.embed_documents([c.text for c in chunks]) if chunks else \
+            np.zeros((0, fake_embedder.dimension), dtype=np.float32)
+        store.write(document, chunks, vectors)
+    store.commit()
+    query = fake_embedder.embed_queries(["Lake Baikal is the deepest lake."])
+    expected = store.dense_documents(query, 3)
+    reopened = FolderStore.open(tmp_path / "idx").dense_documents(query, 3)
+    assert [d for d, _ in reopened[0]] == [d for d, _ in expected[0]] == [f"{2:016x}", f"{0:016x}"]
+    assert reopened[0][0][1] == pytest.approx(expected[0][0][1], abs=1e-5)

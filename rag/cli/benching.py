@@ -8,20 +8,12 @@ from pathlib import Path
 import click
 
 from rag.cli import (
-    CONTEXT, EXIT_OK, SEED_QUESTIONS, BACKEND, cli, command,
+    CONTEXT, EXIT_OK, SEED_QUESTIONS, BACKEND, _InOrder, cli, command,
 )
 
 
-class _Bench(click.Group):
-    """`rag bench` alone runs the pipeline benchmark with its defaults."""
-
-    ORDER = ("pipeline", "scale", "load", "ocr", "watch", "files")
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(self.commands, key=lambda name: self.ORDER.index(name) if name in self.ORDER else len(self.ORDER))
-
-
-@click.group("bench", cls=_Bench, invoke_without_command=True, context_settings=CONTEXT,
+# The benchmarks are listed in the order they are defined below; `rag bench` alone runs the pipeline one.
+@click.group("bench", cls=_InOrder, invoke_without_command=True, context_settings=CONTEXT,
              short_help="measure speed and memory (pipeline, scale, load, ocr, watch, files)")
 @click.pass_context
 def bench_group(ctx: click.Context) -> int | None:
@@ -60,90 +52,6 @@ def _benchmark(name: str, help_text: str, *params: click.Parameter):
     return register
 
 
-@_benchmark("scale", "the vector stores at scale: build, latency, recall@100, memory",
-            click.Option(["--sizes"], default="1000000", metavar="N,N", help="vector counts"),
-            click.Option(["--store"], multiple=True, metavar="URI",
-                         help="also measure this Milvus location (milvus:PATH.db or http://HOST:19530; repeatable)"),
-            click.Option(["--ondisk-only"], is_flag=True, help="only the on-disk index (sizes beyond memory)"),
-            click.Option(["--replace-chunks"], type=int, default=100_000, metavar="N",
-                         help="time replacing one document in an index of N chunks and measure a process that opens "
-                              "it (and each --store holding N chunks) (0: skip)"),
-            click.Option(["--queries"], type=int, default=200, metavar="N", help="queries timed"))
-def _bench_scale(args, log):
-    """The vector stores on synthetic clustered vectors (default 1M): FAISS IVF in memory, IVF-PQ on disk (resident
-    memory of a fresh process), and any --store given: build time, latency, recall@100.
-
-    Example: rag bench scale --sizes 2000 --ondisk-only --replace-chunks 1000000
-    """
-    from rag import bench
-
-    result = bench.bench_scale([int(s) for s in args.sizes.split(",")], queries=args.queries, milvus=args.store,
-                               log=log, memory_index=not args.ondisk_only, replace_chunks=args.replace_chunks)
-    return result, bench.scale_markdown(result), "scale"
-
-
-@_benchmark("files", "time and peak memory of indexing big files",
-            click.Option(["--corpus"], multiple=True, metavar="FILE", help="a big file to index (repeatable)"),
-            click.Option(["--pages"], type=int, default=1000, metavar="N", help="pages of the PDF made when no --corpus"))
-def _bench_files(args, log):
-    """Time and peak memory of indexing big files, each in a fresh `rag index` process (default: a 1,000-page PDF
-    made from the seed article's paragraphs)."""
-    from rag import bench
-
-    result = bench.bench_files([Path(p) for p in args.corpus or ()], pages=args.pages, log=log)
-    return result, bench.files_markdown(result), "files"
-
-
-@_benchmark("watch", "seconds from a file saved into a watched folder until it is answerable",
-            click.Option(["--queries"], type=int, default=20, metavar="N", help="files saved"))
-def _bench_watch(args, log):
-    """Seconds from a file saved into a watched folder until a question about it retrieves it."""
-    from rag import bench
-
-    result = bench.bench_watch(args.queries, log=log)
-    return result, bench.watch_markdown(result), "watch"
-
-
-@_benchmark("ocr", "word accuracy and seconds per page of the OCR engines",
-            click.Option(["--corpus"], metavar="FILE", help="the text to render (default: the seed article)"))
-def _bench_ocr(args, log):
-    """Word accuracy and seconds per page of the OCR engines installed, on A4 pages rendered at 300 dpi from known
-    text in five fonts and two sizes, slightly skewed, with noise."""
-    from rag import ocr_bench
-    from rag.errors import RagError
-    from rag.ocr import missing_hint
-    from rag.paths import SEED_CORPUS
-
-    source = Path(args.corpus) if args.corpus else sorted(SEED_CORPUS.glob("*.txt"))[0]
-    rows = ocr_bench.run(source.read_text(encoding="utf-8"), ocr_bench.default_styles(), log=log)
-    if not rows:
-        raise RagError("no OCR engine is installed", hint=missing_hint())
-    return {"rows": rows, "text": str(source)}, ocr_bench.markdown(rows), "ocr"
-
-
-@_benchmark("load", "the chat server under concurrent API clients",
-            click.Option(["--clients"], type=int, default=20, metavar="N", help="concurrent clients"),
-            click.Option(["--seconds"], type=float, default=60, metavar="S", help="duration"),
-            click.Option(["--reader"], type=click.Choice(["extractive", "llm"]), default="extractive"),
-            click.Option(["--questions"], metavar="FILE.jsonl", help="questions to ask (default: the seed questions)"),
-            click.Option(["--uploads-every"], type=float, default=0, metavar="S",
-                         help="also upload a small document every S seconds (into a scratch copy of the index)"),
-            click.Option(["--index"], metavar="DIR", help="index to serve (default: the seed corpus's)"))
-def _bench_load(args, log):
-    """The chat server under --clients concurrent API clients for --seconds, on loopback: answers per second and
-    latency.
-
-    Example: rag bench load --clients 20 --seconds 30
-    """
-    from rag import bench
-    from rag.evaluation.datasets import load_jsonl
-
-    questions = [q.question for q in load_jsonl(args.questions or SEED_QUESTIONS).questions]
-    result = bench.bench_load(questions, clients=args.clients, seconds=args.seconds, reader=args.reader,
-                              index=Path(args.index) if args.index else None, uploads_every=args.uploads_every, log=log)
-    return result, bench.load_markdown(result), f"load-{args.reader}"
-
-
 @_benchmark("pipeline", "indexing throughput, latency per stage, cold start and memory beside a naive pipeline",
             click.Option(["--corpus"], metavar="DIR",
                          help="a BEIR folder or documents (default: ../shared/data/scifact)"),
@@ -169,3 +77,87 @@ def _bench_pipeline(args, log):
                                   queries=args.queries, backend=args.embedder_backend or "onnx-int8",
                                   naive=not args.no_naive, log=log)
     return result, bench.pipeline_markdown(result), f"pipeline-{result['backend']}"
+
+
+@_benchmark("scale", "the vector stores at scale: build, latency, recall@100, memory",
+            click.Option(["--sizes"], default="1000000", metavar="N,N", help="vector counts"),
+            click.Option(["--store"], multiple=True, metavar="URI",
+                         help="also measure this Milvus location (milvus:PATH.db or http://HOST:19530; repeatable)"),
+            click.Option(["--ondisk-only"], is_flag=True, help="only the on-disk index (sizes beyond memory)"),
+            click.Option(["--replace-chunks"], type=int, default=100_000, metavar="N",
+                         help="time replacing one document in an index of N chunks and measure a process that opens "
+                              "it (and each --store holding N chunks) (0: skip)"),
+            click.Option(["--queries"], type=int, default=200, metavar="N", help="queries timed"))
+def _bench_scale(args, log):
+    """The vector stores on synthetic clustered vectors (default 1M): FAISS IVF in memory, IVF-PQ on disk (resident
+    memory of a fresh process), and any --store given: build time, latency, recall@100.
+
+    Example: rag bench scale --sizes 2000 --ondisk-only --replace-chunks 1000000
+    """
+    from rag import bench
+
+    result = bench.bench_scale([int(s) for s in args.sizes.split(",")], queries=args.queries, milvus=args.store,
+                               log=log, memory_index=not args.ondisk_only, replace_chunks=args.replace_chunks)
+    return result, bench.scale_markdown(result), "scale"
+
+
+@_benchmark("load", "the chat server under concurrent API clients",
+            click.Option(["--clients"], type=int, default=20, metavar="N", help="concurrent clients"),
+            click.Option(["--seconds"], type=float, default=60, metavar="S", help="duration"),
+            click.Option(["--reader"], type=click.Choice(["extractive", "llm"]), default="extractive"),
+            click.Option(["--questions"], metavar="FILE.jsonl", help="questions to ask (default: the seed questions)"),
+            click.Option(["--uploads-every"], type=float, default=0, metavar="S",
+                         help="also upload a small document every S seconds (into a scratch copy of the index)"),
+            click.Option(["--index"], metavar="DIR", help="index to serve (default: the seed corpus's)"))
+def _bench_load(args, log):
+    """The chat server under --clients concurrent API clients for --seconds, on loopback: answers per second and
+    latency.
+
+    Example: rag bench load --clients 20 --seconds 30
+    """
+    from rag import bench
+    from rag.evaluation.datasets import load_jsonl
+
+    questions = [q.question for q in load_jsonl(args.questions or SEED_QUESTIONS).questions]
+    result = bench.bench_load(questions, clients=args.clients, seconds=args.seconds, reader=args.reader,
+                              index=Path(args.index) if args.index else None, uploads_every=args.uploads_every, log=log)
+    return result, bench.load_markdown(result), f"load-{args.reader}"
+
+
+@_benchmark("ocr", "word accuracy and seconds per page of the OCR engines",
+            click.Option(["--corpus"], metavar="FILE", help="the text to render (default: the seed article)"))
+def _bench_ocr(args, log):
+    """Word accuracy and seconds per page of the OCR engines installed, on A4 pages rendered at 300 dpi from known
+    text in five fonts and two sizes, slightly skewed, with noise."""
+    from rag import ocr_bench
+    from rag.errors import RagError
+    from rag.ocr import missing_hint
+    from rag.paths import SEED_CORPUS
+
+    source = Path(args.corpus) if args.corpus else sorted(SEED_CORPUS.glob("*.txt"))[0]
+    rows = ocr_bench.run(source.read_text(encoding="utf-8"), ocr_bench.default_styles(), log=log)
+    if not rows:
+        raise RagError("no OCR engine is installed", hint=missing_hint())
+    return {"rows": rows, "text": str(source)}, ocr_bench.markdown(rows), "ocr"
+
+
+@_benchmark("watch", "seconds from a file saved into a watched folder until it is answerable",
+            click.Option(["--queries"], type=int, default=20, metavar="N", help="files saved"))
+def _bench_watch(args, log):
+    """Seconds from a file saved into a watched folder until a question about it retrieves it."""
+    from rag import bench
+
+    result = bench.bench_watch(args.queries, log=log)
+    return result, bench.watch_markdown(result), "watch"
+
+
+@_benchmark("files", "time and peak memory of indexing big files",
+            click.Option(["--corpus"], multiple=True, metavar="FILE", help="a big file to index (repeatable)"),
+            click.Option(["--pages"], type=int, default=1000, metavar="N", help="pages of the PDF made when no --corpus"))
+def _bench_files(args, log):
+    """Time and peak memory of indexing big files, each in a fresh `rag index` process (default: a 1,000-page PDF
+    made from the seed article's paragraphs)."""
+    from rag import bench
+
+    result = bench.bench_files([Path(p) for p in args.corpus or ()], pages=args.pages, log=log)
+    return result, bench.files_markdown(result), "files"

@@ -4,9 +4,10 @@ by positions in an array.
 Callers read documents and chunks, ask for four rankings (dense and BM25, over chunks and over whole documents, each
 optionally scoped to some documents before ranking), write a document with its chunks and vectors, remove one, and
 commit. Behind it a backend keeps three private parts: the catalog (documents, chunks, each document's centroid: a
-`rag.stores.catalog.Catalog` in memory, or a generation's SQLite file read by key, `SqliteCatalog`), a vector index (`VectorStore`: upsert, delete, search, fetch by chunk_id) and the BM25 indexes derived from
-the catalog (`rag.lexical.Lexical`). `Store.commit()` makes everything written since the last commit visible at once
-(a new generation); until then a reader of the same location sees the previous one.
+`rag.stores.catalog.Catalog` in memory, or a generation's SQLite file read by key, `SqliteCatalog`), a vector index
+(`VectorStore`: upsert, delete, search, fetch by chunk_id) and the BM25 indexes derived from the catalog
+(`rag.lexical.Lexical`). `Store.commit()` makes everything written since the last commit visible at once (a new
+generation); until then a reader of the same location sees the previous one.
 """
 
 from __future__ import annotations

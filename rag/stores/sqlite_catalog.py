@@ -1,6 +1,6 @@
 """A folder generation's catalog in SQLite: `SqliteCatalog` reads catalog.sqlite by key — a chunk's text is sliced
-from its document's inside the query, centroids are memory-mapped — and holds in memory only what changed since it
-was opened (a `Catalog`). `write_catalog` writes either kind of catalog into a new generation.
+from its document's (the documents recently read are kept), centroids are memory-mapped — and holds in memory only
+what changed since it was opened (a `Catalog`). `write_catalog` writes either kind of catalog into a new generation.
 """
 
 from __future__ import annotations
@@ -8,16 +8,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
 
-from rag.arrays import load
+from rag.arrays import Texts, load, utf8
 from rag.stores.catalog import Catalog, exact_top_k, find_source
 from rag.types import Chunk, Document
 
 CATALOG_FILE = "catalog.sqlite"
+# Document texts kept after reading, most recent first: the documents of the questions in flight (a reader looks a
+# document up many times a question, and a chunk's text is sliced from its document's).
+RECENT_CHARS = 16_000_000
 CENTROIDS_FILE = "centroids.npy"
 # A generation's catalog is written once and never changed (a commit writes a new generation), so it is opened
 # read-only and immutable: no journal, no locks, nothing written by readers.
@@ -68,23 +72,6 @@ def write_catalog(folder: Path, catalog, dimension: int) -> None:
     matrix.flush()
 
 
-class _Utf8:
-    """A sequence of strings kept as one array of UTF-8 bytes: an entry is decoded when it is read."""
-
-    def __init__(self, array: np.ndarray):
-        self.array = array if len(array) else np.zeros(0, dtype="S1")
-
-    def __len__(self) -> int:
-        return len(self.array)
-
-    def __getitem__(self, row: int) -> str:
-        return bytes(self.array[row]).decode("utf-8")
-
-    @staticmethod
-    def encoded(values) -> np.ndarray:
-        return np.array([v.encode("utf-8") for v in values], dtype=bytes) if values else np.zeros(0, dtype="S1")
-
-
 def _sqlite_uri(path: Path) -> str:
     return path.resolve().as_uri() + "?mode=ro&immutable=1"
 
@@ -97,7 +84,9 @@ class SqliteCatalog:
         self._db = sqlite3.connect(_sqlite_uri(folder / CATALOG_FILE), uri=True, check_same_thread=False)
         self._lock = threading.Lock()  # one connection, shared by the threads of a server
         self._centroids = load(folder / CENTROIDS_FILE, mapped=True)
-        self._centroid_ids: _Utf8 | None = None
+        self._centroid_rows: tuple[Texts, np.ndarray] | None = None  # doc_ids by row, and which rows have one
+        self._recent: OrderedDict[str, Document] = OrderedDict()
+        self._recent_chars = 0
         self._added = Catalog()
         self.changes = self._added.changes  # source -> document put since the last commit, or None when removed
         self._gone: set[str] = set()  # doc_ids of the file's documents removed or replaced since it was opened
@@ -130,9 +119,26 @@ class SqliteCatalog:
     def document(self, doc_id: str) -> Document:
         if doc_id in self._added._by_id:
             return self._added.document(doc_id)
-        found = None if doc_id in self._gone else self._stored("doc_id", doc_id)
+        found = None if doc_id in self._gone else self._recently_read(doc_id)
         if found is None:
             raise KeyError(doc_id)
+        return found
+
+    def _recently_read(self, doc_id: str) -> Document | None:
+        """The stored document with this id, kept among the recent ones (RECENT_CHARS of text at most)."""
+        with self._lock:
+            found = self._recent.get(doc_id)
+            if found is not None:
+                self._recent.move_to_end(doc_id)
+                return found
+        found = self._stored("doc_id", doc_id)
+        if found is not None:
+            with self._lock:
+                if doc_id not in self._recent:
+                    self._recent[doc_id] = found
+                    self._recent_chars += len(found.text)
+                while self._recent_chars > RECENT_CHARS and len(self._recent) > 1:
+                    self._recent_chars -= len(self._recent.popitem(last=False)[1].text)
         return found
 
     def iter_documents(self) -> Iterator[Document]:
@@ -172,9 +178,11 @@ class SqliteCatalog:
         found = self._added.chunk(chunk_id)
         if found is not None:
             return found
-        rows = self._query("SELECT c.doc_id, c.start, c.stop, substr(d.text, c.start + 1, c.stop - c.start) "
-                           "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE c.chunk_id = ?", (chunk_id,))
-        return next((Chunk(chunk_id, *row) for row in rows if row[0] not in self._gone), None)
+        for doc_id, start, end in self._query("SELECT doc_id, start, stop FROM chunks WHERE chunk_id = ?", (chunk_id,)):
+            document = None if doc_id in self._gone else self._recently_read(doc_id)
+            if document is not None:
+                return Chunk(chunk_id, doc_id, start, end, document.text[start:end])
+        return None
 
     def chunk_spans(self, doc_id: str) -> list[tuple[str, int, int]]:
         """A document's chunks as (chunk_id, start, end), in order."""
@@ -216,17 +224,16 @@ class SqliteCatalog:
 
     def search_documents(self, vectors: np.ndarray, k: int,
                          allowed: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
-        if self._centroid_ids is None:  # the doc_ids by centroid row, as one UTF-8 array (not a list of strings)
-            self._centroid_ids = _Utf8(np.array([i.encode("utf-8") for (i,) in self._query(
-                "SELECT doc_id FROM documents WHERE centroid IS NOT NULL ORDER BY centroid")], dtype=bytes))
-        ids = self._centroid_ids
-        keep = None
+        if self._centroid_rows is None:  # row n of centroids.npy belongs to the n-th document (zeros: it has none)
+            rows = self._query("SELECT doc_id, centroid IS NOT NULL FROM documents ORDER BY number")
+            self._centroid_rows = (Texts(utf8(doc_id for doc_id, _ in rows)),
+                                   np.fromiter((bool(has) for _, has in rows), dtype=bool, count=len(rows)))
+        ids, keep = self._centroid_rows
         if self._gone:
-            keep = ~np.isin(ids.array, _Utf8.encoded(self._gone))
+            keep = keep & ~np.isin(ids.array, utf8(self._gone))
         if allowed is not None:
-            inside = np.isin(ids.array, _Utf8.encoded(allowed))
-            keep = inside if keep is None else keep & inside
-        stored = exact_top_k(vectors, ids, self._centroids[: len(ids)], k, keep)
+            keep = keep & np.isin(ids.array, utf8(allowed))
+        stored = exact_top_k(vectors, ids, self._centroids, k, keep)
         added = self._added.search_documents(vectors, k, allowed)
         return [sorted(a + b, key=lambda pair: -pair[1])[:k] for a, b in zip(stored, added)]
 

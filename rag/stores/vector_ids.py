@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.arrays import load
+from rag.arrays import load, text, utf8
 
 
 def vector_id(chunk_id: str) -> int:
@@ -29,7 +29,7 @@ class VectorIds:
             return None
         at = int(np.searchsorted(self._keys, key))
         if at < len(self._keys) and int(self._keys[at]) == key:
-            return bytes(self._names[at]).decode("utf-8")
+            return text(self._names, at)
         return None
 
     def get(self, key: int) -> str | None:
@@ -61,7 +61,7 @@ class VectorIds:
 
     def write(self, folder: Path) -> None:
         keys = self.keys()
-        names = np.array([self.get(int(k)).encode("utf-8") for k in keys], dtype=bytes) if len(keys) else self._names[:0]
+        names = utf8(self.get(int(k)) for k in keys)
         order = np.argsort(keys, kind="stable")
         np.save(folder / "vector-ids.npy", keys[order])
         np.save(folder / "vector-chunk-ids.npy", names[order])
