@@ -7,6 +7,7 @@ missing. Each test gets its own collection prefix, so tests never see each other
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import re
@@ -207,6 +208,44 @@ def test_milvus_ranks_a_scope_itself_under_a_filter_of_catalog_ids(location, cor
         assert {store.chunk(c).doc_id for c, _ in found[0]} <= scope
     with pytest.raises(ValueError, match="catalog's own ids"):
         store._dense_within(query, 3, frozenset({'x" or doc_id != "'}), 1)
+
+
+def test_bm25_ranks_chunks_and_documents_by_their_words_on_every_store(location, corpus_dir, fake_embedder):
+    """One lexical contract whether bm25s ranks on the client or Milvus computes BM25 itself: the chunk and the
+    document that hold the (stemmed) words come first, a scope is kept, stop words alone find nothing, and a removed
+    document is found no more."""
+    assistant = assistant_for(location, fake_embedder)
+    assistant.index_paths([corpus_dir])
+    store = open_store(location)
+    rivers = next(s for s in store.sources() if s.endswith("rivers.txt"))
+    rivers_id = store.document_at(rivers).doc_id
+    best = store.lexical(["erupting"], 3)[0]
+    assert best and "erupted" in store.chunk(best[0][0]).text  # erupting and erupted share their stem
+    assert store.lexical_documents(["which sea does it flow into"], 2)[0][0][0] == rivers_id
+    scoped = store.lexical(["volcano Danube Etna"], 5, scope=frozenset({rivers_id}))[0]
+    assert scoped and {store.chunk(c).doc_id for c, _ in scoped} == {rivers_id}
+    assert store.lexical(["the and of"], 3) == [[]] and store.lexical_documents(["the and of"], 3) == [[]]
+    assistant.remove(rivers)
+    store = open_store(location)
+    assert store.lexical(["Danube"], 3) == [[]] and store.lexical_documents(["Danube"], 3) == [[]]
+    assert store.lexical(["Etna"], 3)[0]
+
+
+@pytest.mark.parametrize("location", ["milvus-lite", "milvus-server"], indirect=True)
+def test_milvus_computes_bm25_itself_where_the_server_can(location, corpus_dir, fake_embedder):
+    """Milvus Lite 2.5 computes BM25 (no process builds or caches one); the 2.3 server cannot, and its store is
+    created without the BM25 function, ranking on the client as before."""
+    from rag.paths import cache_dir
+
+    assistant_for(location, fake_embedder).index_paths([corpus_dir])
+    store = open_store(location)
+    lite = location.startswith("milvus:")
+    assert store.describe()["bm25"] == ("milvus" if lite else "client")
+    states = cache_dir() / "milvus" / hashlib.sha256(store.location.encode()).hexdigest()[:16]
+    assert list(states.glob("*/catalog.sqlite"))
+    cached_bm25 = list(states.glob("*/lexical"))
+    assert bool(cached_bm25) is not lite
+    assert "Danube" in store.chunk(store.lexical(["Danube"], 1)[0][0][0]).text
 
 
 def test_unchanged_files_embed_nothing_and_a_changed_one_replaces_its_chunks(location, corpus_dir, fake_embedder):

@@ -1,9 +1,9 @@
 """What a Milvus store reads into a process, and this machine's read cache of it.
 
-The visible catalog (document texts, chunk offsets) and its BM25 are read from Milvus once per visible state and
-kept in the user's cache the way a folder generation is (catalog.sqlite read by key, BM25 memory-mapped): a process
-that sees the same state opens it instead of reading every text from Milvus and tokenizing it again, and holds
-little of it.
+The visible catalog (document texts, chunk offsets) and, where Milvus does not compute BM25 itself, its BM25 are
+read from Milvus once per visible state and kept in the user's cache the way a folder generation is (catalog.sqlite
+read by key, BM25 memory-mapped): a process that sees the same state opens it instead of reading every text from
+Milvus and tokenizing it again, and holds little of it.
 """
 
 from __future__ import annotations
@@ -26,14 +26,16 @@ log = logging.getLogger("rag.stores")
 
 
 def cached(store, live: list[dict]):
-    """(SqliteCatalog, Lexical) of the visible state: `live` are the (source, doc_id, gen, chars) rows of every
-    visible document. Made once per state, in a temporary folder renamed into place when complete; where the cache
-    cannot be written, the catalog and BM25 are held in this process instead (with a warning)."""
+    """(SqliteCatalog, Lexical or None) of the visible state: `live` are the (source, doc_id, gen, chars) rows of
+    every visible document; no BM25 when Milvus computes it (`store.server_bm25`). Made once per state, in a
+    temporary folder renamed into place when complete; where the cache cannot be written, the catalog and BM25 are
+    held in this process instead (with a warning)."""
     from rag.lexical import Lexical
     from rag.paths import cache_dir
     from rag.stores.sqlite_catalog import SqliteCatalog
 
-    state = hashlib.sha256(json.dumps([[r["source"], r["doc_id"], r["gen"]] for r in live]).encode()).hexdigest()
+    lexical = not store.server_bm25
+    state = hashlib.sha256(json.dumps([lexical, *([r["source"], r["doc_id"], r["gen"]] for r in live)]).encode()).hexdigest()
     root = cache_dir() / "milvus" / hashlib.sha256(store.location.encode()).hexdigest()[:16]
     folder = root / state[:24]
     try:
@@ -43,8 +45,8 @@ def cached(store, live: list[dict]):
     except OSError as exc:  # no writable cache here: the catalog and BM25 are held in this process instead
         log.warning("the Milvus read cache in %s cannot be written (%s); holding the index in memory", root, exc)
         catalog = read_catalog(store, live)
-        return catalog, Lexical.build(catalog)
-    return SqliteCatalog(folder), Lexical.load(folder / "lexical")
+        return catalog, Lexical.build(catalog) if lexical else None
+    return SqliteCatalog(folder), Lexical.load(folder / "lexical") if lexical else None
 
 
 def _make(store, live: list[dict], root: Path, folder: Path) -> None:
@@ -55,7 +57,8 @@ def _make(store, live: list[dict], root: Path, folder: Path) -> None:
     building = Path(tempfile.mkdtemp(prefix=".building-", dir=root))
     catalog = read_catalog(store, live)
     write_catalog(building, catalog, store.info.dimension)
-    Lexical.build(catalog).save(building / "lexical")
+    if not store.server_bm25:
+        Lexical.build(catalog).save(building / "lexical")
     (building / "done").write_text(store.location, encoding="utf-8")
     del catalog
     try:

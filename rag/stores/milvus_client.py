@@ -3,6 +3,8 @@ of the four collections a store keeps there (see rag.stores.milvus_store)."""
 
 from __future__ import annotations
 
+import json
+
 from rag.errors import RagError
 
 CONNECT_SECONDS = 10
@@ -63,21 +65,32 @@ MAX_VARCHAR = 65_535
 DUMMY_DIM = 2  # collections without a vector of their own still need one vector field
 
 
-def collection_layouts(dimension: int) -> dict:
+# How Milvus turns text into BM25 terms when it computes BM25 itself: words lower-cased, English stop words dropped,
+# the rest stemmed (Snowball), as the client-side BM25 does (rag.lexical).
+ANALYZER = {"tokenizer": "standard",
+            "filter": ["lowercase", {"type": "stop", "stop_words": ["_english_"]}, {"type": "stemmer", "language": "english"}]}
+LEXICAL_PARTS = ("chunks", "texts")  # the collections whose text Milvus indexes for BM25, when it can
+
+
+def collection_layouts(dimension: int, server_bm25: bool = False) -> dict:
     """part -> (schema, index params) of each collection. Exact search (FLAT) keeps parity with the folder index; a
-    server can be given IVF/HNSW indexes for large collections (README, Scaling out)."""
+    server can be given IVF/HNSW indexes for large collections (README, Scaling out). With `server_bm25` (Milvus
+    2.5+), the text of chunks and of document parts is analyzed and a BM25 function fills a sparse `lexical` field
+    that Milvus searches itself."""
     from pymilvus import DataType, MilvusClient
 
     text = (DataType.VARCHAR, {"max_length": MAX_VARCHAR})
+    analyzed = (DataType.VARCHAR, {"max_length": MAX_VARCHAR, "enable_analyzer": True, "analyzer_params": ANALYZER})
     short = (DataType.VARCHAR, {"max_length": 256})
     number = (DataType.INT64, {})
+    lexical_text = analyzed if server_bm25 else text
     fields = {
         "chunks": ([("chunk_id", *short), ("doc_id", *short), ("gen", *number), ("start", *number),
-                    ("end", *number), ("text", *text)], dimension),
+                    ("end", *number), ("text", *lexical_text)], dimension),
         "documents": ([("source", DataType.VARCHAR, {"max_length": 4096}), ("doc_id", *short), ("gen", *number),
                        ("deleted", DataType.BOOL, {}), ("title", DataType.VARCHAR, {"max_length": 4096}),
                        ("meta", *text), ("chars", *number)], dimension),
-        "texts": ([("doc_id", *short), ("part", *number), ("text", *text)], DUMMY_DIM),
+        "texts": ([("doc_id", *short), ("part", *number), ("text", *lexical_text)], DUMMY_DIM),
         "meta": ([("value", *text)], DUMMY_DIM),
     }
     layouts = {}
@@ -90,5 +103,28 @@ def collection_layouts(dimension: int) -> dict:
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=vector_dim)
         index = MilvusClient.prepare_index_params()
         index.add_index("vector", index_type="FLAT", metric_type="IP")
+        if server_bm25 and part in LEXICAL_PARTS:
+            _add_bm25(schema, index)
         layouts[part] = (schema, index)
     return layouts
+
+
+def _add_bm25(schema, index) -> None:
+    from pymilvus import DataType, Function, FunctionType
+
+    schema.add_field("lexical", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
+                                 output_field_names=["lexical"]))
+    index.add_index("lexical", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+
+
+def _meta_json(meta) -> str:
+    """A document's metadata as JSON that fits one VARCHAR: page offsets of a huge PDF are dropped first, then
+    everything but the short values (the answer never depends on them; the page number shown does)."""
+    meta = dict(meta)
+    for candidate in (meta, {k: v for k, v in meta.items() if k != "pages"},
+                      {k: v for k, v in meta.items() if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) < 1000)}):
+        text = json.dumps(candidate, ensure_ascii=False, default=str)
+        if len(text.encode("utf-8")) <= MAX_VARCHAR:
+            return text
+    return "{}"

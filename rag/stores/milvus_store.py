@@ -17,8 +17,10 @@ never read, so a writer killed mid-way leaves nothing visible, and `cleanup` del
 ABANDONED_AFTER old. Two writers of different documents both land; two writers of the same document: the later
 commit wins. Superseded rows are deleted after each commit.
 
-Lexical retrieval: BM25 is built on the client from the chunk texts read from Milvus (bm25s, as for folders), on
-every server version; Milvus 2.5 computes BM25 itself (README, Scaling out).
+Lexical retrieval: where the server can compute BM25 itself (Milvus 2.5 and later, Lite included), the chunks and
+texts collections are created with analyzed text and a BM25 function, and Milvus ranks them
+(rag.stores.milvus_lexical); on older servers, and for collections created before, BM25 is built on the client from
+the chunk texts read from Milvus (bm25s, as for folders) and kept in this machine's read cache (README, Scaling out).
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ from rag.chunking import ChunkSettings
 from rag.errors import IndexMismatchError, IndexNotFoundError, RagError
 from rag.stores.base import IndexInfo, Store
 from rag.stores.catalog import Catalog
-from rag.stores.milvus_client import (DUMMY_DIM, MAX_VARCHAR, _UNREACHABLE_HINT, MilvusUnavailableError, _call,
-                                      _client_cache, _reason)
+from rag.stores.milvus_client import (CALL_SECONDS, DUMMY_DIM, LEXICAL_PARTS, _UNREACHABLE_HINT,
+                                      MilvusUnavailableError, _call, _client_cache, _meta_json, _reason)
+from rag.stores.milvus_lexical import MilvusLexical
 from rag.stores.milvus_vectors import BUCKETS, QUERY_LIMIT, INSERT_BATCH, MilvusVectorStore, _batches, _bucket, _in, _quote
 
 TEXT_PART = 16_000  # characters; Milvus VARCHAR holds at most 65,535 bytes and a character is up to 4
@@ -61,6 +64,8 @@ class MilvusStore(Store):
         self._replacing: list[str] = []  # a rebuild: every source of the previous index, hidden at commit
         self._info_pending = False
         self.generation: str | None = None
+        self.server_bm25 = False  # whether Milvus computes BM25 for this store's collections
+        self._server_lexical = MilvusLexical(self)
 
     # ----- connecting -------------------------------------------------------------------------------------------
 
@@ -75,11 +80,11 @@ class MilvusStore(Store):
         try:
             import warnings
 
-            with warnings.catch_warnings():  # pymilvus 2.4 imports pkg_resources, deprecated by setuptools
+            with warnings.catch_warnings():  # milvus-lite imports pkg_resources, deprecated by setuptools
                 warnings.simplefilter("ignore", UserWarning)
                 from pymilvus import MilvusClient
         except ImportError as exc:  # pragma: no cover - pymilvus is a dependency
-            raise MilvusUnavailableError("pymilvus is not installed", hint="pip install 'pymilvus==2.4.15'") from exc
+            raise MilvusUnavailableError("pymilvus is not installed", hint="pip install 'pymilvus==2.5.18'") from exc
         try:
             return _client_cache(target, MilvusClient)
         except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds for an unreachable server
@@ -149,6 +154,7 @@ class MilvusStore(Store):
         info = cls._read_info(where)
         _, prefix = cls._split(where)
         store = cls(where, info, cls._client(where), prefix)
+        store.server_bm25 = store._collections_have_bm25()
         store._load()
         return store
 
@@ -157,7 +163,11 @@ class MilvusStore(Store):
     def _create_collections(self, *, write_info: bool) -> None:
         from rag.stores.milvus_client import collection_layouts
 
-        layouts = collection_layouts(self.info.dimension)
+        if self.call("has_collection", self.names["chunks"]):
+            self.server_bm25 = self._collections_have_bm25()
+        else:
+            self.server_bm25 = self._create_chunks_with_bm25()
+        layouts = collection_layouts(self.info.dimension, self.server_bm25)
 
         def create(part: str) -> None:
             schema, index = layouts[part]
@@ -172,6 +182,29 @@ class MilvusStore(Store):
             list(pool.map(create, layouts))
         if write_info:
             self._write_info()
+
+    def _create_chunks_with_bm25(self) -> bool:
+        """Whether this server computes BM25 itself: the chunks collection is created with a BM25 function, which a
+        server older than 2.5 refuses (then the collections are created without, and BM25 is the client's)."""
+        import logging
+
+        from rag.stores.milvus_client import collection_layouts
+
+        schema, index = collection_layouts(self.info.dimension, server_bm25=True)["chunks"]
+        try:
+            self.client.create_collection(self.names["chunks"], schema=schema, index_params=index,
+                                          consistency_level="Strong", timeout=CALL_SECONDS)
+            return True
+        except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds; an unreachable server fails below
+            logging.getLogger("rag.stores").info("Milvus at %s does not compute BM25 (%s): BM25 is built by each "
+                                                 "reader", self.location, _reason(exc))
+            if self.call("has_collection", self.names["chunks"]):
+                self.call("drop_collection", self.names["chunks"])
+            return False
+
+    def _collections_have_bm25(self) -> bool:
+        return all(any(field.get("name") == "lexical" for field in self.call("describe_collection", self.names[part])
+                       .get("fields", [])) for part in LEXICAL_PARTS)
 
     def _write_info(self) -> None:
         self._put_meta("info", {"schema_version": SCHEMA_VERSION, "embedder_id": self.info.embedder_id,
@@ -237,9 +270,14 @@ class MilvusStore(Store):
         return None if condition is None else self._vector_index.search_where(vectors, min(k, chunks), condition)
 
     def _scope_filter(self, doc_ids: frozenset[str]) -> str | None:
-        """The visible rows of these documents: `doc_id in [...]`, or `not in` the complement when that is
-        shorter. The ids come from this store's catalog (16 hex digits, checked) and are written as quoted
-        literals, so nothing a person types reaches the expression. None when both lists are too long."""
+        """The visible rows of these documents; None when the scope is too long for one expression."""
+        ids = self._doc_id_filter(doc_ids)
+        return None if ids is None else f"({self.visible_filter()}) and {ids}" if ids else self.visible_filter()
+
+    def _doc_id_filter(self, doc_ids: frozenset[str]) -> str | None:
+        """Rows of these documents: `doc_id in [...]`, or `not in` the complement when that is shorter. The ids
+        come from this store's catalog (16 hex digits, checked) and are written as quoted literals, so nothing a
+        person types reaches the expression. "" when that is every document; None when both lists are too long."""
         inside = sorted(doc_ids)
         outside = sorted({doc_id for _, doc_id in self._catalog.entries()} - doc_ids)
         if not all(_DOC_ID.fullmatch(d) for d in inside + outside):
@@ -247,10 +285,21 @@ class MilvusStore(Store):
         ids, operator = (inside, "in") if len(inside) <= len(outside) else (outside, "not in")
         if len(ids) > MAX_FILTER_IDS:
             return None
-        condition = self.visible_filter()
-        if ids or operator == "in":
-            condition = f"({condition}) and doc_id {operator} [{', '.join(_quote(d) for d in ids)}]"
-        return condition
+        return f"doc_id {operator} [{', '.join(_quote(d) for d in ids)}]" if ids or operator == "in" else ""
+
+    def lexical(self, queries, k: int, scope: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
+        """BM25 in Milvus where it computes it; otherwise (and for a scope too long for a filter) on the client."""
+        condition = self.visible_filter() if scope is None else self._scope_filter(scope)
+        if not self.server_bm25 or condition is None:
+            return super().lexical(queries, k, scope)
+        return self._server_lexical.chunks(queries, k, condition)
+
+    def lexical_documents(self, queries, k: int,
+                          scope: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
+        condition = "" if scope is None else self._doc_id_filter(scope)
+        if not self.server_bm25 or condition is None:
+            return super().lexical_documents(queries, k, scope)
+        return self._server_lexical.documents(queries, k, condition)
 
     def dense_documents(self, vectors: np.ndarray, k: int,
                         scope: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
@@ -341,20 +390,8 @@ class MilvusStore(Store):
     def describe(self) -> dict:
         counts = self._catalog.chunk_counts()
         return {"store": "milvus", "location": self.location, "generation": self.generation,
+                "bm25": "milvus" if self.server_bm25 else "client",
                 "embedder": {"id": self.info.embedder_id, "dimension": self.info.dimension},
                 "chunking": self.info.chunking.as_dict(), "chunk_count": self._catalog.chunk_count(),
                 "documents": {s: {"doc_id": d, "chunks": counts.get(d, 0)} for s, d in self._catalog.entries()}}
-
-
-def _meta_json(meta) -> str:
-    """A document's metadata as JSON that fits one VARCHAR: page offsets of a huge PDF are dropped first, then
-    everything but the short values (the answer never depends on them; the page number shown does)."""
-    meta = dict(meta)
-    for candidate in (meta, {k: v for k, v in meta.items() if k != "pages"},
-                      {k: v for k, v in meta.items() if isinstance(v, (int, float, bool)) or (isinstance(v, str) and len(v) < 1000)}):
-        text = json.dumps(candidate, ensure_ascii=False, default=str)
-        if len(text.encode("utf-8")) <= MAX_VARCHAR:
-            return text
-    return "{}"
-
 

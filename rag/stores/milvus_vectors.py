@@ -58,8 +58,8 @@ class MilvusVectorStore:
         # join on this reader's catalog; fetch a little more so k remain.
         results = self._store.call(
             "search", self._store.names["chunks"], data=[np.asarray(v, dtype=np.float32).tolist() for v in vectors],
-            limit=min(QUERY_LIMIT, depth + 16), filter=condition, output_fields=["chunk_id", "doc_id", "gen"],
-            search_params={"metric_type": "IP", "params": {}}, consistency_level="Strong")
+            anns_field="vector", limit=min(QUERY_LIMIT, depth + 16), filter=condition,
+            output_fields=["chunk_id", "doc_id", "gen"], search_params={"metric_type": "IP", "params": {}}, consistency_level="Strong")
         out = []
         for rows in results:
             seen, pairs = set(), []
@@ -91,7 +91,7 @@ class MilvusVectorStore:
             return exact_top_k(vectors, [row["doc_id"] for row in rows], matrix, depth)
         results = store.call(
             "search", store.names["documents"], data=[np.asarray(v, dtype=np.float32).tolist() for v in vectors],
-            limit=min(QUERY_LIMIT, depth + 16), filter=f"deleted == false and ({condition})",
+            anns_field="vector", limit=min(QUERY_LIMIT, depth + 16), filter=f"deleted == false and ({condition})",
             output_fields=["doc_id", "gen"], search_params={"metric_type": "IP", "params": {}},
             consistency_level="Strong")
         return [[(row["entity"]["doc_id"], float(row["distance"])) for row in found
