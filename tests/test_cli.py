@@ -168,3 +168,19 @@ def test_a_usage_error_names_the_problem_and_the_choices(capsys):
     assert cli.main(["ask", "Where?", "--reader", "oracle"]) == 2
     err = capsys.readouterr().err
     assert "'oracle' is not one of" in err and "extractive" in err and "Usage: rag ask" in err
+
+
+def test_the_second_stage_depth_is_an_option_of_every_answering_command(capsys):
+    from types import SimpleNamespace
+
+    from rag.cli import _settings
+    from rag.cli.benching import _second_stage_options
+
+    for command in ("ask", "chat", "serve", "eval"):
+        assert cli.main([command, "--help"]) == 0 and "--rerank-depth" in capsys.readouterr().out
+    assert cli.main(["ask", "Where?", "--rerank-depth", "0"]) == 2  # out of range: a usage error naming it
+    assert "--rerank-depth" in capsys.readouterr().err
+    settings = _settings(SimpleNamespace(rerank=None, rerank_depth=3, retrieval=None))
+    assert settings.retrieval.rerank and settings.retrieval.rerank_depth == 3
+    # `rag bench load` starts its server with the same options, so a load run measures what it names
+    assert _second_stage_options(SimpleNamespace(rerank=False, rerank_depth=3)) == ["--no-rerank", "--rerank-depth", "3"]

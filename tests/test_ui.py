@@ -420,3 +420,13 @@ def test_an_uploaded_mail_brings_its_attachments_and_removing_it_removes_them(ap
     stored = next(p for p in app.uploads_dir.iterdir() if p.suffix == ".eml")
     message_text, table, _ = app.remove(str(stored))
     assert "Removed" in message_text and not any("survey" in d.source for d in app.assistant.store.documents())
+
+
+def test_the_api_answers_with_the_second_stage_the_server_was_started_with(assistant):
+    """/ask without `rerank` follows the server's own setting (`rag serve --no-rerank`, `--rerank-depth`): it used
+    to turn the second stage on for every API call, whatever the server was started with."""
+    from dataclasses import replace
+
+    served = ChatApp(assistant.with_settings(retrieval=replace(assistant.settings.retrieval, rerank=False)))
+    assert "rerank_ms" not in served.ask_api("Where does the Rhine rise?")["timings_ms"]
+    assert "rerank_ms" in served.ask_api("Where does the Rhine rise?", rerank=True)["timings_ms"]

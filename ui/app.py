@@ -303,13 +303,13 @@ class ChatApp(DocumentsTab):
             message = message.get("text", "")
         return clean_question(message or "")
 
-    def ask_api(self, question: str, k: int = 5, reader: str = "extractive", rerank: bool = True) -> dict:
+    def ask_api(self, question: str, k: int = 5, reader: str = "extractive", rerank: bool | None = None) -> dict:
         """Answer a question; returns the same object as `rag ask --json` (answer, citations with quotes, hits).
-        `rerank` turns the cross-encoder second stage on (default) or off."""
+        `rerank` turns the cross-encoder second stage on or off (default: as the server was started)."""
         import gradio as gr
 
         try:
-            answer = self.assistant.ask(question, k=k, reader=reader, rerank=bool(rerank))
+            answer = self.assistant.ask(question, k=k, reader=reader, rerank=None if rerank is None else bool(rerank))
         except RagError as exc:
             raise gr.Error(str(exc))
         return answer_to_dict(answer, paths=False)

@@ -37,9 +37,11 @@ def _wait_for(url: str, server: subprocess.Popen, seconds: float = 180) -> None:
 
 
 def bench_load(questions: Sequence[str], *, clients: int = 20, seconds: float = 60, reader: str = "extractive",
-               index: Path | None = None, uploads_every: float = 0, log: Callable[[str], None] = print) -> dict:
+               index: Path | None = None, uploads_every: float = 0, serve_options: Sequence[str] = (),
+               log: Callable[[str], None] = print) -> dict:
     """`clients` threads, each its own gradio_client, asking in a loop for `seconds` against a server on loopback;
-    with `uploads_every`, one more client adds a small document through the upload endpoint that often."""
+    with `uploads_every`, one more client adds a small document through the upload endpoint that often.
+    `serve_options` are passed to `rag serve` (e.g. --rerank-depth 3)."""
     import shutil
     import tempfile
 
@@ -54,6 +56,7 @@ def bench_load(questions: Sequence[str], *, clients: int = 20, seconds: float = 
     command = [*_rag(), "serve", "--host", "127.0.0.1", "--port", str(port), "--reader", reader]
     if index is not None:
         command += ["--index", str(index)]
+    command += list(serve_options)
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", GRADIO_ANALYTICS_ENABLED="False")
     log(f"starting the server on 127.0.0.1:{port}")
     # The server's messages go to a file: a pipe nobody reads would block a chatty server once it filled up.
@@ -63,7 +66,7 @@ def bench_load(questions: Sequence[str], *, clients: int = 20, seconds: float = 
         _wait_for(f"http://127.0.0.1:{port}/", server)
         run = _LoadRun(f"http://127.0.0.1:{port}/", list(questions), reader, scratch, server.pid)
         log(f"{clients} clients for {seconds:.0f} s" + (f", an upload every {uploads_every:.0f} s" if uploads_every else ""))
-        return run.measure(clients, seconds, uploads_every)
+        return {**run.measure(clients, seconds, uploads_every), "serve_options": list(serve_options)}
     finally:
         server.terminate()
         try:
@@ -173,6 +176,7 @@ def load_markdown(r: dict) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores. {r['clients']} concurrent API clients (gradio_client, /ask) on "
         f"loopback for {r['seconds']} s, {r['reader']} reader, the server's queue answering 2 questions at once"
+        + (f", served with {' '.join(r['serve_options'])}" if r.get("serve_options") else "")
         + (f"; {r['uploads']} uploads during the run." if r.get("uploads") else "."),
         "",
         "| requests | failed | answers/s | latency p50 / p95 (ms) | server memory start / end / max (MiB) |",

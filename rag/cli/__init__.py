@@ -64,6 +64,9 @@ INDEX = (click.Option(["--index"], metavar="DIR",
          click.Option(["--embedder"], metavar="NAME", help="embedding model path or Hugging Face id (found offline)"), BACKEND)
 RERANK = click.Option(["--rerank/--no-rerank"], default=None,
                       help="the cross-encoder second stage over passages and sentences (default: on)")
+RERANK_DEPTH = click.Option(["--rerank-depth"], type=click.IntRange(1, 1000), metavar="N",
+                            help="chunks the cross-encoder re-reads per question (default 10; fewer answer sooner on a "
+                                 "busy shared server, at some cost in quality: README, Load)")
 PASSAGES = click.Option(["-k"], type=int, metavar="N", help="passages per question (default 5)")
 LLM_MODEL = click.Option(["--llm-model"], metavar="PATH",
                          help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")
@@ -104,9 +107,11 @@ def _settings(args, **extra):
         values["qa_model"] = args.qa_model
     if getattr(args, "explain", False):
         values["explain"] = True
-    rerank = getattr(args, "rerank", None)
-    if getattr(args, "retrieval", None) or rerank is not None:
-        values["retrieval"] = RetrievalSettings(mode=args.retrieval or "hybrid", rerank=True if rerank is None else rerank)
+    rerank, depth = getattr(args, "rerank", None), getattr(args, "rerank_depth", None)
+    if getattr(args, "retrieval", None) or rerank is not None or depth:
+        second = {"rerank_depth": depth} if depth else {}
+        values["retrieval"] = RetrievalSettings(mode=getattr(args, "retrieval", None) or "hybrid",
+                                                rerank=True if rerank is None else rerank, **second)
     if getattr(args, "chunk_tokens", None) or getattr(args, "overlap_tokens", None) is not None:
         from rag.chunking import ChunkSettings
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from rag.cli import (
-    CONTEXT, EXIT_OK, SEED_QUESTIONS, BACKEND, _InOrder, cli, command,
+    CONTEXT, EXIT_OK, RERANK, RERANK_DEPTH, SEED_QUESTIONS, BACKEND, _InOrder, cli, command,
 )
 
 
@@ -108,7 +108,8 @@ def _bench_scale(args, log):
             click.Option(["--questions"], metavar="FILE.jsonl", help="questions to ask (default: the seed questions)"),
             click.Option(["--uploads-every"], type=float, default=0, metavar="S",
                          help="also upload a small document every S seconds (into a scratch copy of the index)"),
-            click.Option(["--index"], metavar="DIR", help="index to serve (default: the seed corpus's)"))
+            click.Option(["--index"], metavar="DIR", help="index to serve (default: the seed corpus's)"),
+            RERANK, RERANK_DEPTH)
 def _bench_load(args, log):
     """The chat server under --clients concurrent API clients for --seconds, on loopback: answers per second and
     latency.
@@ -120,7 +121,8 @@ def _bench_load(args, log):
 
     questions = [q.question for q in load_jsonl(args.questions or SEED_QUESTIONS).questions]
     result = bench.bench_load(questions, clients=args.clients, seconds=args.seconds, reader=args.reader,
-                              index=Path(args.index) if args.index else None, uploads_every=args.uploads_every, log=log)
+                              index=Path(args.index) if args.index else None, uploads_every=args.uploads_every,
+                              serve_options=_second_stage_options(args), log=log)
     return result, bench.load_markdown(result), f"load-{args.reader}"
 
 
@@ -161,3 +163,9 @@ def _bench_files(args, log):
 
     result = bench.bench_files([Path(p) for p in args.corpus or ()], pages=args.pages, log=log)
     return result, bench.files_markdown(result), "files"
+
+
+def _second_stage_options(args) -> list[str]:
+    """The second-stage options of `rag bench load`, as `rag serve` takes them."""
+    options = ["--no-rerank"] if args.rerank is False else []
+    return options + (["--rerank-depth", str(args.rerank_depth)] if args.rerank_depth else [])

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from rag.cli import (
-    EXIT_OK, LLM_MODEL, QA_MODEL, RERANK, SOURCE, WHERE, BACKEND, STORE_HELP, _settings, command,
+    EXIT_OK, LLM_MODEL, QA_MODEL, RERANK, RERANK_DEPTH, SOURCE, WHERE, BACKEND, STORE_HELP, _settings, command,
 )
 from rag.readers import READERS
 
@@ -38,7 +38,7 @@ from rag.readers import READERS
          QA_MODEL, LLM_MODEL,
          click.Option(["--retrieval"], type=click.Choice(["hybrid", "dense", "lexical"]),
                       help="mode the reader uses (all are measured)"),
-         click.Option(["-k"], type=int, metavar="N", help="passages given to the reader (default 5)"), RERANK,
+         click.Option(["-k"], type=int, metavar="N", help="passages given to the reader (default 5)"), RERANK, RERANK_DEPTH,
          click.Option(["--no-abstain"], is_flag=True,
                       help="the reader always answers (its confidence is still recorded)"),
          click.Option(["--limit"], type=int, metavar="N", help="a seeded random sample of N questions"), SOURCE, WHERE,
@@ -80,6 +80,7 @@ def cmd_eval(args) -> int:
         limit=args.limit,
         embedder=embedder.model_id,
         rerank=base.retrieval.rerank,
+        rerank_depth=base.retrieval.rerank_depth,
         abstain=not args.no_abstain,
         baseline=args.baseline,
         sources=tuple(args.source),

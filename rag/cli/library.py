@@ -10,8 +10,8 @@ import time
 import click
 
 from rag.cli import (
-    EXIT_OK, EXIT_PARTIAL, INDEX, LLM_MODEL, PASSAGES, QA_MODEL, RERANK, SOURCE, WHERE, _assistant, _progress,
-    _settings, command,
+    EXIT_OK, EXIT_PARTIAL, INDEX, LLM_MODEL, PASSAGES, QA_MODEL, RERANK, RERANK_DEPTH, SOURCE, WHERE, _assistant,
+    _progress, _settings, command,
 )
 from rag.readers import READERS
 from rag.cli.printing import _answer_text
@@ -94,7 +94,7 @@ def _copy_index(args) -> int:
          click.Option(["--retrieval"], type=click.Choice(["hybrid", "dense", "lexical"]),
                       help="retrieval mode (default hybrid)"),
          click.Option(["--explain"], is_flag=True, help="llm reader: one to three sentences with [n] markers"),
-         LLM_MODEL, QA_MODEL, RERANK, SOURCE, WHERE,
+         LLM_MODEL, QA_MODEL, RERANK, RERANK_DEPTH, SOURCE, WHERE,
          click.Option(["--json"], is_flag=True, help="print one JSON object (stable keys, for scripts)"))
 def cmd_ask(args) -> int:
     """Ask a question; prints the answer and the exact source spans that support it.

@@ -8,7 +8,7 @@ import sys
 import click
 
 from rag.cli import (
-    EXIT_OK, INDEX, LLM_MODEL, PASSAGES, RERANK, SOURCE, WHERE, CHAT_READER, _assistant, command,
+    EXIT_OK, INDEX, LLM_MODEL, PASSAGES, RERANK, RERANK_DEPTH, SOURCE, WHERE, CHAT_READER, _assistant, command,
 )
 from rag.cli.printing import _answer_text
 
@@ -21,7 +21,7 @@ from rag.cli.printing import _answer_text
          click.Option(["--port"], type=int, default=7860),
          click.Option(["--watch"], multiple=True, metavar="DIR",
                       help="keep this folder in step with the index while serving (repeatable)"),
-         PASSAGES, CHAT_READER, LLM_MODEL, RERANK)
+         PASSAGES, CHAT_READER, LLM_MODEL, RERANK, RERANK_DEPTH)
 def cmd_serve(args) -> int:
     """Start the chat window in the browser (Gradio) over an index (default: the seed corpus).
 
@@ -44,7 +44,8 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
-@command("chat", "a conversation in the terminal", *INDEX, PASSAGES, CHAT_READER, LLM_MODEL, RERANK, SOURCE, WHERE)
+@command("chat", "a conversation in the terminal", *INDEX, PASSAGES, CHAT_READER, LLM_MODEL, RERANK, RERANK_DEPTH,
+         SOURCE, WHERE)
 def cmd_chat(args) -> int:
     """A conversation in the terminal: ask, then ask follow-ups ("and when?"); every answer prints its citations
     with their offsets and the quote, the answer inside it highlighted. /new starts over; /quit or Ctrl-D ends.

@@ -33,6 +33,7 @@ class EvalConfig:
     seed: int = 13
     embedder: str = ""  # the embedder id, recorded in the summary
     rerank: bool = True  # the second stage, for the reader's retrieval (side by side, it is measured both ways)
+    rerank_depth: int = RetrievalSettings().rerank_depth
     abstain: bool = True  # False: the reader always answers; its confidence is still recorded and plotted
     baseline: str | None = None  # "stuff": the textbook chain answers the same questions in the same run
     sources: tuple[str, ...] = ()  # --source patterns: the questions are asked of the documents they match only
@@ -151,7 +152,8 @@ class _Ranked:
 
 def _asker(assistant, config: EvalConfig):
     """The assistant with the run's retrieval mode, second stage and declining, sharing the loaded index and models."""
-    retrieval = replace(assistant.settings.retrieval, mode=config.mode, rerank=config.rerank)
+    retrieval = replace(assistant.settings.retrieval, mode=config.mode, rerank=config.rerank,
+                        rerank_depth=config.rerank_depth)
     return assistant.with_settings(retrieval=retrieval, abstain=config.abstain,
                                    **({"reader": config.reader} if config.reader else {}))
 
@@ -167,7 +169,8 @@ def _rank_corpus(eval_set, questions, asker, config: EvalConfig, progress) -> _R
         variants.append((f"{config.mode}+rerank", config.mode, reranker))
     ranked = _Ranked(asker, [], {}, config.mode, depth=depth, scope=scope)
     for name, mode, second_stage in variants:
-        retriever = Retriever(store, asker.embedder, RetrievalSettings(mode=mode, rerank=second_stage is not None),
+        retriever = Retriever(store, asker.embedder, RetrievalSettings(mode=mode, rerank=second_stage is not None,
+                                                                       rerank_depth=config.rerank_depth),
                               reranker=second_stage)
         rankings = []
         for start in range(0, len(texts), 64):
