@@ -275,13 +275,13 @@ def bench_replace(chunks: int = 100_000, *, dim: int = 384, per_document: int = 
 
 
 _OPENED_PROBE = (
-    "import sys, numpy as np; from rag.bench.common import _rss_mib; from rag.stores import open_store; "
-    "before, anon = _rss_mib(), _rss_mib('RssAnon'); store = open_store(sys.argv[1]); "
+    "import sys, time, numpy as np; from rag.bench.common import _rss_mib; from rag.stores import open_store; "
+    "before, anon = _rss_mib(), _rss_mib('RssAnon'); started = time.perf_counter(); store = open_store(sys.argv[1]); "
     "store.lexical(['term1 term2'], 10); "
     "queries = np.random.default_rng(1).standard_normal((20, store.info.dimension)).astype('float32'); "
     "hits = store.dense(queries / np.linalg.norm(queries, axis=1, keepdims=True), 10); "
     "[store.chunk(c) for row in hits for c, _ in row]; "
-    "print(before, _rss_mib(), _rss_mib('RssAnon') - anon, _rss_mib('RssFile'))")
+    "print(time.perf_counter() - started, before, _rss_mib(), _rss_mib('RssAnon') - anon, _rss_mib('RssFile'))")
 
 
 def _write_synthetic(target: str, documents: int, dim: int, per_document: int, seed: int) -> None:
@@ -323,9 +323,9 @@ def bench_opened(location: str, chunks: int, *, dim: int = 384, per_document: in
         for opening in ("first", "later"):  # a Milvus store's first process fills the machine's read cache
             child = subprocess.run([sys.executable, "-c", _OPENED_PROBE, target], capture_output=True, text=True,
                                    check=True, env=env)
-            before, after, own, mapped = map(float, child.stdout.split()[-4:])
+            seconds, before, after, own, mapped = map(float, child.stdout.split()[-5:])
             measured[f"{name}_{opening}"] = {"opened_mib": round(after - before, 1), "own_mib": round(own, 1),
-                                             "file_mib": round(mapped, 1)}
+                                             "file_mib": round(mapped, 1), "seconds": round(seconds, 2)}
     return {"location": location, "kind": where.kind, "chunks": chunks, **measured,
             "above_empty_first_mib": round(measured["full_first"]["opened_mib"] - measured["empty_first"]["opened_mib"], 1),
             "above_empty_later_mib": round(measured["full_later"]["opened_mib"] - measured["empty_later"]["opened_mib"], 1)}
@@ -365,5 +365,6 @@ def scale_markdown(r: dict) -> str:
         lines += ["", f"A process that opens {opened['location']} holding {opened['chunks']:,} chunks and asks 20 "
                       f"questions holds **{opened['above_empty_first_mib']} MiB above an empty store** when it is the "
                       f"first to see that state, **{opened['above_empty_later_mib']} MiB** after (its own "
-                      f"{full['own_mib']} MiB, {full['file_mib']} MiB mapped files)."]
+                      f"{full['own_mib']} MiB, {full['file_mib']} MiB mapped files); opening it and asking took "
+                      f"{opened['full_first']['seconds']} s first, {full['seconds']} s after."]
     return "\n".join(lines) + "\n"

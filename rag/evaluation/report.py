@@ -71,8 +71,8 @@ def _summary(eval_set, questions, rows, by_mode, config, latencies, default_name
     summary["by_retrieval"] = by_mode
     summary["settings"] = {
         "reader": config.reader if not eval_set.retrieval_only else None,
-        "k": config.k, "mode": config.mode, "rerank": config.rerank, "abstain": config.abstain,
-        "gold_context": config.gold_context, "limit": config.limit, "embedder": config.embedder,
+        "k": config.k, "mode": config.mode, "rerank": config.rerank, "rerank_depth": config.rerank_depth,
+        "abstain": config.abstain, "gold_context": config.gold_context, "limit": config.limit, "embedder": config.embedder,
         "baseline": config.baseline,
     }
     summary["machine"] = {"platform": platform.platform(), "python": platform.python_version(), "cpus": _cpus()}
