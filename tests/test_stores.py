@@ -210,10 +210,12 @@ def test_milvus_ranks_a_scope_itself_under_a_filter_of_catalog_ids(location, cor
         store._dense_within(query, 3, frozenset({'x" or doc_id != "'}), 1)
 
 
-def test_bm25_ranks_chunks_and_documents_by_their_words_on_every_store(location, corpus_dir, fake_embedder):
+@pytest.mark.parametrize("location", ["folder", "milvus-lite"], indirect=True)  # a 2.3 server ranks as a folder does
+def test_bm25_ranks_chunks_and_documents_by_their_words_on_either_side(location, corpus_dir, fake_embedder):
     """One lexical contract whether bm25s ranks on the client or Milvus computes BM25 itself: the chunk and the
     document that hold the (stemmed) words come first, a scope is kept, stop words alone find nothing, and a removed
-    document is found no more."""
+    document is found no more. (On a 2.3 server BM25 is the client's, the folder's code; that the server's store
+    falls back to it is the next test.)"""
     assistant = assistant_for(location, fake_embedder)
     assistant.index_paths([corpus_dir])
     store = open_store(location)
