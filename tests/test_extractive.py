@@ -122,3 +122,15 @@ def test_only_a_year_question_moves_to_a_sentence_of_its_kind(tmp_path, fake_emb
     scores = {"The plague reduced the population of the city by half.": 5.0, "It killed 17 monks in one week.": 3.0}
     reading = _reader(scores, fake_embedder).read("How many residents died of the plague?", hits, {doc.doc_id: doc}.__getitem__)
     assert reading.citations[0].quote == "The plague reduced the population of the city by half."
+
+
+def test_a_month_and_year_is_one_date_not_a_month_and_day():
+    """"June 2021" once came out as "June 20": a day is one or two digits standing alone."""
+    from rag.readers.spans import best_typed_span
+
+    for sentence, expected in [("It opened in June 2021 after delays.", "June 2021"),
+                               ("It opened on June 5, 2021.", "June 5, 2021"),
+                               ("It opened on June 5th.", "June 5th"),
+                               ("Founded 12 May 1998, it grew.", "12 May 1998")]:
+        span = best_typed_span("When did it open?", sentence)
+        assert sentence[span.start : span.end] == expected
