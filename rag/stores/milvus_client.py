@@ -118,6 +118,30 @@ def _add_bm25(schema, index) -> None:
     index.add_index("lexical", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
 
 
+def create_chunks_with_bm25(store) -> bool:
+    """Whether this server computes BM25 itself: the store's chunks collection is created with a BM25 function,
+    which a server older than 2.5 refuses (then the collections are created without, and BM25 is the client's)."""
+    import logging
+
+    schema, index = collection_layouts(store.info.dimension, server_bm25=True)["chunks"]
+    try:
+        store.client.create_collection(store.names["chunks"], schema=schema, index_params=index,
+                                       consistency_level="Strong", timeout=CALL_SECONDS)
+        return True
+    except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds; an unreachable server fails below
+        logging.getLogger("rag.stores").info("Milvus at %s does not compute BM25 (%s): BM25 is built by each reader",
+                                             store.location, _reason(exc))
+        if store.call("has_collection", store.names["chunks"]):
+            store.call("drop_collection", store.names["chunks"])
+        return False
+
+
+def has_bm25(store) -> bool:
+    """Whether the store's collections were created with Milvus's BM25 (a `lexical` field)."""
+    return all(any(field.get("name") == "lexical" for field in store.call("describe_collection", store.names[part])
+                   .get("fields", [])) for part in LEXICAL_PARTS)
+
+
 def _meta_json(meta) -> str:
     """A document's metadata as JSON that fits one VARCHAR: page offsets of a huge PDF are dropped first, then
     everything but the short values (the answer never depends on them; the page number shown does)."""

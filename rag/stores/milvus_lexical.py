@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from rag.stores.milvus_vectors import QUERY_LIMIT
+from rag.stores.milvus_vectors import EXTRA_ROWS, QUERY_LIMIT, current_chunks
 
 _WORD = re.compile(r"\w")
-EXTRA_ROWS = 16  # rows of other generations (not yet read, or superseded and not yet deleted) are skipped
 
 
 class MilvusLexical:
@@ -24,17 +23,8 @@ class MilvusLexical:
 
     def chunks(self, queries: Sequence[str], k: int, condition: str) -> list[list[tuple[str, float]]]:
         """Per query, up to k (chunk_id, BM25 score) among the rows `condition` selects, best first."""
-        store, out = self._store, []
-        for rows in self._search("chunks", queries, k + EXTRA_ROWS, condition, ["chunk_id", "doc_id", "gen"]):
-            seen, pairs = set(), []
-            for row in rows:
-                entity = row["entity"]
-                if entity["chunk_id"] in seen or not store.is_current(entity["doc_id"], entity["gen"]):
-                    continue
-                seen.add(entity["chunk_id"])
-                pairs.append((entity["chunk_id"], float(row["distance"])))
-            out.append(pairs[:k])
-        return out
+        return [current_chunks(self._store, rows, k)
+                for rows in self._search("chunks", queries, k + EXTRA_ROWS, condition, ["chunk_id", "doc_id", "gen"])]
 
     def documents(self, queries: Sequence[str], k: int, condition: str) -> list[list[tuple[str, float]]]:
         """Per query, up to k (doc_id, BM25 score of its best part) among the visible documents, best first. Parts

@@ -36,8 +36,8 @@ from rag.chunking import ChunkSettings
 from rag.errors import IndexMismatchError, IndexNotFoundError, RagError
 from rag.stores.base import IndexInfo, Store
 from rag.stores.catalog import Catalog
-from rag.stores.milvus_client import (CALL_SECONDS, DUMMY_DIM, LEXICAL_PARTS, _UNREACHABLE_HINT,
-                                      MilvusUnavailableError, _call, _client_cache, _meta_json, _reason)
+from rag.stores.milvus_client import (DUMMY_DIM, _UNREACHABLE_HINT, MilvusUnavailableError, _call, _client_cache,
+                                      _meta_json, _reason, collection_layouts, create_chunks_with_bm25, has_bm25)
 from rag.stores.milvus_lexical import MilvusLexical
 from rag.stores.milvus_vectors import BUCKETS, QUERY_LIMIT, INSERT_BATCH, MilvusVectorStore, _batches, _bucket, _in, _quote
 
@@ -65,6 +65,7 @@ class MilvusStore(Store):
         self._info_pending = False
         self.generation: str | None = None
         self.server_bm25 = False  # whether Milvus computes BM25 for this store's collections
+        self._last_filter: tuple[frozenset[str], str | None] | None = None  # the last scope's doc_id filter
         self._server_lexical = MilvusLexical(self)
 
     # ----- connecting -------------------------------------------------------------------------------------------
@@ -154,19 +155,17 @@ class MilvusStore(Store):
         info = cls._read_info(where)
         _, prefix = cls._split(where)
         store = cls(where, info, cls._client(where), prefix)
-        store.server_bm25 = store._collections_have_bm25()
+        store.server_bm25 = has_bm25(store)
         store._load()
         return store
 
     # ----- schema -----------------------------------------------------------------------------------------------
 
     def _create_collections(self, *, write_info: bool) -> None:
-        from rag.stores.milvus_client import collection_layouts
-
         if self.call("has_collection", self.names["chunks"]):
-            self.server_bm25 = self._collections_have_bm25()
+            self.server_bm25 = has_bm25(self)
         else:
-            self.server_bm25 = self._create_chunks_with_bm25()
+            self.server_bm25 = create_chunks_with_bm25(self)
         layouts = collection_layouts(self.info.dimension, self.server_bm25)
 
         def create(part: str) -> None:
@@ -182,29 +181,6 @@ class MilvusStore(Store):
             list(pool.map(create, layouts))
         if write_info:
             self._write_info()
-
-    def _create_chunks_with_bm25(self) -> bool:
-        """Whether this server computes BM25 itself: the chunks collection is created with a BM25 function, which a
-        server older than 2.5 refuses (then the collections are created without, and BM25 is the client's)."""
-        import logging
-
-        from rag.stores.milvus_client import collection_layouts
-
-        schema, index = collection_layouts(self.info.dimension, server_bm25=True)["chunks"]
-        try:
-            self.client.create_collection(self.names["chunks"], schema=schema, index_params=index,
-                                          consistency_level="Strong", timeout=CALL_SECONDS)
-            return True
-        except Exception as exc:  # noqa: BLE001 - pymilvus raises several kinds; an unreachable server fails below
-            logging.getLogger("rag.stores").info("Milvus at %s does not compute BM25 (%s): BM25 is built by each "
-                                                 "reader", self.location, _reason(exc))
-            if self.call("has_collection", self.names["chunks"]):
-                self.call("drop_collection", self.names["chunks"])
-            return False
-
-    def _collections_have_bm25(self) -> bool:
-        return all(any(field.get("name") == "lexical" for field in self.call("describe_collection", self.names[part])
-                       .get("fields", [])) for part in LEXICAL_PARTS)
 
     def _write_info(self) -> None:
         self._put_meta("info", {"schema_version": SCHEMA_VERSION, "embedder_id": self.info.embedder_id,
@@ -277,15 +253,24 @@ class MilvusStore(Store):
     def _doc_id_filter(self, doc_ids: frozenset[str]) -> str | None:
         """Rows of these documents: `doc_id in [...]`, or `not in` the complement when that is shorter. The ids
         come from this store's catalog (16 hex digits, checked) and are written as quoted literals, so nothing a
-        person types reaches the expression. "" when that is every document; None when both lists are too long."""
+        person types reaches the expression. "" when that is every document; None when both lists are too long. Kept
+        for the last scope asked: a scoped question's four rankings share it."""
+        last = self._last_filter  # read once: another thread may ask another scope meanwhile
+        if last is not None and last[0] == doc_ids:
+            return last[1]
         inside = sorted(doc_ids)
         outside = sorted({doc_id for _, doc_id in self._catalog.entries()} - doc_ids)
         if not all(_DOC_ID.fullmatch(d) for d in inside + outside):
             raise ValueError("a scope names documents by the catalog's own ids")
         ids, operator = (inside, "in") if len(inside) <= len(outside) else (outside, "not in")
-        if len(ids) > MAX_FILTER_IDS:
-            return None
-        return f"doc_id {operator} [{', '.join(_quote(d) for d in ids)}]" if ids or operator == "in" else ""
+        condition = None if len(ids) > MAX_FILTER_IDS else (
+            f"doc_id {operator} [{', '.join(_quote(d) for d in ids)}]" if ids or operator == "in" else "")
+        self._last_filter = (doc_ids, condition)
+        return condition
+
+    def _changed(self) -> None:
+        super()._changed()
+        self._last_filter = None
 
     def lexical(self, queries, k: int, scope: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
         """BM25 in Milvus where it computes it; otherwise (and for a scope too long for a filter) on the client."""

@@ -15,6 +15,7 @@ from rag.types import Chunk
 QUERY_LIMIT = 16_384  # Milvus returns at most this many rows per query
 INSERT_BATCH = 512
 BUCKETS = 1024  # every row's crc32(key) % BUCKETS, to page through more rows than QUERY_LIMIT
+EXTRA_ROWS = 16  # fetched beyond k: rows of other generations (not read yet, or superseded) are skipped
 
 
 def _bucket(key: str) -> int:
@@ -54,23 +55,13 @@ class MilvusVectorStore:
     def search_where(self, vectors: np.ndarray, depth: int, condition: str) -> list[list[tuple[str, float]]]:
         if depth <= 0:
             return [[] for _ in range(len(vectors))]
-        # Rows of other generations (newer commits not read yet, superseded ones not yet deleted) are skipped by the
-        # join on this reader's catalog; fetch a little more so k remain.
+        # Rows of other generations are skipped by the join on this reader's catalog; fetch a little more so k remain.
         results = self._store.call(
             "search", self._store.names["chunks"], data=[np.asarray(v, dtype=np.float32).tolist() for v in vectors],
-            anns_field="vector", limit=min(QUERY_LIMIT, depth + 16), filter=condition,
-            output_fields=["chunk_id", "doc_id", "gen"], search_params={"metric_type": "IP", "params": {}}, consistency_level="Strong")
-        out = []
-        for rows in results:
-            seen, pairs = set(), []
-            for row in rows:
-                entity = row["entity"]
-                if entity["chunk_id"] in seen or not self._store.is_current(entity["doc_id"], entity["gen"]):
-                    continue
-                seen.add(entity["chunk_id"])
-                pairs.append((entity["chunk_id"], float(row["distance"])))
-            out.append(pairs[:depth])
-        return out
+            anns_field="vector", limit=min(QUERY_LIMIT, depth + EXTRA_ROWS), filter=condition,
+            output_fields=["chunk_id", "doc_id", "gen"], search_params={"metric_type": "IP", "params": {}},
+            consistency_level="Strong")
+        return [current_chunks(self._store, rows, depth) for rows in results]
 
     def count(self) -> int:
         return self._store.chunk_count()
@@ -91,7 +82,7 @@ class MilvusVectorStore:
             return exact_top_k(vectors, [row["doc_id"] for row in rows], matrix, depth)
         results = store.call(
             "search", store.names["documents"], data=[np.asarray(v, dtype=np.float32).tolist() for v in vectors],
-            anns_field="vector", limit=min(QUERY_LIMIT, depth + 16), filter=f"deleted == false and ({condition})",
+            anns_field="vector", limit=min(QUERY_LIMIT, depth + EXTRA_ROWS), filter=f"deleted == false and ({condition})",
             output_fields=["doc_id", "gen"], search_params={"metric_type": "IP", "params": {}},
             consistency_level="Strong")
         return [[(row["entity"]["doc_id"], float(row["distance"])) for row in found
@@ -111,6 +102,20 @@ class MilvusVectorStore:
             raise IndexCorruptError(f"{len(missing)} chunk vectors are missing from {store.location} (e.g. {missing[0]})",
                                     hint=f"rebuild it with `rag index --rebuild PATH... --store {store.location}`")
         return np.asarray([found[k] for k in keys], dtype=np.float32).reshape(len(keys), self.dimension)
+
+
+def current_chunks(store, rows, k: int) -> list[tuple[str, float]]:
+    """Up to k (chunk_id, score) of one query's Milvus hits, best first, keeping only rows of the generation this
+    reader sees of each document (hits of a newer commit not read yet, or of a superseded one not yet deleted, are
+    skipped) and each chunk once."""
+    seen, pairs = set(), []
+    for row in rows:
+        entity = row["entity"]
+        if entity["chunk_id"] in seen or not store.is_current(entity["doc_id"], entity["gen"]):
+            continue
+        seen.add(entity["chunk_id"])
+        pairs.append((entity["chunk_id"], float(row["distance"])))
+    return pairs[:k]
 
 
 def _batches(items: Sequence, size: int):
