@@ -199,3 +199,11 @@ def test_a_two_step_answer_cites_the_span_it_copied(assistant):
     assert reading.kind == "two-step" and reading.short == "Sicily"
     assert any("Sicily" in c.quote for c in reading.citations)
     assert_quotes_are_the_documents(assistant, reading)
+
+
+def test_a_second_reading_that_only_repeats_the_question_s_words_is_declined(assistant):
+    # The model declines the fact; reading the passages again, it copies a name the question itself gives.
+    reading = ask(assistant, ScriptedLLM({auto.MULTI_SYSTEM: "the Danube"}), "What sea does the Danube empty into?")
+    assert reading.abstained and not reading.citations
+    reading = ask(assistant, ScriptedLLM({auto.MULTI_SYSTEM: "the Black Sea"}), "What sea does the Danube empty into?")
+    assert not reading.abstained and reading.short == "the Black Sea"

@@ -69,3 +69,20 @@ def test_a_comparison_chooses_one_of_the_two_named(auto):
 def test_an_unanswerable_question_is_still_declined(auto):
     answer = auto.ask("What is the population of Caracas?")
     assert answer.abstained and not answer.citations
+
+
+def test_the_judge_tells_the_answer_from_an_answer_to_a_neighbouring_question(auto):
+    # On-topic sentences that answer a neighbouring question (a stage for the race, a former holder, a sequel) are
+    # the usual wrong answer; the judge gives them a lower P(Yes) than the sentence that states the answer.
+    judge = auto.reader("auto").judge
+    cases = [
+        ("Who won the 2027 Lakeside Regatta?", "Dana Holt",
+         "Dana Holt's crew won the 2027 Lakeside Regatta by two lengths.",
+         "Dana Holt won the fourth race of the 2027 Lakeside Regatta."),
+        ("Who is the director of the Orwin Museum?", "Peter Vance",
+         "Peter Vance has directed the Orwin Museum since 2019.",
+         "Peter Vance, a former director of the Orwin Museum, opened the new wing."),
+    ]
+    for question, answer, states, neighbour in cases:
+        assert judge.answers(question, answer, [states]) > 0.5
+        assert judge.answers(question, answer, [neighbour]) < judge.answers(question, answer, [states])

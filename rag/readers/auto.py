@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Sequence
 from rag.questions import Question, classify
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ScoredSentence
-from rag.readers.llm import LLMReader, align
+from rag.readers.llm import LLMReader, align, echoes
 from rag.readers.overview import Overviews
 from rag.readers.support import SupportJudge, coverage, in_context
 from rag.readers.verdicts import Verdicts, _citation, _first_line, _numbered
@@ -208,8 +208,8 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
             messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
         messages.append({"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])})
         reply = _first_line(self.llm.complete(messages, max_tokens=24).text)
-        if not reply or reply.upper().startswith("NONE"):
-            return None
+        if not reply or reply.upper().startswith("NONE") or echoes(reply, asked.text):
+            return None  # no answer, or only the question's own words back ("Microsoft" for Microsoft's headset)
         for sentence in evidence:
             span = align(reply, sentence.text, self.short.settings.fuzzy_threshold)
             if span is None:

@@ -28,10 +28,28 @@ JUDGE_SYSTEM = (
 )
 
 
-# A short answer: does the passage state that it answers the question, the details the question pins included?
+# A short answer: does the passage state that it answers the question, the details the question pins included? The
+# on-topic sentence that gives the answer to a neighbouring question (another stage, year, edition, a former holder)
+# is the usual wrong answer, so the model is shown such pairs first. The examples are invented: they teach the
+# pattern, not any collection's topics. Their fixed text stays in llama.cpp's prompt cache between checks.
 VERIFY_SYSTEM = (
-    "You check answers against a passage. Reply Yes if the passage itself states that the proposed answer answers the "
-    "question, including every detail the question asks about (such as a year, a place or a name). Otherwise reply No."
+    "You check answers against a passage. Reply Yes only if the passage states that the proposed answer is the "
+    "answer to exactly this question: the same event, year, role and thing the question asks about. Reply No if the "
+    "passage says the proposed answer did something else (another event, another year, another role, a part instead "
+    "of the whole)."
+)
+VERIFY_EXAMPLES = (
+    ("Halden Rovers dominated the sprint events at the 2031 Nordic Games.",
+     "Which team won the most medals at the 2031 Nordic Games?", "Halden Rovers", "No"),
+    ("Mira Okafor, the former chair of Veltrix, spoke at the launch.", "Who is the chair of Veltrix?", "Mira Okafor",
+     "No"),
+    ("The Lantern Trail 2 will be released on 4 March 2034.", "When was The Lantern Trail released?", "4 March 2034",
+     "No"),
+    ("Velo Haas won stage 12 of the 2029 Tour of Arden.", "Who won the 2029 Tour of Arden?", "Velo Haas", "No"),
+    ("Quill Studio launched its first console, the Q1, on 9 May 2027.",
+     "When did Quill Studio launch its first console?", "9 May 2027", "Yes"),
+    ("The 2030 Harbour Prize went to the novelist Tessa Lund for her debut.", "Who was awarded the 2030 Harbour Prize?",
+     "Tessa Lund", "Yes"),
 )
 
 
@@ -82,10 +100,15 @@ def in_context(sentence, lookup) -> str:
 
 
 def answer_messages(question: str, passage: str, answer: str) -> list[dict]:
-    passage = " ".join(passage.split())
-    return [{"role": "system", "content": VERIFY_SYSTEM},
-            {"role": "user", "content": f"Passage: {passage}\nQuestion: {question}\nProposed answer: {answer}\n"
-                                        "Does the passage state this answer?"}]
+    def asked(passage: str, question: str, answer: str) -> str:
+        return (f"Passage: {' '.join(passage.split())}\nQuestion: {question}\nProposed answer: {answer}\n"
+                "Does the passage state this answer?")
+
+    messages = [{"role": "system", "content": VERIFY_SYSTEM}]
+    for example, example_question, example_answer, verdict in VERIFY_EXAMPLES:
+        messages += [{"role": "user", "content": asked(example, example_question, example_answer)},
+                     {"role": "assistant", "content": verdict}]
+    return messages + [{"role": "user", "content": asked(passage, question, answer)}]
 
 
 def yes_probability(completion) -> float:
