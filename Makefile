@@ -76,14 +76,16 @@ eval: install
 	$(RAG) eval-table $(addprefix eval-results/,$(EVAL_RUNS)) | tee eval-results/TABLE.md
 	cat eval-results/kinds/report.md | tee -a eval-results/TABLE.md
 
-# The readers' shipped confidence (rag/readers/calibration.json), fitted on the tune half of the SQuAD articles.
+# The readers' shipped confidence (rag/readers/calibration.json), fitted on tune halves: the SQuAD articles' (both
+# readers) and RGB's, with and without its answering passages (llm).
 calibrate: install
 	$(RAG) eval --squad $(SQUAD) --fold tune --gold-context --no-abstain --limit 1500 --out eval-results/cal-ext-gold
 	$(RAG) eval --squad $(SQUAD) --fold tune --no-abstain --limit 1000 --out eval-results/cal-ext-open
-	$(RAG) eval --squad $(SQUAD) --fold tune --gold-context --no-abstain --reader llm --limit 400 --out eval-results/cal-llm-gold
-	$(RAG) eval --squad $(SQUAD) --fold tune --no-abstain --reader llm --limit 300 --out eval-results/cal-llm-open
+	$(RAG) eval --squad $(SQUAD) --fold tune --gold-context --no-abstain --reader llm --limit 300 --out eval-results/cal-llm-gold
+	$(RAG) eval --rgb $(RGB) --fold tune --no-abstain --reader llm --out eval-results/cal-rgb
+	$(RAG) eval --rgb $(RGB) --fold tune --negatives-only --no-abstain --reader llm --out eval-results/cal-rgb-neg
 	$(RAG) calibrate eval-results/cal-ext-gold eval-results/cal-ext-open --reader extractive --write
-	$(RAG) calibrate eval-results/cal-llm-gold eval-results/cal-llm-open --reader llm --write
+	$(RAG) calibrate eval-results/cal-llm-gold eval-results/cal-rgb eval-results/cal-rgb-neg --reader llm --write
 
 # The README's performance tables: the embedder backends, the vector stores at scale (Scaling out; the Milvus rows
 # need a server: add --store http://HOST:19530), the server under load (both readers, with uploads landing).

@@ -1,5 +1,6 @@
 """The auto reader's answer shapes, with a scripted model: what is shown is cited, and what is cited states it."""
 
+import math
 import re
 
 from rag.llm import Completion, Token
@@ -207,3 +208,34 @@ def test_a_second_reading_that_only_repeats_the_question_s_words_is_declined(ass
     assert reading.abstained and not reading.citations
     reading = ask(assistant, ScriptedLLM({auto.MULTI_SYSTEM: "the Black Sea"}), "What sea does the Danube empty into?")
     assert not reading.abstained and reading.short == "the Black Sea"
+
+
+class Unsure(ScriptedLLM):
+    """Checks of an answer get P(Yes) = `probability`."""
+
+    def __init__(self, replies, probability):
+        super().__init__(replies)
+        self.probability = probability
+
+    def complete(self, messages, **kwargs):
+        if messages[0]["content"].startswith("You check answers"):
+            yes, no = math.log(self.probability), math.log(1 - self.probability)
+            return Completion("Yes", (Token("Yes", yes, (("Yes", yes), ("No", no))),))
+        return super().complete(messages, **kwargs)
+
+
+def test_a_declined_fact_needs_a_surer_check_from_its_second_reading_than_a_two_step_answer(assistant):
+    fact = "What sea does the Danube empty into?"
+    two_step = "On which island is the volcano that destroyed the village of Nicolosi?"
+    unsure = auto.AutoSettings(hop_min_support=0.5, fallback_min_support=0.7)
+    assert reading_with(assistant, Unsure({auto.MULTI_SYSTEM: "the Black Sea"}, 0.6), fact, unsure).abstained
+    assert not reading_with(assistant, Unsure({auto.MULTI_SYSTEM: "the Black Sea"}, 0.8), fact, unsure).abstained
+    answered = reading_with(assistant, Unsure({auto.MULTI_SYSTEM: "Sicily"}, 0.6), two_step, unsure)
+    assert answered.kind == "two-step" and answered.short == "Sicily"
+
+
+def reading_with(assistant, llm, question, settings):
+    short = LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"), calibrated=TRUST_THE_MODEL)
+    hits = assistant.retriever().search(question, 5)
+    return assistant._bound(AutoReader(short, settings=settings), assistant.store, True).read(question, hits,
+                                                                                            assistant.store.document)
