@@ -77,7 +77,7 @@ def test_the_judge_tells_the_answer_from_an_answer_to_a_neighbouring_question(au
     judge = auto.reader("auto").judge
     cases = [
         ("Who won the 2027 Lakeside Regatta?", "Dana Holt",
-         "Dana Holt's crew won the 2027 Lakeside Regatta by two lengths.",
+         "Dana Holt won the 2027 Lakeside Regatta by two lengths.",
          "Dana Holt won the fourth race of the 2027 Lakeside Regatta."),
         ("Who is the director of the Orwin Museum?", "Peter Vance",
          "Peter Vance has directed the Orwin Museum since 2019.",

@@ -341,7 +341,7 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
 
     def _states(self, question: str, sentence: ScoredSentence, evidence: list[ScoredSentence]) -> float:
         """P(Yes) that `sentence` answers the question, read with the other evidence sentences around it."""
-        return self.judge.answers(question, sentence.text, [s.text for s in evidence])
+        return self.judge.answers(question, sentence.text, [s.text for s in evidence], sentence=True)
 
     def _checked(self, asked: Question, written: str, evidence: list[ScoredSentence], lookup):
         """The written sentences whose cited passages state them, each with those passages; and how many were dropped."""

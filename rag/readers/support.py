@@ -38,6 +38,12 @@ VERIFY_SYSTEM = (
     "passage says the proposed answer did something else (another event, another year, another role, a part instead "
     "of the whole)."
 )
+# A whole sentence quoted as the answer (an explanation or a description that the model could not write) is checked
+# plainly: the short answers of the examples made the model refuse sentences that do answer.
+SENTENCE_SYSTEM = (
+    "You check answers against a passage. Reply Yes if the passage itself states that the proposed answer answers the "
+    "question, including every detail the question asks about (such as a year, a place or a name). Otherwise reply No."
+)
 VERIFY_EXAMPLES = (
     ("Halden Rovers dominated the sprint events at the 2031 Nordic Games.",
      "Which team won the most medals at the 2031 Nordic Games?", "Halden Rovers", "No"),
@@ -99,13 +105,16 @@ def in_context(sentence, lookup) -> str:
     return (text[before[-1][0]:before[-1][1]] + " " if before else "") + sentence.text
 
 
-def answer_messages(question: str, passage: str, answer: str) -> list[dict]:
+def answer_messages(question: str, passage: str, answer: str, *, examples: bool = True) -> list[dict]:
+    """The check of a short answer, after the invented examples; or (examples=False) of a whole sentence put forward
+    as the answer."""
+
     def asked(passage: str, question: str, answer: str) -> str:
         return (f"Passage: {' '.join(passage.split())}\nQuestion: {question}\nProposed answer: {answer}\n"
                 "Does the passage state this answer?")
 
-    messages = [{"role": "system", "content": VERIFY_SYSTEM}]
-    for example, example_question, example_answer, verdict in VERIFY_EXAMPLES:
+    messages = [{"role": "system", "content": VERIFY_SYSTEM if examples else SENTENCE_SYSTEM}]
+    for example, example_question, example_answer, verdict in VERIFY_EXAMPLES if examples else ():
         messages += [{"role": "user", "content": asked(example, example_question, example_answer)},
                      {"role": "assistant", "content": verdict}]
     return messages + [{"role": "user", "content": asked(passage, question, answer)}]
@@ -155,10 +164,11 @@ class SupportJudge:
         """The model's P(Yes) alone, without the word checks."""
         return self._yes(judge_messages(claim, spans, question))
 
-    def answers(self, question: str, answer: str, spans: Sequence[str]) -> float:
+    def answers(self, question: str, answer: str, spans: Sequence[str], *, sentence: bool = False) -> float:
         """P(the spans state that `answer` answers `question`, the details the question pins included): the check of
-        a short answer (the llm reader's, the auto reader's copied phrases and evidence sentences)."""
-        return self._yes(answer_messages(question, " ".join(spans), answer))
+        a short answer (the llm reader's, the auto reader's copied phrases) or, with `sentence`, of a sentence quoted
+        as the answer."""
+        return self._yes(answer_messages(question, " ".join(spans), answer, examples=not sentence))
 
     def _yes(self, messages: list[dict]) -> float:
         return yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=self.settings.top_logprobs))
