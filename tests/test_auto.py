@@ -39,14 +39,14 @@ class ScriptedLLM:
             yield word + " "
 
 
-def reader(assistant, llm) -> AutoReader:
+def reader(assistant, llm, settings=auto.AutoSettings()) -> AutoReader:
     short = LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"), calibrated=TRUST_THE_MODEL)
-    return assistant._bound(AutoReader(short), assistant.store, True)
+    return assistant._bound(AutoReader(short, settings=settings), assistant.store, True)
 
 
-def ask(assistant, llm, question):
+def ask(assistant, llm, question, settings=auto.AutoSettings()):
     hits = assistant.retriever().search(question, 5)
-    return reader(assistant, llm).read(question, hits, assistant.store.document)
+    return reader(assistant, llm, settings).read(question, hits, assistant.store.document)
 
 
 def assert_quotes_are_the_documents(assistant, reading):
@@ -228,14 +228,7 @@ def test_a_declined_fact_needs_a_surer_check_from_its_second_reading_than_a_two_
     fact = "What sea does the Danube empty into?"
     two_step = "On which island is the volcano that destroyed the village of Nicolosi?"
     unsure = auto.AutoSettings(hop_min_support=0.5, fallback_min_support=0.7)
-    assert reading_with(assistant, Unsure({auto.MULTI_SYSTEM: "the Black Sea"}, 0.6), fact, unsure).abstained
-    assert not reading_with(assistant, Unsure({auto.MULTI_SYSTEM: "the Black Sea"}, 0.8), fact, unsure).abstained
-    answered = reading_with(assistant, Unsure({auto.MULTI_SYSTEM: "Sicily"}, 0.6), two_step, unsure)
+    assert ask(assistant, Unsure({auto.MULTI_SYSTEM: "the Black Sea"}, 0.6), fact, unsure).abstained
+    assert not ask(assistant, Unsure({auto.MULTI_SYSTEM: "the Black Sea"}, 0.8), fact, unsure).abstained
+    answered = ask(assistant, Unsure({auto.MULTI_SYSTEM: "Sicily"}, 0.6), two_step, unsure)
     assert answered.kind == "two-step" and answered.short == "Sicily"
-
-
-def reading_with(assistant, llm, question, settings):
-    short = LLMReader(assistant.embedder, llm=llm, extractive=assistant.reader("extractive"), calibrated=TRUST_THE_MODEL)
-    hits = assistant.retriever().search(question, 5)
-    return assistant._bound(AutoReader(short, settings=settings), assistant.store, True).read(question, hits,
-                                                                                            assistant.store.document)

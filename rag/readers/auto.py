@@ -151,13 +151,13 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
     def _fact(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
         reading = self.short.read(asked.text, hits, lookup)
         if reading.abstained and self.library is not None:
-            hopped = self._hop(asked, hits, lookup, minimum=self.settings.fallback_min_support)
+            hopped = self._hop(asked, hits, lookup, self.settings.fallback_min_support)
             if hopped is not None:
                 reading = hopped
         yield "answer", self._with_short(reading)
 
     def _two_step(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
-        hopped = self._decomposed(asked, hits, lookup) or self._hop(asked, hits, lookup)
+        hopped = self._decomposed(asked, hits, lookup) or self._hop(asked, hits, lookup, self.settings.hop_min_support)
         yield "answer", hopped if hopped is not None else self._with_short(self.short.read(asked.text, hits, lookup))
 
     def _decomposed(self, asked: Question, hits, lookup) -> Reading | None:
@@ -191,7 +191,7 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
     def _with_short(self, reading: Reading) -> Reading:
         return reading if reading.abstained else replace(reading, short=reading.text)
 
-    def _hop(self, asked: Question, hits, lookup, minimum: float | None = None) -> Reading | None:
+    def _hop(self, asked: Question, hits, lookup, minimum: float) -> Reading | None:
         """Read the best sentence, search again with it, and copy the answer from the sentences of both hops."""
         first = self.extractive.ranked(asked.text, hits, lookup)
         if not first:
@@ -206,8 +206,7 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
         # Room left goes to the first hop's next sentences (the bridge's own document may hold the answer too).
         evidence += [s for s in first[2:] if all(s.candidate != e.candidate for e in evidence)]
         evidence = evidence[: self.settings.evidence]
-        return self._copy_phrase(asked, evidence, lookup, bridge=first[0],
-                                 minimum=self.settings.hop_min_support if minimum is None else minimum)
+        return self._copy_phrase(asked, evidence, lookup, bridge=first[0], minimum=minimum)
 
     def _copy_phrase(self, asked: Question, evidence: list[ScoredSentence], lookup, *, bridge: ScoredSentence,
                      minimum: float) -> Reading | None:
