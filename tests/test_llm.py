@@ -15,7 +15,7 @@ TRUST_THE_MODEL = Calibration(("model_declined",), (-8.0,), 4.0, 0.5)
 
 class FakeLLM:
     """Replies with canned text (one reply per request); records prompts. Checks of an answer ("does the passage
-    state it?") get `verdict` and are recorded apart."""
+    state it?") get `verdict` (or the next of a list of verdicts) and are recorded apart."""
 
     def __init__(self, *replies, verdict="Yes"):
         self.replies = list(replies)
@@ -26,8 +26,9 @@ class FakeLLM:
     def complete(self, messages, **_):
         if messages[0]["content"] in (VERIFY_SYSTEM, JUDGE_SYSTEM):
             self.checks.append(messages[-1]["content"])
-            other = "No" if self.verdict == "Yes" else "Yes"
-            return Completion(self.verdict, (Token(self.verdict, -0.1, ((self.verdict, -0.1), (other, -2.4))),))
+            verdict = self.verdict if isinstance(self.verdict, str) else self.verdict[len(self.checks) - 1]
+            other = "No" if verdict == "Yes" else "Yes"
+            return Completion(verdict, (Token(verdict, -0.1, ((verdict, -0.1), (other, -2.4))),))
         self.prompts.append(messages[-1]["content"])
         reply = self.replies.pop(0)
         first = reply.split()[0] if reply.split() else ""
@@ -96,6 +97,35 @@ def test_a_none_on_the_best_sentence_asks_the_next_one(assistant):
     assert len(llm.prompts) == later + 1 and ranked[later].text.split()[0] in llm.prompts[-1]
     assert reading.text == answer and reading.signals["sentence_rank"] == float(later)
     assert reading.citations[0].quote == ranked[later].text
+
+
+def _answer_in(sentence: str, question: str) -> str:
+    """A word of `sentence` the question does not hold (what a model could copy as an answer from it), or NONE."""
+    from rag.text import content_terms
+
+    asked = set(content_terms(question))
+    return next((w.strip(".,") for w in sentence.split() if content_terms(w) and not set(content_terms(w)) & asked),
+                "NONE")
+
+
+@pytest.mark.parametrize("second_is_sure", [True, False])
+def test_an_answer_the_judge_doubts_sends_the_reader_on_and_the_surest_answer_is_kept(assistant, second_is_sure):
+    question = "Which volcano erupted violently in 1669?"
+    hits = assistant.retriever().search(question, 5)
+    ranked = assistant.reader("extractive").ranked(question, hits, assistant.store.document)[:4]
+    replies = [_answer_in(s.text, question) for s in ranked]
+    answered = [n for n, reply in enumerate(replies) if reply != "NONE"]
+    assert len(answered) >= 2
+    verdicts = ["No", "Yes"] if second_is_sure else ["No"] * len(answered)
+    llm = FakeLLM(*replies, verdict=verdicts)
+    reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0, max_sentences=len(ranked),
+                                                             read_on_below=0.5))
+    reading = reader.read(question, hits, assistant.store.document)
+    kept = answered[1] if second_is_sure else answered[0]  # a sure answer ends the reading; else the first stands
+    assert len(llm.checks) == len(verdicts) and len(llm.prompts) == (kept + 1 if second_is_sure else len(ranked))
+    assert reading.text == replies[kept] and reading.citations[0].quote == ranked[kept].text
+    assert reading.signals["sentence_rank"] == float(kept)
+    assert (reading.signals["verified"] > 0.5) == second_is_sure
 
 
 def test_a_reply_that_only_repeats_the_question_is_no_answer(assistant):
