@@ -86,3 +86,22 @@ def test_the_judge_tells_the_answer_from_an_answer_to_a_neighbouring_question(au
     for question, answer, states, neighbour in cases:
         assert judge.answers(question, answer, [states]) > 0.5
         assert judge.answers(question, answer, [neighbour]) < judge.answers(question, answer, [states])
+
+
+def test_an_answer_the_judge_doubts_sends_the_reader_to_the_next_sentence(auto, monkeypatch):
+    # The best-ranked sentence names a heat's winner; the next states the regatta's. The model copies the heat's winner
+    # from the first, the judge doubts it, and the reader keeps the answer it reads in the second.
+    from rag.readers.extractive import Candidate, ScoredSentence
+    from rag.types import Document
+
+    neighbour = "Dana Holt won the fourth race of the 2027 Lakeside Regatta in strong wind."
+    states = "The 2027 Lakeside Regatta was won overall by Marco Ruiz, two points ahead."
+    text = f"{neighbour} {states}"
+    document = Document("regatta", "regatta.txt", "Regatta", text)
+    ranked = [ScoredSentence(Candidate("regatta", 0, len(neighbour), 0), neighbour, 9.0, 9.0, 0.8),
+              ScoredSentence(Candidate("regatta", len(neighbour) + 1, len(text), 0), states, 8.5, 8.5, 0.7)]
+    reader = auto.reader("llm", abstain=False)  # which answer is read, not whether to show it
+    monkeypatch.setattr(reader.extractive, "ranked", lambda *_: ranked)
+    reading = reader.read("Who won the 2027 Lakeside Regatta?", [], lambda _: document)
+    assert reading.text == "Marco Ruiz" and reading.signals["sentence_rank"] == 1.0
+    assert reading.citations[0].quote == states

@@ -4,10 +4,13 @@ Short answers: the sentences of the retrieved passages are ranked as the extract
 cross-encoder when there is one). The model reads the best sentence alone and copies the shortest phrase that
 answers, or says NONE; when it says NONE and the second sentence scored close to the first, it reads that one too
 (one sentence at a time measured better than several at once, and the second catches answers the ranking put just
-below the top). The phrase is aligned to exact offsets in its sentence (exact, then case- and whitespace-
-insensitive, then fuzzy above a threshold); words that are not in the source are never shown. Whether to answer is
-one calibrated confidence over the ranking's signals and the model's own (its NONE probability, the log-probability
-of its answer): `rag.readers.signals`.
+below the top). Each answer is checked by the support judge (does the sentence state that this answers exactly this
+question?); an answer it doubts sends the reader on to the next sentence as a NONE does, and the answer it is surest
+of is kept: the best-ranked sentence is often about a neighbouring thing (another quarter's revenue, a stage winner
+for the race's) while the answer sits just below it. The phrase is aligned to exact offsets in its sentence (exact,
+then case- and whitespace-insensitive, then fuzzy above a threshold); words that are not in the source are never
+shown. Whether to answer is one calibrated confidence over the ranking's signals and the model's own (its NONE
+probability, the log-probability of its answer, the judge's check): `rag.readers.signals`.
 
 Explained answers (`llm-explain`) are the auto reader's explanation shape (`rag.readers.auto`): every sentence the
 model writes is checked by the support judge against the span it cites, and dropped when unsupported.
