@@ -81,24 +81,6 @@ def test_words_not_in_the_source_are_never_shown(assistant):
     assert "sadly" not in reading.text
 
 
-def test_a_none_on_the_best_sentence_asks_the_next_one(assistant):
-    from rag.text import content_terms
-
-    question = "Which volcano erupted violently in 1669?"
-    hits = assistant.retriever().search(question, 5)
-    ranked = assistant.reader("extractive").ranked(question, hits, assistant.store.document)
-    asked = set(content_terms(question))
-    # The first sentence below the best one that holds a word the question does not: the model answers there.
-    later, answer = next((n, w.strip(".,")) for n, s in enumerate(ranked) if n
-                         for w in s.text.split() if content_terms(w) and not set(content_terms(w)) & asked)
-    llm = FakeLLM(*["NONE"] * later, answer)
-    reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0, max_sentences=later + 1))
-    reading = reader.read(question, hits, assistant.store.document)
-    assert len(llm.prompts) == later + 1 and ranked[later].text.split()[0] in llm.prompts[-1]
-    assert reading.text == answer and reading.signals["sentence_rank"] == float(later)
-    assert reading.citations[0].quote == ranked[later].text
-
-
 def _answer_in(sentence: str, question: str) -> str:
     """A word of `sentence` the question does not hold (what a model could copy as an answer from it), or NONE."""
     from rag.text import content_terms
@@ -106,6 +88,21 @@ def _answer_in(sentence: str, question: str) -> str:
     asked = set(content_terms(question))
     return next((w.strip(".,") for w in sentence.split() if content_terms(w) and not set(content_terms(w)) & asked),
                 "NONE")
+
+
+def test_a_none_on_the_best_sentence_asks_the_next_one(assistant):
+    question = "Which volcano erupted violently in 1669?"
+    hits = assistant.retriever().search(question, 5)
+    ranked = assistant.reader("extractive").ranked(question, hits, assistant.store.document)
+    # The first sentence below the best one that holds a word the question does not: the model answers there.
+    later, answer = next((n, _answer_in(s.text, question)) for n, s in enumerate(ranked)
+                         if n and _answer_in(s.text, question) != "NONE")
+    llm = FakeLLM(*["NONE"] * later, answer)
+    reader = reader_for(assistant, llm, settings=LLMSettings(next_sentence_margin=20.0, max_sentences=later + 1))
+    reading = reader.read(question, hits, assistant.store.document)
+    assert len(llm.prompts) == later + 1 and ranked[later].text.split()[0] in llm.prompts[-1]
+    assert reading.text == answer and reading.signals["sentence_rank"] == float(later)
+    assert reading.citations[0].quote == ranked[later].text
 
 
 @pytest.mark.parametrize("second_is_sure", [True, False])
