@@ -81,3 +81,31 @@ def test_write_records_what_the_runs_asked_and_round_trips(tmp_path):
     signals = separable_rows(1)[0]["signals"]
     assert loaded.confidence(signals) == pytest.approx(fitted.calibration.confidence(signals))
     assert loaded.threshold == fitted.calibration.threshold
+
+
+def test_an_answer_its_no_answer_passages_stated_after_all_counts_right():
+    from rag.evaluation.errors import answered_wrongly, outcome_counts
+
+    meant_unanswerable = {**row(3.0, answerable=False, supported=False), "answer": "Barty"}
+    stated = {**meant_unanswerable, "reference": ["Ashleigh Barty", "Barty"]}
+    other = {**meant_unanswerable, "answer": "Serena Williams", "reference": ["Ashleigh Barty", "Barty"]}
+    assert calibrate.answerable(stated) and calibrate.answer_score(stated, "f1") == 1.0
+    assert not calibrate.answerable(other) and calibrate.answer_score(other, "f1") == 0.0
+    assert not calibrate.answerable(meant_unanswerable)  # without the question's answers nothing is known
+    assert not answered_wrongly(stated) and answered_wrongly(other)
+    assert outcome_counts([stated, other]) == {"declined": 0, "answered_wrongly": 1, "answered_rightly": 1,
+                                               "stated_anyway": 1}
+
+
+def test_the_fit_learns_from_answers_no_answer_passages_stated():
+    # A third of the "unanswerable" questions were answered from passages that state the answer: counted wrong,
+    # they blur what a right answer looks like; counted right, the fit separates right from wrong again.
+    rng = random.Random(1)
+    rows = separable_rows(150, seed=1)
+    for _ in range(75):
+        stated = {**row(rng.gauss(2.0, 1.0), answerable=False, supported=False), "answer": "Barty",
+                  "reference": ["Barty"]}
+        rows.append(stated)
+    with_reference = calibrate.fit(rows, "llm")
+    without = calibrate.fit([{k: v for k, v in r.items() if k != "reference"} for r in rows], "llm")
+    assert with_reference.auc > 0.9 > without.auc

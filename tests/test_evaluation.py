@@ -99,6 +99,8 @@ def test_squad_beir_and_rgb_loaders(tmp_path):
     assert full.questions[0].answers == ("X", "Y") and len(full.questions[0].documents) == 3
     negatives = load_rgb(tmp_path / "rgb.json", negatives_only=True)
     assert negatives.questions[0].answers == () and len(negatives.questions[0].documents) == 2
+    # the question's answers travel as a reference: an answer matching one was stated after all, not made up
+    assert negatives.questions[0].reference == ("X", "Y") and full.questions[0].reference == ()
 
 
 def test_eval_run_writes_every_report(tmp_path, fake_embedder, corpus_dir):

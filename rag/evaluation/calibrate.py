@@ -10,8 +10,11 @@ declined, so the reader declines only where the evidence says it is most likely 
 the best score on SQuAD 2.0 instead (whose unanswerable questions are half of all and written to look answerable)
 declined half of the answerable seed questions. `score_declining` reports how the runs score at that threshold:
 declining scores 1 on an unanswerable question and 0 on an answerable one; an answer scores its F1 (llm) or 1 when
-its citation holds a gold answer (extractive), and 0 on an unanswerable question. Fit on one part of the data (e.g. `--fold tune`) and check on another: the shipped file records
-which runs it came from.
+its citation holds a gold answer (extractive), and 0 on an unanswerable question. A question whose passages were
+meant not to hold the answer but do (an RGB no-answer set whose answer matches the question's own, see
+`stated_anyway`) counts as answerable and its answer as right: counting it wrong taught the confidence to decline
+answers its passages state. Fit on one part of the data (e.g. `--fold tune`) and check on another: the shipped file
+records which runs it came from.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from rag.errors import EvaluationError
-from rag.evaluation.errors import roc_auc
+from rag.evaluation.errors import MISS_F1, roc_auc, stated_anyway
 from rag.readers.signals import CALIBRATION_FILE, Calibration
 
 FEATURES: dict[str, tuple[str, ...]] = {
@@ -65,10 +68,16 @@ def load_rows(folders: Sequence[Path]) -> list[dict]:
     return rows
 
 
+def answerable(row: dict) -> bool:
+    """Has a gold answer, or its passages stated the answer after all."""
+    return bool(row["gold"]) or stated_anyway(row) >= MISS_F1
+
+
 def answer_score(row: dict, objective: str) -> float:
     """What answering this row scores (0 for any answer to an unanswerable question)."""
     if not row["gold"]:
-        return 0.0
+        held = stated_anyway(row)
+        return (held if objective == "f1" else 1.0) if held >= MISS_F1 else 0.0
     if objective == "f1":
         return float(row["scores"]["f1"])
     return float(bool(row["scores"].get("citation_supported")))
@@ -89,7 +98,7 @@ def fit(rows: Sequence[dict], reader: str, *, regularisation: float = 1.0, preci
     draft = Calibration(names, tuple(float(w) for w in model.coef_[0]), float(model.intercept_[0]), 0.0,
                         tuple(float(m) for m in means), tuple(float(s) for s in scales))
     confidences = np.array([draft.confidence(r["signals"]) for r in rows])
-    threshold = precise_threshold(confidences, [not r["gold"] for r in rows], precision)
+    threshold = precise_threshold(confidences, [not answerable(r) for r in rows], precision)
     calibrated = Calibration(draft.features, draft.weights, draft.bias, threshold, draft.means, draft.scales)
     return Fitted(
         calibrated, len(rows),
@@ -115,7 +124,7 @@ def precise_threshold(confidences: np.ndarray, unanswerable: Sequence[bool], pre
 
 
 def score_declining_below(confidences: np.ndarray, rows: Sequence[dict], threshold: float, objective: str) -> float:
-    scores = [(0.0 if r["gold"] else 1.0) if c < threshold else answer_score(r, objective)
+    scores = [(0.0 if answerable(r) else 1.0) if c < threshold else answer_score(r, objective)
               for c, r in zip(confidences, rows)]
     return float(np.mean(scores))
 

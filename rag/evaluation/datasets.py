@@ -24,6 +24,9 @@ class EvalQuestion:
     answers: tuple[str, ...]
     relevant: Mapping[str, int] | None = None  # doc_id -> graded relevance, where the dataset labels passages
     documents: tuple[Document, ...] = ()  # the question's own passages (RGB), when it has its own corpus
+    # The answers the question has where its passages are meant not to hold them (RGB's no-answer sets): declining is
+    # still the right behaviour, but an answer matching one was stated by the passages after all, not made up.
+    reference: tuple[str, ...] = ()
 
     @property
     def answerable(self) -> bool:
@@ -152,12 +155,13 @@ def load_rgb(path: str | Path, *, negatives_only: bool = False, fold: str | None
         row = json.loads(line)
         answer = row["answer"]
         answers = tuple(_flatten(answer)) if not negatives_only else ()
+        reference = tuple(_flatten(answer)) if negatives_only else ()
         passages = list(row.get("negative", []))
         if not negatives_only:
             passages = list(row.get("positive", [])) + passages
         made = [make_document(f"rgb:{row['id']}/{n}", f"passage {n}", t) for n, t in enumerate(passages) if t.strip()]
         docs = tuple({d.doc_id: d for d in made}.values())
-        questions.append(EvalQuestion(str(row["id"]), row["query"], answers, None, docs))
+        questions.append(EvalQuestion(str(row["id"]), row["query"], answers, None, docs, reference))
     name = path.stem + ("-negatives" if negatives_only else "") + (f"-{fold}" if fold else "")
     return EvalSet(name, questions, own_corpus_per_question=True)
 

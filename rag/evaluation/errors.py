@@ -41,16 +41,33 @@ def error_counts(rows: Sequence[dict], answerable: Sequence[bool]) -> dict[str, 
     return counts
 
 
+def stated_anyway(row: dict) -> float:
+    """F1 of an answer to a question whose passages were meant not to hold the answer, against the answers the
+    question has (the row's `reference`); 0 when there are none or nothing was answered. At 0.5 or more the passages
+    stated it after all (RGB's no-answer sets often do: "Barty" for the 2021 Wimbledon winner)."""
+    if row["gold"] or not row.get("reference") or row.get("abstained") or not row.get("answer"):
+        return 0.0
+    return metrics.f1_score(row["answer"], row["reference"])
+
+
 def answered_wrongly(row: dict) -> bool:
-    """An answer shown to a person that is wrong: to an unanswerable question, or below F1 0.5 of a gold answer."""
-    return not row["abstained"] and (not row["gold"] or row["scores"]["f1"] < MISS_F1)
+    """An answer shown to a person that is wrong: to an unanswerable question (unless it matches an answer the
+    passages stated after all), or below F1 0.5 of a gold answer."""
+    if row["abstained"]:
+        return False
+    if not row["gold"]:
+        return stated_anyway(row) < MISS_F1
+    return row["scores"]["f1"] < MISS_F1
 
 
 def outcome_counts(rows: Sequence[dict]) -> dict[str, int]:
     """What a person saw: declined, answered wrongly, answered rightly."""
     declined = sum(bool(r["abstained"]) for r in rows)
     wrong = sum(answered_wrongly(r) for r in rows)
-    return {"declined": declined, "answered_wrongly": wrong, "answered_rightly": len(rows) - declined - wrong}
+    counts = {"declined": declined, "answered_wrongly": wrong, "answered_rightly": len(rows) - declined - wrong}
+    if any(r.get("reference") for r in rows):
+        counts["stated_anyway"] = sum(stated_anyway(r) >= MISS_F1 for r in rows)
+    return counts
 
 
 def confident_wrong_markdown(rows: Sequence[dict], count: int = 10) -> list[str]:

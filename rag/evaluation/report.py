@@ -141,6 +141,9 @@ def report_markdown(summary: dict) -> str:
         o = summary["outcomes"]
         lines += ["", "## Declined and answered", "", "| declined | answered wrongly | answered rightly |", "|---|---|---|",
                   f"| {o['declined']} | {o['answered_wrongly']} | {o['answered_rightly']} |"]
+        if "stated_anyway" in o:
+            lines += ["", f"The passages were meant not to hold the answers; {o['stated_anyway']} answers match an answer "
+                          "the question has (they are counted right: the passages stated it after all)."]
     if summary.get("errors"):
         lines += ["", "## Errors", "", "| cause | questions |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in summary["errors"].items()]

@@ -93,8 +93,8 @@ def run(eval_set: EvalSet, assistant_factory: Callable, config: EvalConfig, out_
     if config.limit and config.limit < len(questions):
         questions = random.Random(config.seed).sample(questions, config.limit)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict] = [{"id": q.id, "question": q.question, "gold": list(q.answers), "scores": {}, "timings_ms": {}}
-                        for q in questions]
+    rows: list[dict] = [{"id": q.id, "question": q.question, "gold": list(q.answers), "scores": {}, "timings_ms": {},
+                         **({"reference": list(q.reference)} if q.reference else {})} for q in questions]
     if eval_set.own_corpus_per_question:
         ranked = _rank_own_passages(eval_set, questions, _asker(assistant_factory(None), config), config, progress)
     else:
