@@ -13,6 +13,7 @@ from rag.evaluation.datasets import load_beir, load_jsonl, load_rgb, load_squad
 def test_squad_normalisation_and_scores():
     assert metrics.normalize_answer("The  Normans, (Norse)!") == "normans norse"
     assert metrics.normalize_answer("“narco-terrorism.”") == "narcoterrorism"
+    assert metrics.normalize_answer("Chloé Zhao") == "chloe zhao" and metrics.exact_match("Chloe Zhao", ["Chloé Zhao"])
     assert metrics.exact_match("the Normans", ["Normans", "Norsemen"]) == 1.0
     # prediction 'in france in 911' vs gold 'France': 1 common token; P = 1/4, R = 1 -> F1 = 0.4
     assert metrics.f1_score("in France in 911", ["France"]) == pytest.approx(0.4)
