@@ -157,6 +157,77 @@ def test_an_answer_is_checked_against_its_sentence(assistant):
     assert confirmed.text == "2018" and confirmed.signals["verified"] > 0.8
 
 
+DATED = {
+    "launch.txt": "Diablo 3 launches on 15th May, Blizzard has announced. The studio also showed a trailer.",
+    "review.txt": "Diablo 3 was released worldwide on May 15, 2012, after years of work.",
+    "patch.txt": "The first patch for the game arrived on May 16, 2012, a day later.",
+}
+
+
+@pytest.fixture
+def dated(tmp_path, fake_embedder, fake_reranker):
+    from rag.assistant import Assistant, Settings
+
+    folder = tmp_path / "dated"
+    folder.mkdir()
+    for name, text in DATED.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    instance = Assistant(Settings(index_dir=tmp_path / "dated-index"), embedder=fake_embedder, reranker=fake_reranker)
+    instance.index_paths([folder])
+    return instance
+
+
+@pytest.mark.parametrize("confirmed", [True, False])
+def test_a_date_without_its_year_is_completed_from_a_sentence_that_agrees(dated, confirmed):
+    question = "When does Diablo 3 launch?"  # the sentence with "launches" ranks first; it gives no year
+    hits = dated.retriever().search(question, 5)
+    assert "15th May" in dated.reader("extractive").ranked(question, hits, dated.store.document)[0].text
+    llm = FakeLLM("15th May", verdict=["Yes", "Yes" if confirmed else "No", "No"])
+    reading = reader_for(dated, llm).read(question, hits, dated.store.document)
+    if confirmed:
+        assert reading.text == "May 15, 2012" and reading.signals["date_completed"] == 1.0
+        assert reading.citations[0].quote == DATED["review.txt"]  # the sentence that states the fuller date
+        assert "Proposed answer: May 15, 2012" in llm.checks[1]
+    else:  # unconfirmed, the answer stays what its own sentence says; a date that disagrees is never taken
+        assert reading.text == "15th May" and "date_completed" not in reading.signals
+        assert reading.citations[0].quote.startswith("Diablo 3 launches")
+        assert not any("May 16" in check for check in llm.checks)
+    document = dated.store.document(reading.citations[0].doc_id)
+    assert document.text[reading.answer_span[0] : reading.answer_span[1]] == reading.text
+
+
+def test_a_date_is_completed_inside_its_own_sentence_without_a_check(tmp_path, fake_embedder, fake_reranker):
+    from rag.assistant import Assistant, Settings
+
+    folder = tmp_path / "zelda"
+    folder.mkdir()
+    (folder / "zelda.txt").write_text("Ocarina of Time is a classic that was released on November 21 of 1998 in "
+                                      "Japan, and soon after elsewhere.", encoding="utf-8")
+    instance = Assistant(Settings(index_dir=tmp_path / "zelda-index"), embedder=fake_embedder, reranker=fake_reranker)
+    instance.index_paths([folder])
+    question = "When was Ocarina of Time released?"
+    llm = FakeLLM("November 21")
+    reading = reader_for(instance, llm).read(question, instance.retriever().search(question, 5), instance.store.document)
+    assert reading.text == "November 21 of 1998" and len(llm.checks) == 1  # the answer's own check only
+    plain = FakeLLM("1998")  # a bare year is left as it is
+    assert reader_for(instance, plain).read(question, instance.retriever().search(question, 5),
+                                            instance.store.document).text == "1998"
+
+
+def test_date_parts_and_the_fuller_date_that_agrees():
+    from rag.readers.spans import DateParts, date_parts, fuller_date
+
+    assert date_parts("15th May") == DateParts(None, 5, 15)
+    assert date_parts("Thursday, Nov. 12") == DateParts(None, 11, 12)
+    assert date_parts("May 2012") == DateParts(2012, 5, None)
+    assert date_parts("the spring") is None
+    sentence = "Announced on June 3, 2011, it shipped on 15 May 2012 and was patched on May 16, 2012."
+    found = fuller_date("May 2012", sentence)
+    assert sentence[found.start : found.end] == "15 May 2012"
+    assert fuller_date("15 May 2012", sentence) is None  # nothing fuller than a whole date
+    assert fuller_date("May 17", sentence) is None  # no date agrees with it
+
+
 def test_none_probability_reads_the_first_token():
     assert none_probability(Completion("NONE", (Token("NONE", -0.1, (("NONE", -0.1), ("No", -3.0))),))) > 0.95
     assert none_probability(Completion("2018", (Token("201", -0.01, (("201", -0.01), ("None", -5.0))),))) < 0.01

@@ -9,8 +9,10 @@ question?); an answer it doubts sends the reader on to the next sentence as a NO
 of is kept: the best-ranked sentence is often about a neighbouring thing (another quarter's revenue, a stage winner
 for the race's) while the answer sits just below it. The phrase is aligned to exact offsets in its sentence (exact,
 then case- and whitespace-insensitive, then fuzzy above a threshold); words that are not in the source are never
-shown. Whether to answer is one calibrated confidence over the ranking's signals and the model's own (its NONE
-probability, the log-probability of its answer, the judge's check): `rag.readers.signals`.
+shown. A "when" answer that leaves out the year or the day ("November 17") is completed from a date that agrees
+with it, in its own sentence or in a well-ranked one the judge confirms. Whether to answer is one calibrated
+confidence over the ranking's signals and the model's own (its NONE probability, the log-probability of its answer,
+the judge's check): `rag.readers.signals`.
 
 Explained answers (`llm-explain`) are the auto reader's explanation shape (`rag.readers.auto`): every sentence the
 model writes is checked by the support judge against the span it cites, and dropped when unsupported.
@@ -28,8 +30,9 @@ from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ExtractiveReader, ScoredSentence
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration
+from rag.readers.spans import date_parts, fuller_date, question_type
 from rag.readers.support import SupportJudge
-from rag.types import Hit
+from rag.types import Citation, Hit
 
 SHORT_SYSTEM = (
     "You answer a question from one passage. Reply with the shortest phrase copied exactly from the passage that "
@@ -55,6 +58,12 @@ class LLMSettings:
     # An answer the support judge doubts (P(Yes) below this) also sends the next sentence to the model; the answer
     # the judge is surest of is kept (0 reads on only after a NONE). 0.7 scored best of 0.5 and 0.7 on the tune halves.
     read_on_below: float = 0.7
+    # A date answer that leaves out its year or day ("November 17") is completed from a date that agrees with it:
+    # in its own sentence, else in one of the first `date_depth` sentences when the judge gives that sentence's
+    # fuller date at least `date_min_support` (at most `date_checks` checks).
+    date_depth: int = 10
+    date_min_support: float = 0.5
+    date_checks: int = 2
     fuzzy_threshold: float = 85.0  # rapidfuzz similarity (0-100) for a phrase the model copied imperfectly
     max_tokens_short: int = 24
     top_logprobs: int = 5
@@ -214,7 +223,38 @@ class LLMReader(ReadsByStreaming):
         if self.abstain and confidence < threshold:
             return abstention(confidence, signals)
         if span is not None:
+            dated, span = self._fuller_date(question, chosen, span, ranked)
+            if dated is not chosen:
+                chosen, signals["date_completed"] = dated, 1.0
+                citation = Citation.from_document(lookup(chosen.candidate.doc_id), chosen.candidate.start,
+                                                  chosen.candidate.end)
             inside = (chosen.candidate.start + span[0], chosen.candidate.start + span[1])
         # When the model declined or wrote words that are not in the source, the extractive answer stands.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]] if inside else citation.quote
         return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
+
+    def _fuller_date(self, question: str, chosen: ScoredSentence, span: tuple[int, int],
+                     ranked: list[ScoredSentence]) -> tuple[ScoredSentence, tuple[int, int]]:
+        """A "when" answer that names a month but leaves out the year or the day ("November 17", "15th May") says
+        less than the passages do. It is completed from the date that agrees with it: in its own sentence
+        ("November 21 of 1998"), else in a well-ranked sentence whose fuller date the judge confirms answers the
+        question. A bare year stays as it is: many dates of the same year are about other things."""
+        answer = chosen.text[span[0] : span[1]]
+        parts = date_parts(answer) if question_type(question) == "date" else None
+        if parts is None or parts.month is None:
+            return chosen, span
+        own = fuller_date(answer, chosen.text)
+        if own is not None and own.start <= span[1] and own.end >= span[0]:
+            return chosen, (own.start, own.end)
+        checks = 0
+        for sentence in ranked[: self.settings.date_depth]:
+            found = fuller_date(answer, sentence.text) if sentence is not chosen else None
+            if found is None:
+                continue
+            if self.judge.answers(question, sentence.text[found.start : found.end], [sentence.text]) >= \
+                    self.settings.date_min_support:
+                return sentence, (found.start, found.end)
+            checks += 1
+            if checks >= self.settings.date_checks:
+                break
+        return chosen, span

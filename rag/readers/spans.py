@@ -20,7 +20,7 @@ _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twel
 _SCALE = r"(?:hundred|thousand|million|billion|trillion)"
 _PATTERNS: dict[str, re.Pattern] = {
     "date": re.compile(
-        rf"(?:(?:early|mid|late)-?\s?)?(?:{_DAY},?\s+)?(?:\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?|{_MONTH}(?:\s+\d{{4}})?|\d{{4}}s?)"
+        rf"(?:(?:early|mid|late)-?\s?)?(?:{_DAY},?\s+)?(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}(?:,?\s+\d{{4}})?|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+(?:of\s+)?\d{{4}})?|{_MONTH}(?:\s+\d{{4}})?|\d{{4}}s?)"
         rf"|\b{_DAY}\b|\b\d{{1,2}}(?:st|nd|rd|th)\s+century\b"
     ),
     "year": re.compile(r"\b(?:1\d{3}|20\d{2})s?\b"),
@@ -118,3 +118,56 @@ def best_typed_span(question: str, sentence: str, kind: AnswerType | None = None
             end += unit.end()
     return Span(start, end)
 
+
+
+_MONTH_NUMBERS = {name: number for number, names in enumerate(
+    (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
+     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+     ("dec", "december")), start=1) for name in names}
+
+
+@dataclass(frozen=True)
+class DateParts:
+    year: int | None
+    month: int | None
+    day: int | None
+
+    def agrees_and_adds(self, other: "DateParts") -> bool:
+        """True when `other` gives every part this date gives, the same, and at least one more."""
+        mine = (self.year, self.month, self.day)
+        theirs = (other.year, other.month, other.day)
+        return (all(a is None or a == b for a, b in zip(mine, theirs))
+                and sum(b is not None for b in theirs) > sum(a is not None for a in mine))
+
+
+def date_parts(text: str) -> DateParts | None:
+    """The year, month and day a date expression states (None for what it leaves out): "15th May" has no year,
+    "May 2012" no day. None when it names neither a month nor a year."""
+    month = re.search(_MONTH, text)
+    year = re.search(r"\b(1\d{3}|20\d{2})\b", text)
+    if month is None and year is None:
+        return None
+    day = None
+    if month is not None:
+        found = next((m for m in re.finditer(r"\b(\d{1,2})(?:st|nd|rd|th)?\b", text)
+                      if 1 <= int(m.group(1)) <= 31 and not (year and m.start() == year.start())), None)
+        day = int(found.group(1)) if found else None
+    return DateParts(int(year.group(1)) if year else None,
+                     _MONTH_NUMBERS[month.group().rstrip(".").lower()] if month else None, day)
+
+
+def fuller_date(answer: str, sentence: str) -> Span | None:
+    """The date in `sentence` that agrees with every part the date `answer` states and adds what it leaves out
+    ("May 15, 2012" for "15th May"), the fullest first; None when there is none or `answer` is no date."""
+    given = date_parts(answer)
+    if given is None:
+        return None
+    fuller = []
+    for match in _PATTERNS["date"].finditer(sentence):
+        parts = date_parts(match.group())
+        if parts is not None and given.agrees_and_adds(parts):
+            fuller.append((-sum(p is not None for p in (parts.year, parts.month, parts.day)), match.start(), match.end()))
+    if not fuller:
+        return None
+    _, start, end = min(fuller)
+    return Span(start, end)
