@@ -92,6 +92,11 @@ _TWO_SUBJECTS = re.compile(
     r"^(?P<aux>(?i:is|are|was|were|do|does|did|have|has|had|both))\s+(?i:both\s+)?(?i:the\s+)?(?:[a-z]+\s+)?"
     rf"(?P<a>{_NAMED})\s+and\s+(?:the\s+)?(?P<b>{_NAMED})")
 _SINGULAR_AUX = {"are": "is", "were": "was", "do": "does", "have": "has"}
+# "What profession do A and B have in common?", "A and B are both what?": a fact stated of two named things.
+_SHARED = re.compile(r"\b(in common|both|shared?|shares)\b", re.I)
+_PAIR_NAMED = _NAMED.replace("of|the|of the|de|la|by", r"of|the|of the|de|la|by|for|v\.|vs\.")  # "Roe v. Wade"
+_PAIR = re.compile(rf"(?P<a>{_PAIR_NAMED})\s+and\s+(?:the\s+)?(?P<b>{_PAIR_NAMED})")
+_WHICH_ONE = re.compile(r"\bwhich (one|of (the two|them|these|those))\b", re.I)
 _BETWEEN = re.compile(r"\b(?:difference|differences|compare|comparison)\b.*?\b(?:between|of)?\s*(?P<a>[^,?]+?)\s+"
                       r"(?:and|with|to|vs\.?|versus)\s+(?P<b>[^,?]+?)\s*\??$", re.I)
 _PRONOUN = re.compile(r"\b(he|she|they|him|her|them|his|hers|their|its|it)\b", re.I)
@@ -178,6 +183,12 @@ def classify(question: str) -> Question:
                          or re.search(r"\b(called|named|known as|now|today|currently)$", subject) is not None)
             if len(subject.split()) <= 7 and not _LOOKUP_NOUN.search(subject) and not looked_up or pattern is _TELL_ABOUT:
                 return Question(text, "description", subject=subject)
+    pair = _PAIR.search(text) if _SHARED.search(text) or _WHICH_ONE.search(text) else None
+    if pair is not None:
+        options = tuple(re.sub(r"^both\s+", "", _clean_option(pair.group(n)), flags=re.I) for n in "ab")
+        if all(options) and options[0].lower() != options[1].lower():
+            # "A and B were both mines ...; which one yielded ...?" picks one of them; else what they share.
+            return Question(text, "comparison" if _WHICH_ONE.search(text) else "fact", options)
     if _RELATIVE.search(text[4:]) or _described(text) or _DESCRIBED_SUBJECT.match(text):
         return Question(text, "two-step")
     return Question(text, "fact")

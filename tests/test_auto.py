@@ -232,3 +232,18 @@ def test_a_declined_fact_needs_a_surer_check_from_its_second_reading_than_a_two_
     assert not ask(assistant, Unsure({auto.MULTI_SYSTEM: "the Black Sea"}, 0.8), fact, unsure).abstained
     answered = ask(assistant, Unsure({auto.MULTI_SYSTEM: "Sicily"}, 0.6), two_step, unsure)
     assert answered.kind == "two-step" and answered.short == "Sicily"
+
+
+def test_what_two_named_things_share_is_read_from_each_one_s_sentence_and_must_hold_for_both(assistant):
+    question = "What kind of mountain are Mount Etna and Kilauea both?"
+    shared = ask(assistant, ScriptedLLM({auto.SHARED_SYSTEM: "volcano"}), question)
+    assert shared.kind == "fact" and shared.text == "volcano" and shared.signals["shared"] == 1.0
+    quotes = [c.quote for c in shared.citations]
+    assert len(quotes) == 2 and any("Etna" in q for q in quotes) and any("Kilauea" in q for q in quotes)
+    assert all("volcano" in q for q in quotes)
+    assert_quotes_are_the_documents(assistant, shared)
+    # True of one of them only: not shown as shared; the question goes on to the one-fact reading (here: NONE).
+    one_only = ask(assistant, ScriptedLLM({auto.SHARED_SYSTEM: "Sicily"}), question)
+    assert one_only.abstained or "shared" not in one_only.signals
+    doubted = ask(assistant, ScriptedLLM({auto.SHARED_SYSTEM: "volcano"}, verdict="No"), question)
+    assert doubted.abstained or "shared" not in doubted.signals

@@ -161,6 +161,7 @@ DATED = {
     "launch.txt": "Diablo 3 launches on 15th May, Blizzard has announced. The studio also showed a trailer.",
     "review.txt": "Diablo 3 was released worldwide on May 15, 2012, after years of work.",
     "patch.txt": "The first patch for the game arrived on May 16, 2012, a day later.",
+    "anniversary.txt": "May 15, 2022 ... Ten years on, players still log in every night.",
 }
 
 
@@ -192,6 +193,7 @@ def test_a_date_without_its_year_is_completed_from_a_sentence_that_agrees(dated,
         assert reading.text == "15th May" and "date_completed" not in reading.signals
         assert reading.citations[0].quote.startswith("Diablo 3 launches")
         assert not any("May 16" in check for check in llm.checks)
+        assert not any("2022" in check for check in llm.checks)  # a dateline that names nothing the question asks
     document = dated.store.document(reading.citations[0].doc_id)
     assert document.text[reading.answer_span[0] : reading.answer_span[1]] == reading.text
 

@@ -75,3 +75,15 @@ def test_a_question_is_read_once_however_many_parts_ask():
         parse.cache_clear()
         first = parse(question)
         assert parse(question) is first and parse.cache_info().misses == 1 and parse.cache_info().hits == 1
+
+
+def test_what_two_named_things_share_and_which_one_of_two():
+    shared = classify("What profession does H. L. Mencken and Albert Camus have in common?")
+    assert shared.kind == "fact" and shared.options == ("H. L. Mencken", "Albert Camus")
+    assert classify("Both Ralph Bakshi and Béla Gaál had what role in film making?").options == ("Ralph Bakshi", "Béla Gaál")
+    choice = classify("Temagami-Lorrain Mine and Burwash Mine were both mines; which one yielded more gold?")
+    assert choice.kind == "comparison" and choice.options == ("Temagami-Lorrain Mine", "Burwash Mine")
+    assert classify("In between Berghuis v. Thompkins and Mississippi University for Women v. Hogan which one was "
+                    "decided first?").options == ("Berghuis v. Thompkins", "Mississippi University for Women v. Hogan")
+    assert classify("Which actor do American Beauty and American Beauty have in common?").options == ()
+    assert classify("Are the Danube and the Rhine both rivers?").kind == "yesno"  # yes/no stays yes/no

@@ -1,6 +1,8 @@
 """The `auto` reader: the answer takes the shape of the question (`rag.questions`), every claim cited and checked.
 
 - fact: the llm reader's crisp phrase; when it declines, a second hop (below) may still find it across passages.
+  What two named things have in common ("What profession do A and B share?") is read from each one's best
+  sentence, searched for separately, and must be stated of both.
 - two-step: the best sentence for the question is read, the documents are searched again with it (the thing the
   question only describes is named there), and the model copies the answer from the sentences of both hops.
 - yesno: "Yes" or "No" (the model's verdict over the evidence, P(Yes) from its first token), then the evidence
@@ -29,6 +31,7 @@ from rag.readers.llm import LLMReader, align, echoes
 from rag.readers.overview import Overviews
 from rag.readers.support import SupportJudge, coverage, in_context
 from rag.readers.verdicts import Verdicts, _citation, _first_line, _numbered
+from rag.text import content_terms
 from rag.types import Document, Hit
 
 Search = Callable[[str, int], Sequence[Hit]]
@@ -43,6 +46,16 @@ MULTI_EXAMPLES = [
      "Leiden, in the Dutch Republic.\n\nQuestion: In which city was the painter of The Night Watch born?", "Leiden"),
     ("Passages:\n[1] The bridge opened to traffic in 1932.\n[2] Its engineer, Ana Costa, also designed the harbour."
      "\n\nQuestion: Who painted the bridge's first mural?", "NONE"),
+]
+SHARED_SYSTEM = (
+    "A question asks what two named things have in common. Reply with the shortest phrase copied exactly from the "
+    "numbered passages that is true of both, and nothing else. If the passages do not show one, reply: NONE"
+)
+SHARED_EXAMPLES = [
+    ("Passages:\n[1] Lena Vass (born 1971) is a Hungarian painter and sculptor.\n[2] Tomas Reuel was a Dutch "
+     "sculptor and teacher.\n\nQuestion: What profession do Lena Vass and Tomas Reuel share?", "sculptor"),
+    ("Passages:\n[1] Ostrava is a city in the Czech Republic.\n[2] Brno hosts a motorcycle race every August.\n\n"
+     "Question: Which river do Ostrava and Brno both lie on?", "NONE"),
 ]
 SPLIT_SYSTEM = (
     "A question describes something instead of naming it. Split it into two questions: line 1 asks for the name of "
@@ -149,6 +162,10 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
     # ----- one fact, or a fact across two passages ------------------------------------------------------------
 
     def _fact(self, asked: Question, hits, lookup) -> Iterator[tuple[str, object]]:
+        shared = self._shared(asked, hits, lookup) if asked.options and self.library is not None else None
+        if shared is not None:
+            yield "answer", shared
+            return
         reading = self.short.read(asked.text, hits, lookup)
         if reading.abstained and self.library is not None:
             hopped = self._hop(asked, hits, lookup, self.settings.fallback_min_support)
@@ -230,6 +247,43 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
             text = lookup(sentence.candidate.doc_id).text[start:end]
             return Reading(text, citations, False, probability, answer_span=(start, end), short=text,
                            signals={"verified": probability, "hops": 2.0})
+        return None
+
+    def _shared(self, asked: Question, hits, lookup) -> Reading | None:
+        """What two named things have in common ("What profession do A and B share?", "A and B are both what?"):
+        each one's best sentence, searched for separately, is read with the question's; the phrase the model copies
+        must be stated of both (a word of it in each one's sentence) and pass the judge against those sentences,
+        which are both cited. None sends the question on to the one-fact reading."""
+        evidence = self._evidence_for(asked, hits, lookup)
+        named = [next((s for s in evidence if option.lower() in s.text.lower()), None)  # the sentence names it,
+                 or next((s for s in evidence if option.lower() in lookup(s.candidate.doc_id).text.lower()), None)
+                 for option in asked.options]  # or at least its document does
+        if any(s is None for s in named):
+            return None
+        named = list(dict.fromkeys(named))
+        messages = [{"role": "system", "content": SHARED_SYSTEM}]
+        for user, assistant in SHARED_EXAMPLES:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+        messages.append({"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])})
+        reply = _first_line(self.llm.complete(messages, max_tokens=24).text)
+        words = set(content_terms(reply))
+        if not words or reply.upper().startswith("NONE") or echoes(reply, asked.text):
+            return None
+        if not all(words & set(content_terms(s.text)) for s in named):
+            return None  # true of one of them only, as far as the passages say
+        for sentence in named + [s for s in evidence if s not in named]:
+            span = align(reply, sentence.text, self.short.settings.fuzzy_threshold)
+            if span is None:
+                continue
+            text = sentence.text[span[0]:span[1]]
+            probability = self.judge.answers(asked.text, text, [s.text for s in named])
+            if probability < self.settings.hop_min_support:
+                return None
+            start, end = sentence.candidate.start + span[0], sentence.candidate.start + span[1]
+            cited = [sentence] + [s for s in named if s is not sentence]
+            return Reading(lookup(sentence.candidate.doc_id).text[start:end], tuple(_citation(s, lookup) for s in cited),
+                           False, probability, answer_span=(start, end), short=text,
+                           signals={"verified": probability, "shared": 1.0})
         return None
 
     # ----- yes / no, and comparisons -------------------------------------------------------------------------

@@ -60,9 +60,11 @@ class LLMSettings:
     read_on_below: float = 0.7
     # A date answer that leaves out its year or day ("November 17") is completed from a date that agrees with it:
     # in its own sentence, else in one of the first `date_depth` sentences when the judge gives that sentence's
-    # fuller date at least `date_min_support` (at most `date_checks` checks).
+    # fuller date at least `date_min_support` (at most `date_checks` checks) and that names at least
+    # `date_min_overlap` of the question's content words (a dateline alone, "May 15, 2022 ...", is about anything).
     date_depth: int = 10
     date_min_support: float = 0.5
+    date_min_overlap: float = 0.5
     date_checks: int = 2
     fuzzy_threshold: float = 85.0  # rapidfuzz similarity (0-100) for a phrase the model copied imperfectly
     max_tokens_short: int = 24
@@ -237,8 +239,8 @@ class LLMReader(ReadsByStreaming):
                      ranked: list[ScoredSentence]) -> tuple[ScoredSentence, tuple[int, int]]:
         """A "when" answer that names a month but leaves out the year or the day ("November 17", "15th May") says
         less than the passages do. It is completed from the date that agrees with it: in its own sentence
-        ("November 21 of 1998"), else in a well-ranked sentence whose fuller date the judge confirms answers the
-        question. A bare year stays as it is: many dates of the same year are about other things."""
+        ("November 21 of 1998"), else in a well-ranked sentence that names what the question asks about and whose
+        fuller date the judge confirms answers the question. A bare year stays as it is: many dates of the same year are about other things."""
         answer = chosen.text[span[0] : span[1]]
         parts = date_parts(answer) if question_type(question) == "date" else None
         if parts is None or parts.month is None:
@@ -248,7 +250,8 @@ class LLMReader(ReadsByStreaming):
             return chosen, (own.start, own.end)
         checks = 0
         for sentence in ranked[: self.settings.date_depth]:
-            found = fuller_date(answer, sentence.text) if sentence is not chosen else None
+            named = sentence is not chosen and sentence.lexical >= self.settings.date_min_overlap
+            found = fuller_date(answer, sentence.text) if named else None
             if found is None:
                 continue
             if self.judge.answers(question, sentence.text[found.start : found.end], [sentence.text]) >= \
