@@ -198,6 +198,15 @@ def test_a_date_without_its_year_is_completed_from_a_sentence_that_agrees(dated,
     assert document.text[reading.answer_span[0] : reading.answer_span[1]] == reading.text
 
 
+def test_the_extractive_reader_completes_a_date_from_a_sentence_that_names_the_question_s_subject(dated):
+    question = "When does Diablo 3 launch?"
+    reading = dated.reader("extractive").read(question, dated.retriever().search(question, 5), dated.store.document)
+    assert reading.text == "May 15, 2012" and reading.signals["date_completed"] == 1.0  # not the dateline's 2022
+    assert reading.citations[0].quote == DATED["review.txt"]
+    document = dated.store.document(reading.citations[0].doc_id)
+    assert document.text[reading.answer_span[0] : reading.answer_span[1]] == "May 15, 2012"
+
+
 def test_a_date_is_completed_inside_its_own_sentence_without_a_check(tmp_path, fake_embedder, fake_reranker):
     from rag.assistant import Assistant, Settings
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from rag.embedding import EmbedderLike
 from rag.readers import AnswersAtOnce, DocumentLookup, Reading, abstention
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration, missing_share
-from rag.readers.spans import best_typed_span, question_type
+from rag.readers.spans import best_typed_span, date_parts, fuller_date, question_type
 from rag.retrieval import PassageScorer
 from rag.text import content_terms, sentence_spans
 from rag.types import Citation, Hit
@@ -62,6 +62,41 @@ class ExtractiveSettings:
     # ranks within this many logits of the best, among the first `typed_depth` sentences.
     typed_window: float = 4.0
     typed_depth: int = 3
+    # A date answer without its year or day is completed from one of the first `date_depth` sentences that names at
+    # least `date_min_overlap` of the question's content words and states a fuller date that agrees with it.
+    date_depth: int = 10
+    date_min_overlap: float = 0.5
+
+
+def completed_date(question: str, chosen: ScoredSentence, span: tuple[int, int], ranked: Sequence[ScoredSentence], *,
+                   depth: int = 10, min_overlap: float = 0.5, checks: int = 2,
+                   confirm: Callable[[str, str], bool] | None = None) -> tuple[ScoredSentence, tuple[int, int]]:
+    """A "when" answer that names a month but leaves out the year or the day ("November 17", "15th May") says less
+    than the passages do. It is completed from the date that agrees with it: in its own sentence ("November 21 of
+    1998"), else in one of the first `depth` ranked sentences that names at least `min_overlap` of the question's
+    content words (a dateline alone, "May 15, 2022 ...", is about anything) and, with `confirm` (the support judge,
+    given the fuller date and the sentence; at most `checks` calls), is confirmed to answer the question. A bare year
+    stays as it is: a year holds many dates about other things. Returns the sentence to cite and the answer's
+    offsets in it (the ones given when nothing completes it)."""
+    answer = chosen.text[span[0] : span[1]]
+    parts = date_parts(answer) if question_type(question) == "date" else None
+    if parts is None or parts.month is None:
+        return chosen, span
+    own = fuller_date(answer, chosen.text)
+    if own is not None and own.start <= span[1] and own.end >= span[0]:
+        return chosen, (own.start, own.end)
+    asked = 0
+    for sentence in ranked[:depth]:
+        found = (fuller_date(answer, sentence.text)
+                 if sentence is not chosen and sentence.lexical >= min_overlap else None)
+        if found is None:
+            continue
+        if confirm is None or confirm(sentence.text[found.start : found.end], sentence.text):
+            return sentence, (found.start, found.end)
+        asked += 1
+        if asked >= checks:
+            break
+    return chosen, span
 
 
 def overlap(question_terms: set[str], sentence: str) -> float:
@@ -207,6 +242,13 @@ class ExtractiveReader(AnswersAtOnce):
             return abstention(confidence, signals)
         if inside is None:
             return Reading(citation.quote, (citation,), False, confidence, signals=signals)
+        best = ranked[0]
+        dated, span = completed_date(question, best, (inside[0] - best.candidate.start, inside[1] - best.candidate.start),
+                                     ranked, depth=self.settings.date_depth, min_overlap=self.settings.date_min_overlap)
+        if dated is not best:
+            signals["date_completed"] = 1.0
+            citation = Citation.from_document(lookup(dated.candidate.doc_id), dated.candidate.start, dated.candidate.end)
+        inside = (dated.candidate.start + span[0], dated.candidate.start + span[1])
         # The short answer is the source's own characters inside the cited sentence.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]]
         return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)

@@ -27,10 +27,9 @@ from typing import Iterator, Sequence
 
 from rag.embedding import EmbedderLike
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
-from rag.readers.extractive import ExtractiveReader, ScoredSentence
+from rag.readers.extractive import ExtractiveReader, ScoredSentence, completed_date
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration
-from rag.readers.spans import date_parts, fuller_date, question_type
 from rag.readers.support import SupportJudge
 from rag.types import Citation, Hit
 
@@ -225,7 +224,11 @@ class LLMReader(ReadsByStreaming):
         if self.abstain and confidence < threshold:
             return abstention(confidence, signals)
         if span is not None:
-            dated, span = self._fuller_date(question, chosen, span, ranked)
+            st = self.settings
+            dated, span = completed_date(
+                question, chosen, span, ranked, depth=st.date_depth, min_overlap=st.date_min_overlap,
+                checks=st.date_checks,
+                confirm=lambda date, sentence: self.judge.answers(question, date, [sentence]) >= st.date_min_support)
             if dated is not chosen:
                 chosen, signals["date_completed"] = dated, 1.0
                 citation = Citation.from_document(lookup(chosen.candidate.doc_id), chosen.candidate.start,
@@ -234,30 +237,3 @@ class LLMReader(ReadsByStreaming):
         # When the model declined or wrote words that are not in the source, the extractive answer stands.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]] if inside else citation.quote
         return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
-
-    def _fuller_date(self, question: str, chosen: ScoredSentence, span: tuple[int, int],
-                     ranked: list[ScoredSentence]) -> tuple[ScoredSentence, tuple[int, int]]:
-        """A "when" answer that names a month but leaves out the year or the day ("November 17", "15th May") says
-        less than the passages do. It is completed from the date that agrees with it: in its own sentence
-        ("November 21 of 1998"), else in a well-ranked sentence that names what the question asks about and whose
-        fuller date the judge confirms answers the question. A bare year stays as it is: many dates of the same year are about other things."""
-        answer = chosen.text[span[0] : span[1]]
-        parts = date_parts(answer) if question_type(question) == "date" else None
-        if parts is None or parts.month is None:
-            return chosen, span
-        own = fuller_date(answer, chosen.text)
-        if own is not None and own.start <= span[1] and own.end >= span[0]:
-            return chosen, (own.start, own.end)
-        checks = 0
-        for sentence in ranked[: self.settings.date_depth]:
-            named = sentence is not chosen and sentence.lexical >= self.settings.date_min_overlap
-            found = fuller_date(answer, sentence.text) if named else None
-            if found is None:
-                continue
-            if self.judge.answers(question, sentence.text[found.start : found.end], [sentence.text]) >= \
-                    self.settings.date_min_support:
-                return sentence, (found.start, found.end)
-            checks += 1
-            if checks >= self.settings.date_checks:
-                break
-        return chosen, span
