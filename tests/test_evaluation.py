@@ -14,6 +14,8 @@ def test_squad_normalisation_and_scores():
     assert metrics.normalize_answer("The  Normans, (Norse)!") == "normans norse"
     assert metrics.normalize_answer("“narco-terrorism.”") == "narcoterrorism"
     assert metrics.normalize_answer("Chloé Zhao") == "chloe zhao" and metrics.exact_match("Chloe Zhao", ["Chloé Zhao"])
+    assert metrics.normalize_answer("the 21st of July") == "21 of july" and metrics.f1_score("21st July", ["July 21"]) == 1.0
+    assert metrics.normalize_answer("the 19th century") == "19 century"  # any ordinal up to two digits, not years
     assert metrics.exact_match("the Normans", ["Normans", "Norsemen"]) == 1.0
     # prediction 'in france in 911' vs gold 'France': 1 common token; P = 1/4, R = 1 -> F1 = 0.4
     assert metrics.f1_score("in France in 911", ["France"]) == pytest.approx(0.4)

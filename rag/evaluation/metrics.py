@@ -2,8 +2,8 @@
 
 EM/F1 follow the official SQuAD 2.0 script: lower-case, strip punctuation and the articles a/an/the, collapse
 whitespace (punctuation here includes Unicode's, such as curly quotes and dashes, which the official script written
-for ASCII-heavy Wikipedia text leaves in, and accents are folded: news passages write "Chloe Zhao" where the gold says
-"Chloé Zhao"); the maximum over gold answers; an empty prediction is right exactly when there is no gold answer.
+for ASCII-heavy Wikipedia text leaves in; accents are folded, as news passages write "Chloe Zhao" where the gold says
+"Chloé Zhao", and a day's ordinal suffix is dropped, "21st July" being "21 July"); the maximum over gold answers; an empty prediction is right exactly when there is no gold answer.
 nDCG@k and recall@k follow trec_eval (as BEIR uses it): graded gains from the qrels, log2 discounts, ideal DCG from
 the judged documents; documents with relevance 0 count as non-relevant.
 """
@@ -18,6 +18,7 @@ import unicodedata
 from typing import Mapping, Sequence
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_ORDINAL = re.compile(r"\b(\d{1,2})(st|nd|rd|th)\b")
 _PUNCTUATION = set(string.punctuation)
 
 
@@ -30,6 +31,7 @@ def normalize_answer(text: str) -> str:
     text = "".join(ch for ch in unicodedata.normalize("NFKD", text.lower()) if not "\u0300" <= ch <= "\u036f")
     text = "".join(ch for ch in text if not _is_punctuation(ch))
     text = _ARTICLES.sub(" ", text)
+    text = _ORDINAL.sub(r"\1", text)
     return " ".join(text.split())
 
 

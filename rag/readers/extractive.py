@@ -3,7 +3,8 @@
 Every sentence of the retrieved passages is scored against the question: by the cross-encoder (`rag.rerank`) plus
 the share of the question's content words it holds, or, without a cross-encoder, by the embedder's similarity plus
 that share. The best sentence is cited at its exact offsets; for who / when / how-many questions the answer is the
-name, date or number inside it (`rag.readers.spans`). Whether to answer at all is one calibrated confidence over
+name, date or number inside it (`rag.readers.spans`), a date without its year or day completed from a well-ranked
+sentence that states it in full (`completed_date`). Whether to answer at all is one calibrated confidence over
 the reader's signals (`rag.readers.signals`); below its threshold the reader declines and the hits still go back to
 the caller as the closest passages.
 """
