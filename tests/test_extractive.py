@@ -63,6 +63,12 @@ def test_a_year_question_wants_a_year_not_a_weekday():
 
     assert question_type("In what year were relations severed?") == "year"
     assert question_type("When were relations severed?") == "date"
+    assert question_type("What is the release date of the new console?") == "date"  # asked without "when"
+    assert question_type("What's the date of the draft?") == "date"
+    assert question_type("What was the first day of school like?") is None
+    sentence = "The console will be released in Europe on 4 March 2034, its maker said."
+    span = best_typed_span("What is the release date of the console?", sentence)
+    assert sentence[span.start : span.end] == "4 March 2034"
     assert best_typed_span("In what year were relations severed?", "The ministry announced Thursday a new start.") is None
     sentence = "Relations were severed in 2019 and restored on Thursday."
     span = best_typed_span("In what year were relations severed?", sentence)

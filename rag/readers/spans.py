@@ -14,7 +14,7 @@ from typing import Literal
 
 AnswerType = Literal["number", "year", "date", "name"]
 
-_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan\.?|Feb\.?|Mar\.?|Apr\.?|Jun\.?|Jul\.?|Aug\.?|Sep\.?|Sept\.?|Oct\.?|Nov\.?|Dec\.?)"
+_MONTH = r"(?<![A-Za-z])(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan\.?|Feb\.?|Mar\.?|Apr\.?|Jun\.?|Jul\.?|Aug\.?|Sep\.?|Sept\.?|Oct\.?|Nov\.?|Dec\.?)(?![A-Za-z])"  # whole words: not the "Mar" of "Mario"
 _DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _NUMBER_WORD = r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|dozens|hundreds|thousands|millions)"
 _SCALE = r"(?:hundred|thousand|million|billion|trillion)"
@@ -37,7 +37,8 @@ _PATTERNS: dict[str, re.Pattern] = {
 _QUESTION_TYPES: list[tuple[re.Pattern, AnswerType]] = [
     (re.compile(r"\bhow (many|much|long|old|far|big|large|tall|high)\b|\bwhat (percentage|percent|proportion|number|amount)\b", re.I), "number"),
     (re.compile(r"\b(what|which|in what|in which)\s+years?\b", re.I), "year"),
-    (re.compile(r"\bwhen\b|\b(what|which|in what|on what)\s+(date|day|month|century|decade|time period|period)\b", re.I), "date"),
+    (re.compile(r"\bwhen\b|\b(what|which|in what|on what)\s+(date|day|month|century|decade|time period|period)\b"
+                r"|\bwhat(?:'s|\s+is|\s+was|\s+will\s+be)\s+the\s+(?:[\w-]+\s+){0,2}?date\b", re.I), "date"),
     (re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhere\b|\b(what|which)\s+(person|people|company|companies|organi[sz]ation|country|countries|city|cities|state|group|agency|newspaper|team|party|man|woman|king|president|leader|name)\b|\bwhat is the name\b|\bwhat was the name\b|\bnamed?\b", re.I), "name"),
 ]
 
