@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-_MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+MONTHS = {m: n for n, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
                                        "dec"), start=1)}
 _YEAR = re.compile(r"(?<![\d,.])\b(\d{1,4})(\s*(BC|BCE)\b)?(?![,.]?\d)", re.I)
 _MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\b", re.I)
@@ -45,7 +45,7 @@ def date_key(text: str) -> tuple[int, int, int] | None:
     near = text[max(0, year.start() - 20): year.end() + 20]
     month = _MONTH.search(near)
     day = next((int(d.group(1)) for d in _DAY.finditer(near) if d.group(1) != year.group(1) and 1 <= int(d.group(1)) <= 31), 0)
-    return value, _MONTHS[month.group(1).lower()] if month else 0, day if month else 0
+    return value, MONTHS[month.group(1).lower()] if month else 0, day if month else 0
 
 
 def amount(text: str) -> float | None:

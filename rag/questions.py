@@ -87,14 +87,21 @@ _OPTIONS_ANYWHERE = re.compile(
     r"(?P<a>(?:the\s+)?[A-Z0-9][\w.'’&-]*(?:\s+(?:of|the|and|de|la|[A-Z0-9][\w.'’&-]*))*)\s+or\s+"
     r"(?P<b>(?:the\s+)?[A-Z0-9][\w.'’&-]*(?:\s+(?:of|the|de|la|[A-Z0-9][\w.'’&-]*))*)")
 _CAPITAL = r"(?:[A-Z0-9]|(?![a-zß-ÿ])[^\W\d_])"  # a capital letter, "Ü" and "Ł" too, or a digit
-_NAMED = (rf"(?:\"[^\"]+\"|“[^”]+”|{_CAPITAL}[\w.'’&-]*(?:\s+(?:(?:of|the|of the|de|la|by)\s+)?{_CAPITAL}[\w.'’&-]*)*)")
+_JOINERS = "of|the|of the|de|la|by"  # small words inside a name ("Bank of England")
+
+
+def _named(joiners: str = _JOINERS) -> str:
+    return rf"(?:\"[^\"]+\"|“[^”]+”|{_CAPITAL}[\w.'’&-]*(?:\s+(?:(?:{joiners})\s+)?{_CAPITAL}[\w.'’&-]*)*)"
+
+
+_NAMED = _named()
 _TWO_SUBJECTS = re.compile(
     r"^(?P<aux>(?i:is|are|was|were|do|does|did|have|has|had|both))\s+(?i:both\s+)?(?i:the\s+)?(?:[a-z]+\s+)?"
     rf"(?P<a>{_NAMED})\s+and\s+(?:the\s+)?(?P<b>{_NAMED})")
 _SINGULAR_AUX = {"are": "is", "were": "was", "do": "does", "have": "has"}
 # "What profession do A and B have in common?", "A and B are both what?": a fact stated of two named things.
 _SHARED = re.compile(r"\b(in common|both|shared?|shares)\b", re.I)
-_PAIR_NAMED = _NAMED.replace("of|the|of the|de|la|by", r"of|the|of the|de|la|by|for|v\.|vs\.")  # "Roe v. Wade"
+_PAIR_NAMED = _named(_JOINERS + r"|for|v\.|vs\.")  # "Roe v. Wade", "Mississippi University for Women"
 _PAIR = re.compile(rf"(?P<a>{_PAIR_NAMED})\s+and\s+(?:the\s+)?(?P<b>{_PAIR_NAMED})")
 _WHICH_ONE = re.compile(r"\bwhich (one|of (the two|them|these|those))\b", re.I)
 _BETWEEN = re.compile(r"\b(?:difference|differences|compare|comparison)\b.*?\b(?:between|of)?\s*(?P<a>[^,?]+?)\s+"

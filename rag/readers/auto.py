@@ -92,6 +92,14 @@ DESCRIBE_SYSTEM = (
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 
 
+def _few_shot(system: str, examples: Sequence[tuple[str, str]], asked: str) -> list[dict]:
+    """The chat messages of a prompt: instructions, the worked examples as earlier turns, then what is asked."""
+    messages = [{"role": "system", "content": system}]
+    for user, assistant in examples:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return messages + [{"role": "user", "content": asked}]
+
+
 @dataclass(frozen=True)
 class AutoSettings:
     evidence: int = 4  # sentences a multi-passage read sees
@@ -182,10 +190,7 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
         outer question asked with that name in place of the description, searched and read again."""
         if self.library is None:
             return None
-        messages = [{"role": "system", "content": SPLIT_SYSTEM}]
-        for user, assistant in SPLIT_EXAMPLES:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-        messages.append({"role": "user", "content": asked.text})
+        messages = _few_shot(SPLIT_SYSTEM, SPLIT_EXAMPLES, asked.text)
         lines = [line.strip() for line in self.llm.complete(messages, max_tokens=64).text.splitlines() if line.strip()]
         parts = [re.sub(r"^\d\)\s*", "", line) for line in lines[:2]]
         if len(parts) != 2 or "#1" not in parts[1] or "#1" in parts[0]:
@@ -227,10 +232,7 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
 
     def _copy_phrase(self, asked: Question, evidence: list[ScoredSentence], lookup, *, bridge: ScoredSentence,
                      minimum: float) -> Reading | None:
-        messages = [{"role": "system", "content": MULTI_SYSTEM}]
-        for user, assistant in MULTI_EXAMPLES:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-        messages.append({"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])})
+        messages = _few_shot(MULTI_SYSTEM, MULTI_EXAMPLES, _numbered(asked.text, [s.text for s in evidence]))
         reply = _first_line(self.llm.complete(messages, max_tokens=24).text)
         if not reply or reply.upper().startswith("NONE") or echoes(reply, asked.text):
             return None  # no answer, or only the question's own words back ("Microsoft" for Microsoft's headset)
@@ -261,10 +263,7 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
         if any(s is None for s in named):
             return None
         named = list(dict.fromkeys(named))
-        messages = [{"role": "system", "content": SHARED_SYSTEM}]
-        for user, assistant in SHARED_EXAMPLES:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-        messages.append({"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])})
+        messages = _few_shot(SHARED_SYSTEM, SHARED_EXAMPLES, _numbered(asked.text, [s.text for s in evidence]))
         reply = _first_line(self.llm.complete(messages, max_tokens=24).text)
         words = set(content_terms(reply))
         if not words or reply.upper().startswith("NONE") or echoes(reply, asked.text):
@@ -315,10 +314,7 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
         if not evidence:
             yield "answer", abstention()
             return
-        messages = [{"role": "system", "content": LIST_SYSTEM}]
-        for user, assistant in LIST_EXAMPLES:
-            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-        messages.append({"role": "user", "content": _numbered(asked.text, [s.text for s in evidence])})
+        messages = _few_shot(LIST_SYSTEM, LIST_EXAMPLES, _numbered(asked.text, [s.text for s in evidence]))
         written = self.llm.complete(messages, max_tokens=self.settings.max_tokens_list).text
         items: list[tuple[str, ScoredSentence, tuple[int, int]]] = []
         seen: set[str] = set()

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from rag.quantities import MONTHS
+
 AnswerType = Literal["number", "year", "date", "name"]
 
 _MONTH = r"(?<![A-Za-z])(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan\.?|Feb\.?|Mar\.?|Apr\.?|Jun\.?|Jul\.?|Aug\.?|Sep\.?|Sept\.?|Oct\.?|Nov\.?|Dec\.?)(?![A-Za-z])"  # whole words: not the "Mar" of "Mario"
@@ -120,25 +122,21 @@ def best_typed_span(question: str, sentence: str, kind: AnswerType | None = None
     return Span(start, end)
 
 
-
-_MONTH_NUMBERS = {name: number for number, names in enumerate(
-    (("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",), ("jun", "june"),
-     ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
-     ("dec", "december")), start=1) for name in names}
-
-
 @dataclass(frozen=True)
 class DateParts:
     year: int | None
     month: int | None
     day: int | None
 
+    @property
+    def given(self) -> int:
+        """How many of year, month and day the date states."""
+        return sum(part is not None for part in (self.year, self.month, self.day))
+
     def agrees_and_adds(self, other: "DateParts") -> bool:
         """True when `other` gives every part this date gives, the same, and at least one more."""
-        mine = (self.year, self.month, self.day)
-        theirs = (other.year, other.month, other.day)
-        return (all(a is None or a == b for a, b in zip(mine, theirs))
-                and sum(b is not None for b in theirs) > sum(a is not None for a in mine))
+        same = all(a is None or a == b for a, b in zip((self.year, self.month, self.day), (other.year, other.month, other.day)))
+        return same and other.given > self.given
 
 
 def date_parts(text: str) -> DateParts | None:
@@ -154,7 +152,7 @@ def date_parts(text: str) -> DateParts | None:
                       if 1 <= int(m.group(1)) <= 31 and not (year and m.start() == year.start())), None)
         day = int(found.group(1)) if found else None
     return DateParts(int(year.group(1)) if year else None,
-                     _MONTH_NUMBERS[month.group().rstrip(".").lower()] if month else None, day)
+                     MONTHS[month.group()[:3].lower()] if month else None, day)
 
 
 def fuller_date(answer: str, sentence: str) -> Span | None:
@@ -167,7 +165,7 @@ def fuller_date(answer: str, sentence: str) -> Span | None:
     for match in _PATTERNS["date"].finditer(sentence):
         parts = date_parts(match.group())
         if parts is not None and given.agrees_and_adds(parts):
-            fuller.append((-sum(p is not None for p in (parts.year, parts.month, parts.day)), match.start(), match.end()))
+            fuller.append((-parts.given, match.start(), match.end()))
     if not fuller:
         return None
     _, start, end = min(fuller)
