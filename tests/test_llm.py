@@ -220,9 +220,10 @@ def test_a_date_is_completed_inside_its_own_sentence_without_a_check(tmp_path, f
     llm = FakeLLM("November 21")
     reading = reader_for(instance, llm).read(question, instance.retriever().search(question, 5), instance.store.document)
     assert reading.text == "November 21 of 1998" and len(llm.checks) == 1  # the answer's own check only
-    plain = FakeLLM("1998")  # a bare year is left as it is
-    assert reader_for(instance, plain).read(question, instance.retriever().search(question, 5),
-                                            instance.store.document).text == "1998"
+    # A bare year is widened to the date it was copied from, never completed from another date.
+    year = FakeLLM("1998")
+    assert reader_for(instance, year).read(question, instance.retriever().search(question, 5),
+                                           instance.store.document).text == "November 21 of 1998"
 
 
 def test_date_parts_and_the_fuller_date_that_agrees():
@@ -237,6 +238,11 @@ def test_date_parts_and_the_fuller_date_that_agrees():
     assert sentence[found.start : found.end] == "15 May 2012"
     assert fuller_date("15 May 2012", sentence) is None  # nothing fuller than a whole date
     assert fuller_date("May 17", sentence) is None  # no date agrees with it
+    # A year, around its own offsets: the date it is part of, not the fullest date of that year in the sentence.
+    last = sentence.rindex("2012")
+    found = fuller_date("2012", sentence, around=(last, last + 4))
+    assert sentence[found.start : found.end] == "May 16, 2012"
+    assert fuller_date("2012", "It shipped in 2012, on 15 May 2012.", around=(14, 18)) is None  # a year on its own
 
 
 def test_none_probability_reads_the_first_token():

@@ -10,9 +10,10 @@ of is kept: the best-ranked sentence is often about a neighbouring thing (anothe
 for the race's) while the answer sits just below it. The phrase is aligned to exact offsets in its sentence (exact,
 then case- and whitespace-insensitive, then fuzzy above a threshold); words that are not in the source are never
 shown. A "when" answer that leaves out the year or the day ("November 17") is completed from a date that agrees
-with it, in its own sentence or in a well-ranked one the judge confirms. Whether to answer is one calibrated
-confidence over the ranking's signals and the model's own (its NONE probability, the log-probability of its answer,
-the judge's check): `rag.readers.signals`.
+with it, in its own sentence or in a well-ranked one the judge confirms; a bare year copied out of a date ("2020" of
+"in June 2020") is shown as that whole date. Whether to answer is one calibrated confidence over the ranking's
+signals and the model's own (its NONE probability, the log-probability of its answer, the judge's check):
+`rag.readers.signals`.
 
 Explained answers (`llm-explain`) are the auto reader's explanation shape (`rag.readers.auto`): every sentence the
 model writes is checked by the support judge against the span it cites, and dropped when unsupported.
@@ -225,10 +226,13 @@ class LLMReader(ReadsByStreaming):
             return abstention(confidence, signals)
         if span is not None:
             st = self.settings
-            dated, span = completed_date(
+            dated, whole = completed_date(
                 question, chosen, span, ranked, depth=st.date_depth, min_overlap=st.date_min_overlap,
                 checks=st.date_checks,
                 confirm=lambda date, sentence: self.judge.answers(question, date, [sentence]) >= st.date_min_support)
+            if dated is chosen and whole != span:
+                signals["date_widened"] = 1.0  # to the date it was copied from ("2020" of "June 2020")
+            span = whole
             if dated is not chosen:
                 chosen, signals["date_completed"] = dated, 1.0
                 citation = Citation.from_document(lookup(chosen.candidate.doc_id), chosen.candidate.start,

@@ -155,14 +155,17 @@ def date_parts(text: str) -> DateParts | None:
                      MONTHS[month.group()[:3].lower()] if month else None, day)
 
 
-def fuller_date(answer: str, sentence: str) -> Span | None:
+def fuller_date(answer: str, sentence: str, around: tuple[int, int] | None = None) -> Span | None:
     """The date in `sentence` that agrees with every part the date `answer` states and adds what it leaves out
-    ("May 15, 2012" for "15th May"), the fullest first; None when there is none or `answer` is no date."""
+    ("May 15, 2012" for "15th May"), the fullest first; with `around`, only a date that holds those offsets. None
+    when there is none or `answer` is no date."""
     given = date_parts(answer)
     if given is None:
         return None
     fuller = []
     for match in _PATTERNS["date"].finditer(sentence):
+        if around is not None and not match.start() <= around[0] <= around[1] <= match.end():
+            continue
         parts = date_parts(match.group())
         if parts is not None and given.agrees_and_adds(parts):
             fuller.append((-parts.given, match.start(), match.end()))
