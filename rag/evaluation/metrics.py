@@ -3,7 +3,8 @@
 EM/F1 follow the official SQuAD 2.0 script: lower-case, strip punctuation and the articles a/an/the, collapse
 whitespace (punctuation here includes Unicode's, such as curly quotes and dashes, which the official script written
 for ASCII-heavy Wikipedia text leaves in; accents are folded, as news passages write "Chloe Zhao" where the gold says
-"Chloé Zhao", and a day's ordinal suffix is dropped, "21st July" being "21 July"); the maximum over gold answers; an empty prediction is right exactly when there is no gold answer.
+"Chloé Zhao", and a day's ordinal suffix is dropped, "21st July" being "21 July"); the maximum over gold answers; an
+empty prediction is right exactly when there is no gold answer.
 nDCG@k and recall@k follow trec_eval (as BEIR uses it): graded gains from the qrels, log2 discounts, ideal DCG from
 the judged documents; documents with relevance 0 count as non-relevant.
 """

@@ -135,8 +135,8 @@ class DateParts:
 
     def agrees_and_adds(self, other: "DateParts") -> bool:
         """True when `other` gives every part this date gives, the same, and at least one more."""
-        same = all(a is None or a == b for a, b in zip((self.year, self.month, self.day), (other.year, other.month, other.day)))
-        return same and other.given > self.given
+        mine, theirs = (self.year, self.month, self.day), (other.year, other.month, other.day)
+        return all(a is None or a == b for a, b in zip(mine, theirs)) and other.given > self.given
 
 
 def date_parts(text: str) -> DateParts | None:
