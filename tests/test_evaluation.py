@@ -182,6 +182,14 @@ def test_the_per_kind_table_scores_each_kind_apart():
     assert table["fact"]["f1"] == 0.5
 
 
+def test_the_judges_share_of_an_answer_is_its_median_over_the_answers_that_record_it():
+    from rag.evaluation.report import judge_ms_p50
+
+    rows = [{"signals": {"judge_ms": ms}} for ms in (0.0, 300.0, 400.0, 350.0)] + [{"signals": {}}, {}]
+    assert judge_ms_p50(rows) == 325.0  # the two rows without it (another reader, no reading) are left out
+    assert judge_ms_p50([{"signals": {"verified": 1.0}}]) is None
+
+
 def test_outcomes_and_the_most_confident_wrong_answers():
     from rag.evaluation.errors import confident_wrong_markdown, outcome_counts
 

@@ -75,6 +75,22 @@ def test_short_answer_is_the_source_characters(assistant):
     assert "Its lava lake was drained in 2018." in llm.prompts[0]  # the best sentence, alone
 
 
+def test_the_time_the_judge_takes_is_recorded_with_the_answer(assistant):
+    import time
+
+    class SlowChecks(FakeLLM):
+        def complete(self, messages, **kwargs):
+            if messages[0]["content"] == VERIFY_SYSTEM:
+                time.sleep(0.05)
+            return super().complete(messages, **kwargs)
+
+    hits = assistant.retriever().search(QUESTION, 5)
+    checked = reader_for(assistant, SlowChecks("2018")).read(QUESTION, hits, assistant.store.document)
+    assert checked.signals["judge_ms"] >= 50  # one check, at least its 50 ms
+    declined = reader_for(assistant, SlowChecks("NONE", "NONE", "NONE")).read(QUESTION, hits, assistant.store.document)
+    assert declined.signals["judge_ms"] == 0.0  # nothing proposed, nothing checked
+
+
 def test_words_not_in_the_source_are_never_shown(assistant):
     llm = FakeLLM("in the spring of nineteen eighteen, sadly", "NONE", "NONE")
     reading = reader_for(assistant, llm).read(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.store.document)

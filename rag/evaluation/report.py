@@ -68,6 +68,9 @@ def _summary(eval_set, questions, rows, by_mode, config, latencies, default_name
             summary["f1_vs_baseline"] = round(summary["f1"] / summary["baseline"]["f1"], 2)
     summary["latency_ms_p50"] = round(metrics.percentile(latencies, 50), 2)
     summary["latency_ms_p95"] = round(metrics.percentile(latencies, 95), 2)
+    judged = judge_ms_p50(rows)
+    if judged is not None:
+        summary["judge_ms_p50"] = judged
     summary["by_retrieval"] = by_mode
     summary["settings"] = {
         "reader": config.reader if not eval_set.retrieval_only else None,
@@ -77,6 +80,13 @@ def _summary(eval_set, questions, rows, by_mode, config, latencies, default_name
     }
     summary["machine"] = {"platform": platform.platform(), "python": platform.python_version(), "cpus": _cpus()}
     return summary
+
+
+def judge_ms_p50(rows: list[dict]) -> float | None:
+    """The support judge's share of an answer, p50 over the answers the llm reader read (its checks of the answers it
+    proposed, and of a date it completed; an answer with nothing to check counts 0); None when no row records it."""
+    checked = [r["signals"]["judge_ms"] for r in rows if "judge_ms" in (r.get("signals") or {})]
+    return round(metrics.percentile(checked, 50), 1) if checked else None
 
 
 def _by_kind(rows: list[dict]) -> dict:

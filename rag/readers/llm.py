@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -190,6 +191,15 @@ class LLMReader(ReadsByStreaming):
         floor = ranked[0].relevance - self.settings.next_sentence_margin
         asked = [ranked[0]] + [s for s in ranked[1 : self.settings.max_sentences] if s.relevance >= floor]
         completion, span, chosen, verified = None, None, asked[0], 0.0
+        checking = [0.0]  # seconds spent in the support judge's checks (reported as judge_ms)
+
+        def check(answer: str, sentence: str) -> float:
+            started = time.perf_counter()
+            try:
+                return self.judge.answers(question, answer, [sentence])
+            finally:
+                checking[0] += time.perf_counter() - started
+
         for sentence in asked:
             reply_to = self.llm.complete(self.short_messages(question, sentence.text),
                                          max_tokens=self.settings.max_tokens_short,
@@ -205,7 +215,7 @@ class LLMReader(ReadsByStreaming):
             # A second, one-token look: does the sentence really state this answer, details (years, places)
             # included? It catches on-topic sentences about another year or person, which relevance alone cannot
             # tell apart. A doubtful answer sends the reader on to the next sentence; the surest answer is kept.
-            sure = self.judge.answers(question, sentence.text[found[0] : found[1]], [sentence.text])
+            sure = check(sentence.text[found[0] : found[1]], sentence.text)
             if span is None or sure > verified:
                 completion, span, chosen, verified = reply_to, found, sentence, sure
             if verified >= self.settings.read_on_below:
@@ -219,6 +229,7 @@ class LLMReader(ReadsByStreaming):
             "model_declined": float(span is None),
             "sentence_rank": float(asked.index(chosen)),
             "verified": verified,
+            "judge_ms": round(checking[0] * 1000, 1),
         })
         confidence = self.calibrated.confidence(signals) if self.calibrated else (0.0 if span is None else 1.0)
         threshold = self.calibrated.threshold if self.calibrated else 0.5
@@ -229,7 +240,7 @@ class LLMReader(ReadsByStreaming):
             dated, whole = completed_date(
                 question, chosen, span, ranked, depth=st.date_depth, min_overlap=st.date_min_overlap,
                 checks=st.date_checks,
-                confirm=lambda date, sentence: self.judge.answers(question, date, [sentence]) >= st.date_min_support)
+                confirm=lambda date, sentence: check(date, sentence) >= st.date_min_support)
             if dated is chosen and whole != span:
                 signals["date_widened"] = 1.0  # to the date it was copied from ("2020" of "June 2020")
             span = whole
@@ -238,6 +249,7 @@ class LLMReader(ReadsByStreaming):
                 citation = Citation.from_document(lookup(chosen.candidate.doc_id), chosen.candidate.start,
                                                   chosen.candidate.end)
             inside = (chosen.candidate.start + span[0], chosen.candidate.start + span[1])
+            signals["judge_ms"] = round(checking[0] * 1000, 1)  # the date's checks included
         # When the model declined or wrote words that are not in the source, the extractive answer stands.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]] if inside else citation.quote
         return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
