@@ -191,14 +191,15 @@ class LLMReader(ReadsByStreaming):
         floor = ranked[0].relevance - self.settings.next_sentence_margin
         asked = [ranked[0]] + [s for s in ranked[1 : self.settings.max_sentences] if s.relevance >= floor]
         completion, span, chosen, verified = None, None, asked[0], 0.0
-        checking = [0.0]  # seconds spent in the support judge's checks (reported as judge_ms)
+        checking = 0.0  # seconds spent in the support judge's checks (reported as judge_ms)
 
         def check(answer: str, sentence: str) -> float:
+            nonlocal checking
             started = time.perf_counter()
             try:
                 return self.judge.answers(question, answer, [sentence])
             finally:
-                checking[0] += time.perf_counter() - started
+                checking += time.perf_counter() - started
 
         for sentence in asked:
             reply_to = self.llm.complete(self.short_messages(question, sentence.text),
@@ -229,7 +230,7 @@ class LLMReader(ReadsByStreaming):
             "model_declined": float(span is None),
             "sentence_rank": float(asked.index(chosen)),
             "verified": verified,
-            "judge_ms": round(checking[0] * 1000, 1),
+            "judge_ms": round(checking * 1000, 1),
         })
         confidence = self.calibrated.confidence(signals) if self.calibrated else (0.0 if span is None else 1.0)
         threshold = self.calibrated.threshold if self.calibrated else 0.5
@@ -249,7 +250,7 @@ class LLMReader(ReadsByStreaming):
                 citation = Citation.from_document(lookup(chosen.candidate.doc_id), chosen.candidate.start,
                                                   chosen.candidate.end)
             inside = (chosen.candidate.start + span[0], chosen.candidate.start + span[1])
-            signals["judge_ms"] = round(checking[0] * 1000, 1)  # the date's checks included
+            signals["judge_ms"] = round(checking * 1000, 1)  # the date's checks included
         # When the model declined or wrote words that are not in the source, the extractive answer stands.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]] if inside else citation.quote
         return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
