@@ -8,7 +8,7 @@ from rag.readers import auto, verdicts
 from rag.readers.auto import AutoReader
 from rag.readers.llm import LLMReader
 from rag.readers.signals import Calibration
-from rag.readers.support import JUDGE_SYSTEM, READ_SYSTEM, SENTENCE_SYSTEM, is_answer_check
+from rag.readers.support import JUDGE_SYSTEM
 
 TRUST_THE_MODEL = Calibration(("model_declined",), (-8.0,), 4.0, 0.5)
 
@@ -26,8 +26,8 @@ class ScriptedLLM:
         system = messages[0]["content"]
         self.asked.append(system)
         self.questions.append(messages[-1]["content"])
-        if is_answer_check(messages) or system in (JUDGE_SYSTEM, SENTENCE_SYSTEM, verdicts.VERDICT_SYSTEM):
-            word = self.verdict if system == READ_SYSTEM else self.replies.get(system, self.verdict)
+        if system in (JUDGE_SYSTEM, verdicts.VERDICT_SYSTEM) or system.startswith("You check answers"):
+            word = self.replies.get(system, self.verdict)
             other = "No" if word == "Yes" else "Yes"
             return Completion(word, (Token(word, -0.05, ((word, -0.05), (other, -3.0))),))
         reply = self.replies.get(system, "NONE")
@@ -167,6 +167,7 @@ def test_a_comparison_of_values_is_decided_by_the_values_copied_for_each(assista
 
 def test_a_two_step_question_is_asked_as_its_inner_question_then_its_outer_one(assistant):
     from rag.evaluation.datasets import make_document
+    from rag.readers.llm import SHORT_SYSTEM
 
     assistant.add_documents([make_document("books.txt", "Books", "Night Trains is a book written by Ana Costa in 1990.\n"
                                            "Ana Costa was born in Porto and studied in Lisbon.")])
@@ -176,7 +177,7 @@ def test_a_two_step_question_is_asked_as_its_inner_question_then_its_outer_one(a
             system, asked = messages[0]["content"], messages[-1]["content"]
             if system == auto.SPLIT_SYSTEM:
                 reply = "1) Who wrote the book Night Trains?\n2) Where was #1 born?"
-            elif system == READ_SYSTEM and not is_answer_check(messages):
+            elif system == SHORT_SYSTEM:
                 reply = "Ana Costa" if "Night Trains" in asked.splitlines()[-1] else "Porto"
             else:
                 return super().complete(messages, **kwargs)
@@ -217,7 +218,7 @@ class Unsure(ScriptedLLM):
         self.probability = probability
 
     def complete(self, messages, **kwargs):
-        if is_answer_check(messages) or messages[0]["content"] == SENTENCE_SYSTEM:
+        if messages[0]["content"].startswith("You check answers"):
             yes, no = math.log(self.probability), math.log(1 - self.probability)
             return Completion("Yes", (Token("Yes", yes, (("Yes", yes), ("No", no))),))
         return super().complete(messages, **kwargs)

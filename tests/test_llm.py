@@ -5,7 +5,7 @@ import pytest
 from rag.llm import Completion, LocalLLM, Token
 from rag.readers.llm import LLMReader, LLMSettings, align, none_probability
 from rag.readers.signals import Calibration
-from rag.readers.support import JUDGE_SYSTEM, is_answer_check, yes_probability
+from rag.readers.support import JUDGE_SYSTEM, VERIFY_SYSTEM, yes_probability
 
 QUESTION = "When was the lava lake of Kilauea drained?"
 EXPLAINED = "How did Chavez pay for social assistance programs?"  # the seed article spends a paragraph on it
@@ -24,7 +24,7 @@ class FakeLLM:
         self.verdict = verdict
 
     def complete(self, messages, **_):
-        if is_answer_check(messages) or messages[0]["content"] == JUDGE_SYSTEM:
+        if messages[0]["content"] in (VERIFY_SYSTEM, JUDGE_SYSTEM):
             self.checks.append(messages[-1]["content"])
             verdict = self.verdict if isinstance(self.verdict, str) else self.verdict[len(self.checks) - 1]
             other = "No" if verdict == "Yes" else "Yes"
@@ -80,7 +80,7 @@ def test_the_time_the_judge_takes_is_recorded_with_the_answer(assistant):
 
     class SlowChecks(FakeLLM):
         def complete(self, messages, **kwargs):
-            if is_answer_check(messages):
+            if messages[0]["content"] == VERIFY_SYSTEM:
                 time.sleep(0.05)
             return super().complete(messages, **kwargs)
 

@@ -46,17 +46,3 @@ def test_a_view_the_span_attributes_to_someone_is_not_stated_flatly():
     # The span's own modal copied along does not say whose view it is.
     assert not judge("The merger may raise prices.", [merger]).supported
     assert not judge("The merger raises prices.", [merger]).supported
-
-
-def test_the_check_of_an_answer_starts_with_the_reading_that_proposed_it():
-    # What makes the check cheap: llama.cpp's prompt cache holds the reading's prompt, and the check only adds a line.
-    from rag.readers.support import answer_messages, is_answer_check, reading_messages
-
-    question, passage = "Who looked after the lighthouse?", "Marta Ruiz,   keeper of the lighthouse, lit the lamp."
-    read, check = reading_messages(question, passage), answer_messages(question, passage, "Marta Ruiz")
-    assert check[:-1] == read[:-1] and len(read) > 2  # the same instructions and examples
-    assert check[-1]["content"].startswith(read[-1]["content"] + "\n")
-    assert check[-1]["content"].count("\n") == read[-1]["content"].count("\n") + 1  # one line more
-    assert is_answer_check(check) and not is_answer_check(read)
-    whole = answer_messages(question, passage, passage, examples=False)
-    assert not is_answer_check(whole) and len(whole) == 2  # a quoted sentence is checked plainly

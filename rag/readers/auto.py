@@ -29,7 +29,7 @@ from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ScoredSentence
 from rag.readers.llm import LLMReader, align, echoes
 from rag.readers.overview import Overviews
-from rag.readers.support import SUPPORTED, SURE, SupportJudge, coverage, in_context
+from rag.readers.support import SupportJudge, coverage, in_context
 from rag.readers.verdicts import Verdicts, _citation, _first_line, _numbered
 from rag.text import content_terms
 from rag.types import Document, Hit
@@ -110,8 +110,8 @@ class AutoSettings:
     # sentences state it: the lowest at which such answers were right at least half the time on the RGB and HotpotQA
     # tune halves. A fact the llm reader declined needs more (its second reading mostly found an answer to a
     # neighbouring question) than a question that names its answer only through another passage.
-    hop_min_support: float = SUPPORTED  # 0.5 and 0.7 in the check's own prompt: see rag.readers.support
-    fallback_min_support: float = SURE
+    hop_min_support: float = 0.5
+    fallback_min_support: float = 0.7
     verdict_margin: float = 0.05  # a yes/no verdict within this of 0.5 is too close to call: declined
     min_relevance: float = -2.0  # cross-encoder logit: below it a quoted sentence is not about the question
     overview_sentences: int = 3

@@ -32,9 +32,21 @@ from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ExtractiveReader, ScoredSentence, completed_date
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration
-from rag.readers.support import SUPPORTED, SURE, SupportJudge, reading_messages
+from rag.readers.support import SupportJudge
 from rag.types import Citation, Hit
 
+SHORT_SYSTEM = (
+    "You answer a question from one passage. Reply with the shortest phrase copied exactly from the passage that "
+    "answers the question, and nothing else. If the passage does not answer the question, reply: NONE"
+)
+SHORT_EXAMPLES = [
+    ("Passage: The bridge opened to traffic in 1932 after six years of work.\nQuestion: When did the bridge open?",
+     "1932"),
+    ("Passage: The bridge opened to traffic in 1932 after six years of work.\nQuestion: Who painted the bridge's "
+     "first mural?", "NONE"),
+    ("Passage: Marta Ruiz, keeper of the lighthouse since 1990, lit the lamp every night.\nQuestion: Who looked "
+     "after the lighthouse?", "Marta Ruiz"),
+]
 _NONE = "NONE"
 
 
@@ -45,15 +57,14 @@ class LLMSettings:
     max_sentences: int = 3
     next_sentence_margin: float = 4.0
     # An answer the support judge doubts (P(Yes) below this) also sends the next sentence to the model; the answer
-    # the judge is surest of is kept (0 reads on only after a NONE). `SURE` (0.7 in the check's own prompt) scored
-    # best of 0.5 and 0.7 on the tune halves.
-    read_on_below: float = SURE
+    # the judge is surest of is kept (0 reads on only after a NONE). 0.7 scored best of 0.5 and 0.7 on the tune halves.
+    read_on_below: float = 0.7
     # A date answer that leaves out its year or day ("November 17") is completed from a date that agrees with it:
     # in its own sentence, else in one of the first `date_depth` sentences when the judge gives that sentence's
     # fuller date at least `date_min_support` (at most `date_checks` checks) and that names at least
     # `date_min_overlap` of the question's content words (a dateline alone, "May 15, 2022 ...", is about anything).
     date_depth: int = 10
-    date_min_support: float = SUPPORTED
+    date_min_support: float = 0.5
     date_min_overlap: float = 0.5
     date_checks: int = 2
     fuzzy_threshold: float = 85.0  # rapidfuzz similarity (0-100) for a phrase the model copied imperfectly
@@ -159,7 +170,11 @@ class LLMReader(ReadsByStreaming):
 
     @staticmethod
     def short_messages(question: str, sentence: str) -> list[dict]:
-        return reading_messages(question, sentence)
+        messages = [{"role": "system", "content": SHORT_SYSTEM}]
+        for user, assistant in SHORT_EXAMPLES:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+        messages.append({"role": "user", "content": f"Passage: {' '.join(sentence.split())}\nQuestion: {question}"})
+        return messages
 
     def stream(self, question: str, hits: Sequence[Hit], lookup: DocumentLookup) -> Iterator[tuple[str, object]]:
         found = metadata_reading(question, hits, lookup)

@@ -28,35 +28,15 @@ JUDGE_SYSTEM = (
 )
 
 
-# A short answer is read and checked with one prompt. The reader asks for the phrase that answers ("Passage: ...
-# Question: ..."); the check adds the proposed answer and asks whether the passage states that it answers exactly
-# this question, the details the question pins included. Both start with the same instructions and examples, and the
-# check's text starts with the reading's, so llama.cpp's prompt cache holds everything up to the question when the
-# check follows its reading: the check pays only for its last line (a fifth of the time of a separate prompt).
-# The on-topic sentence that gives the answer to a neighbouring question (another stage, year, edition, a former
-# holder) is the usual wrong answer, so the model is shown such checks first; the readings' examples come last,
-# next to the passage (after the checks' examples, the model sometimes answered a reading with "Yes"). The examples
-# are invented: they teach the pattern, not any collection's topics. In this prompt the model says Yes readily (and
-# ranks right and wrong answers better than in a prompt of the check's own: AUC on the tune halves' answers, RGB
-# 0.800 → 0.845, SQuAD-25 0.777 → 0.800), so the thresholds on P(Yes), `SUPPORTED` and `SURE`, let through as many
-# of those answers as 0.5 and 0.7 did in the check's own prompt, where they were chosen.
-READ_SYSTEM = (
-    "You answer a question from one passage. Reply with the shortest phrase copied exactly from the passage that "
-    "answers the question, and nothing else. If the passage does not answer the question, reply: NONE. Given a "
-    "proposed answer to check instead, reply Yes only if the passage states that the proposed answer is the answer to "
-    "exactly this question: the same event, year, role and thing the question asks about. Reply No if the passage "
-    "says the proposed answer did something else (another event, another year, another role, a part instead of the "
-    "whole)."
-)
-READ_EXAMPLES = (
-    ("The bridge opened to traffic in 1932 after six years of work.", "When did the bridge open?", "1932"),
-    ("The bridge opened to traffic in 1932 after six years of work.", "Who painted the bridge's first mural?", "NONE"),
-    ("Marta Ruiz, keeper of the lighthouse since 1990, lit the lamp every night.", "Who looked after the lighthouse?",
-     "Marta Ruiz"),
-    ("Most farms on the island are run by families, who sell their grain through village cooperatives.",
-     "How do the island's farms sell their grain?", "through village cooperatives"),
-    ("The council has nine members, three of them elected every second year.",
-     "How many members does the council have?", "nine"),
+# A short answer: does the passage state that it answers the question, the details the question pins included? The
+# on-topic sentence that gives the answer to a neighbouring question (another stage, year, edition, a former holder)
+# is the usual wrong answer, so the model is shown such pairs first. The examples are invented: they teach the
+# pattern, not any collection's topics. Their fixed text stays in llama.cpp's prompt cache between checks.
+VERIFY_SYSTEM = (
+    "You check answers against a passage. Reply Yes only if the passage states that the proposed answer is the "
+    "answer to exactly this question: the same event, year, role and thing the question asks about. Reply No if the "
+    "passage says the proposed answer did something else (another event, another year, another role, a part instead "
+    "of the whole)."
 )
 # A whole sentence quoted as the answer (an explanation or a description that the model could not write) is checked
 # plainly: the short answers of the examples made the model refuse sentences that do answer.
@@ -77,40 +57,6 @@ VERIFY_EXAMPLES = (
     ("The 2030 Harbour Prize went to the novelist Tessa Lund for her debut.", "Who was awarded the 2030 Harbour Prize?",
      "Tessa Lund", "Yes"),
 )
-_PROPOSED = "Proposed answer: "
-# P(Yes) of an answer's check at which the passage is taken to state it (a date completed from it, a second reading
-# shown), and at which the llm reader is sure enough not to read on; see above.
-SUPPORTED = 0.65
-SURE = 0.85
-
-
-def _asked(passage: str, question: str) -> str:
-    return f"Passage: {' '.join(passage.split())}\nQuestion: {question}"
-
-
-def _checked(passage: str, question: str, answer: str) -> str:
-    return f"{_asked(passage, question)}\n{_PROPOSED}{answer}"
-
-
-def _shared_start() -> list[dict]:
-    """The instructions and examples every reading and check of a short answer starts with."""
-    messages = [{"role": "system", "content": READ_SYSTEM}]
-    for passage, question, answer, verdict in VERIFY_EXAMPLES:
-        messages += [{"role": "user", "content": _checked(passage, question, answer)},
-                     {"role": "assistant", "content": verdict}]
-    for passage, question, answer in READ_EXAMPLES:
-        messages += [{"role": "user", "content": _asked(passage, question)}, {"role": "assistant", "content": answer}]
-    return messages
-
-
-def reading_messages(question: str, passage: str) -> list[dict]:
-    """Ask for the shortest phrase of `passage` that answers `question` (or NONE)."""
-    return _shared_start() + [{"role": "user", "content": _asked(passage, question)}]
-
-
-def is_answer_check(messages: list[dict]) -> bool:
-    """True for the check of a proposed answer (as opposed to the reading that proposes it)."""
-    return messages[-1]["content"].rsplit("\n", 1)[-1].startswith(_PROPOSED)
 
 
 # Words by which a source reports a view as someone's (contested, not established); a claim drawn from such a span
@@ -160,12 +106,18 @@ def in_context(sentence, lookup) -> str:
 
 
 def answer_messages(question: str, passage: str, answer: str, *, examples: bool = True) -> list[dict]:
-    """The check of a short answer, after the shared instructions and examples; or (examples=False) of a whole
-    sentence put forward as the answer."""
-    if examples:
-        return _shared_start() + [{"role": "user", "content": _checked(passage, question, answer)}]
-    return [{"role": "system", "content": SENTENCE_SYSTEM},
-            {"role": "user", "content": f"{_checked(passage, question, answer)}\nDoes the passage state this answer?"}]
+    """The check of a short answer, after the invented examples; or (examples=False) of a whole sentence put forward
+    as the answer."""
+
+    def asked(passage: str, question: str, answer: str) -> str:
+        return (f"Passage: {' '.join(passage.split())}\nQuestion: {question}\nProposed answer: {answer}\n"
+                "Does the passage state this answer?")
+
+    messages = [{"role": "system", "content": VERIFY_SYSTEM if examples else SENTENCE_SYSTEM}]
+    for example, example_question, example_answer, verdict in VERIFY_EXAMPLES if examples else ():
+        messages += [{"role": "user", "content": asked(example, example_question, example_answer)},
+                     {"role": "assistant", "content": verdict}]
+    return messages + [{"role": "user", "content": asked(passage, question, answer)}]
 
 
 def yes_probability(completion) -> float:
