@@ -242,6 +242,39 @@ def test_a_date_is_completed_inside_its_own_sentence_without_a_check(tmp_path, f
                                            instance.store.document).text == "November 21 of 1998"
 
 
+YEARS = {
+    "short.txt": "OpenAI was founded in 2015 by a group of researchers and investors.",
+    "hiring.txt": "In March 2015 the lab hired its first engineers.",
+    "history.txt": "The lab OpenAI was founded on December 11, 2015, as a non-profit.",
+}
+
+
+@pytest.mark.parametrize("asked", ["When was OpenAI founded?", "In what year was OpenAI founded?"])
+@pytest.mark.parametrize("confirmed", [True, False])
+def test_a_bare_year_is_completed_only_from_a_date_the_judge_confirms(tmp_path, fake_embedder, fake_reranker, asked,
+                                                                      confirmed):
+    from rag.assistant import Assistant, Settings
+
+    folder = tmp_path / "years"
+    folder.mkdir()
+    for name, text in YEARS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    instance = Assistant(Settings(index_dir=tmp_path / "years-index"), embedder=fake_embedder, reranker=fake_reranker)
+    instance.index_paths([folder])
+    hits = instance.retriever().search(asked, 5)
+    assert instance.reader("extractive").ranked(asked, hits, instance.store.document)[0].text == YEARS["short.txt"]
+    llm = FakeLLM("2015", verdict=["Yes", "Yes" if confirmed else "No", "No"])
+    reading = reader_for(instance, llm).read(asked, hits, instance.store.document)
+    if confirmed and asked.startswith("When"):
+        assert reading.text == "December 11, 2015" and reading.citations[0].quote == YEARS["history.txt"]
+    else:  # a year asked for stays a year; an unconfirmed date is not taken
+        assert reading.text == "2015" and reading.citations[0].quote == YEARS["short.txt"]
+    assert not any("March 2015" in check for check in llm.checks)  # a sentence about something else
+    # The extractive reader has no judge: its year stays a year.
+    plain = instance.reader("extractive").read(asked, hits, instance.store.document)
+    assert "December" not in plain.text
+
+
 def test_date_parts_and_the_fuller_date_that_agrees():
     from rag.readers.spans import DateParts, date_parts, fuller_date
 

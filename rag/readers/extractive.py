@@ -77,19 +77,22 @@ def completed_date(question: str, chosen: ScoredSentence, span: tuple[int, int],
     1998"), else in one of the first `depth` ranked sentences that names at least `min_overlap` of the question's
     content words (a dateline alone, "May 15, 2022 ...", is about anything) and, with `confirm` (the support judge,
     given the fuller date and the sentence; at most `checks` calls), is confirmed to answer the question. A bare year
-    is only widened to the date it was copied from ("2020" of "in June 2020"), never completed from another date:
-    a year holds many dates about other things. Returns the sentence to cite and the answer's offsets in it (the
-    ones given when nothing completes it)."""
+    is widened to the date it was copied from ("2020" of "in June 2020"); completed from another sentence's date
+    only with `confirm` (a year holds many dates about other things), and never for a question that asks for the
+    year ("In what year ...?" is not a "date" question). Returns the sentence to cite and the answer's offsets in it
+    (the ones given when nothing completes it)."""
     answer = chosen.text[span[0] : span[1]]
     parts = date_parts(answer) if question_type(question) == "date" else None
     if parts is None:
         return chosen, span
     if parts.month is None:
         whole = fuller_date(answer, chosen.text, around=span)
-        return chosen, ((whole.start, whole.end) if whole is not None else span)
-    own = fuller_date(answer, chosen.text)
-    if own is not None and own.start <= span[1] and own.end >= span[0]:
-        return chosen, (own.start, own.end)
+        if whole is not None or confirm is None:
+            return chosen, ((whole.start, whole.end) if whole is not None else span)
+    else:
+        own = fuller_date(answer, chosen.text)
+        if own is not None and own.start <= span[1] and own.end >= span[0]:
+            return chosen, (own.start, own.end)
     asked = 0
     for sentence in ranked[:depth]:
         found = (fuller_date(answer, sentence.text)
