@@ -181,17 +181,22 @@ DATED = {
 }
 
 
-@pytest.fixture
-def dated(tmp_path, fake_embedder, fake_reranker):
+def indexed(tmp_path, name: str, files: dict[str, str], embedder, reranker):
+    """An assistant over a folder holding `files` (name -> text), with the small fakes."""
     from rag.assistant import Assistant, Settings
 
-    folder = tmp_path / "dated"
+    folder = tmp_path / name
     folder.mkdir()
-    for name, text in DATED.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    instance = Assistant(Settings(index_dir=tmp_path / "dated-index"), embedder=fake_embedder, reranker=fake_reranker)
+    for file, text in files.items():
+        (folder / file).write_text(text, encoding="utf-8")
+    instance = Assistant(Settings(index_dir=tmp_path / f"{name}-index"), embedder=embedder, reranker=reranker)
     instance.index_paths([folder])
     return instance
+
+
+@pytest.fixture
+def dated(tmp_path, fake_embedder, fake_reranker):
+    return indexed(tmp_path, "dated", DATED, fake_embedder, fake_reranker)
 
 
 @pytest.mark.parametrize("confirmed", [True, False])
@@ -224,14 +229,9 @@ def test_the_extractive_reader_completes_a_date_from_a_sentence_that_names_the_q
 
 
 def test_a_date_is_completed_inside_its_own_sentence_without_a_check(tmp_path, fake_embedder, fake_reranker):
-    from rag.assistant import Assistant, Settings
-
-    folder = tmp_path / "zelda"
-    folder.mkdir()
-    (folder / "zelda.txt").write_text("Ocarina of Time is a classic that was released on November 21 of 1998 in "
-                                      "Japan, and soon after elsewhere.", encoding="utf-8")
-    instance = Assistant(Settings(index_dir=tmp_path / "zelda-index"), embedder=fake_embedder, reranker=fake_reranker)
-    instance.index_paths([folder])
+    instance = indexed(tmp_path, "zelda", {"zelda.txt": "Ocarina of Time is a classic that was released on November 21 "
+                                                        "of 1998 in Japan, and soon after elsewhere."},
+                       fake_embedder, fake_reranker)
     question = "When was Ocarina of Time released?"
     llm = FakeLLM("November 21")
     reading = reader_for(instance, llm).read(question, instance.retriever().search(question, 5), instance.store.document)
@@ -253,14 +253,7 @@ YEARS = {
 @pytest.mark.parametrize("confirmed", [True, False])
 def test_a_bare_year_is_completed_only_from_a_date_the_judge_confirms(tmp_path, fake_embedder, fake_reranker, asked,
                                                                       confirmed):
-    from rag.assistant import Assistant, Settings
-
-    folder = tmp_path / "years"
-    folder.mkdir()
-    for name, text in YEARS.items():
-        (folder / name).write_text(text, encoding="utf-8")
-    instance = Assistant(Settings(index_dir=tmp_path / "years-index"), embedder=fake_embedder, reranker=fake_reranker)
-    instance.index_paths([folder])
+    instance = indexed(tmp_path, "years", YEARS, fake_embedder, fake_reranker)
     hits = instance.retriever().search(asked, 5)
     assert instance.reader("extractive").ranked(asked, hits, instance.store.document)[0].text == YEARS["short.txt"]
     llm = FakeLLM("2015", verdict=["Yes", "Yes" if confirmed else "No", "No"])

@@ -87,8 +87,10 @@ def completed_date(question: str, chosen: ScoredSentence, span: tuple[int, int],
         return chosen, span
     if parts.month is None:
         whole = fuller_date(answer, chosen.text, around=span)
-        if whole is not None or confirm is None:
-            return chosen, ((whole.start, whole.end) if whole is not None else span)
+        if whole is not None:
+            return chosen, (whole.start, whole.end)
+        if confirm is None:
+            return chosen, span
     else:
         own = fuller_date(answer, chosen.text)
         if own is not None and own.start <= span[1] and own.end >= span[0]:
