@@ -21,9 +21,11 @@ class ScriptedLLM:
         self.verdict = verdict
         self.asked: list[str] = []
         self.questions: list[str] = []  # the last user message of each request
+        self.requests: list[list[dict]] = []  # every request whole
 
     def complete(self, messages, **_):
         system = messages[0]["content"]
+        self.requests.append(messages)
         self.asked.append(system)
         self.questions.append(messages[-1]["content"])
         if system in (JUDGE_SYSTEM, verdicts.VERDICT_SYSTEM) or system.startswith("You check answers"):
@@ -70,6 +72,17 @@ def test_a_yes_no_question_about_two_things_settles_each_on_its_own_evidence(ass
     assert reading.short == "Yes" and len(reading.citations) == 2
     assert {"Danube", "Rhine"} <= {word for c in reading.citations for word in ("Danube", "Rhine") if word in c.quote}
     assert_quotes_are_the_documents(assistant, reading)
+
+
+def test_a_verdict_about_one_thing_follows_the_invented_examples_and_a_verdict_per_thing_does_not(assistant):
+    llm = ScriptedLLM({})
+    ask(assistant, llm, "Did Kilauea's lava lake drain in 1669?")
+    ask(assistant, llm, "Are the Danube and the Rhine both rivers?")
+    one, *each = [m for m in llm.requests if m[0]["content"] == verdicts.VERDICT_SYSTEM]
+    shown = [(one[n]["content"], one[n + 1]["content"]) for n in range(1, len(one) - 1, 2)]
+    assert shown == [(verdicts._numbered(asked, [passage]), verdict) for passage, asked, verdict in verdicts.VERDICT_EXAMPLES]
+    assert one[-1]["content"].endswith("Question: Did Kilauea's lava lake drain in 1669?")
+    assert len(each) == 2 and all(len(request) == 2 for request in each)  # "Is Danube rivers?", "Is Rhine rivers?"
 
 
 def test_every_listed_item_stands_in_the_sentence_it_cites_and_invented_ones_are_dropped(assistant):

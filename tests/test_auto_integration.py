@@ -31,6 +31,20 @@ def test_yes_no_says_yes_first_and_cites_the_evidence(auto):
     assert "diplomatic ties" in answer.citations[0].quote and cited_exactly(answer)
 
 
+def test_a_passage_that_says_no_in_other_words_gets_no_and_a_plain_one_yes(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "clinic.txt").write_text("Clinic hours\n\nThe clinic has never required appointments for vaccinations. "
+                                       "Vaccinations are given on weekday mornings from eight.\n", encoding="utf-8")
+    assistant = Assistant(Settings(index_dir=tmp_path / "idx", reader="auto"))
+    assistant.index_paths([folder])
+    never = assistant.ask("Does the clinic require appointments for vaccinations?")
+    assert never.kind == "yesno" and never.short == "No" and "never required" in never.citations[0].quote
+    plain = assistant.ask("Are vaccinations given on weekday mornings?")
+    assert plain.short == "Yes" and "weekday mornings" in plain.citations[0].quote
+    assert cited_exactly(never) and cited_exactly(plain)
+
+
 def test_a_list_names_every_item_of_the_sentence(auto):
     answer = auto.ask("What minerals are found in Venezuela?")
     assert answer.kind == "list" and cited_exactly(answer)

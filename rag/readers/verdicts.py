@@ -26,6 +26,21 @@ CHOICE_SYSTEM = (
 VERDICT_SYSTEM = (
     "You answer yes/no questions from numbered passages. Reply Yes or No, as the passages say. Reply with one word."
 )
+# The small model says Yes to a passage that says no in other words: a service that has stopped, a thing only
+# planned, "never". Invented pairs (not any collection's topics) show those as No and two plain ones as Yes; they
+# stay in llama.cpp's prompt cache. Used for a question about one thing: per-thing questions ("are both ...")
+# drifted to No with them on the tune rows.
+VERDICT_EXAMPLES = (
+    ("The ferry service to Orsa Island was suspended in March and has not resumed.",
+     "Does the ferry still run to Orsa Island?", "No"),
+    ("The museum's east wing reopened in May after a two-year renovation.", "Is the museum's east wing open again?",
+     "Yes"),
+    ("Delegates from Norvik will travel to the summit next month to discuss a trade pact.",
+     "Did Norvik sign a trade pact?", "No"),
+    ("The Halden library has never charged a fee for borrowing books.",
+     "Does the Halden library charge a borrowing fee?", "No"),
+    ("Both the Velan Quartet and the pianist Ada Reyes were born in Lisbon.", "Was Ada Reyes born in Lisbon?", "Yes"),
+)
 _SAME = re.compile(r"\bsame (\w+)", re.I)
 
 
@@ -68,10 +83,14 @@ class Verdicts:
                 each = [self._yes(about_one(question, option), [sentence.text])
                         for option, sentence in zip(asked.options, own)]
                 return min(each)
-        return self._yes(question, [s.text for s in evidence])
+        return self._yes(question, [s.text for s in evidence], examples=True)
 
-    def _yes(self, question: str, texts: list[str]) -> float:
-        messages = [{"role": "system", "content": VERDICT_SYSTEM}, {"role": "user", "content": _numbered(question, texts)}]
+    def _yes(self, question: str, texts: list[str], *, examples: bool = False) -> float:
+        messages = [{"role": "system", "content": VERDICT_SYSTEM}]
+        for passage, asked, verdict in VERDICT_EXAMPLES if examples else ():
+            messages += [{"role": "user", "content": _numbered(asked, [passage])},
+                         {"role": "assistant", "content": verdict}]
+        messages.append({"role": "user", "content": _numbered(question, texts)})
         return yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=10))
 
     def _about(self, option: str, evidence: list[ScoredSentence]) -> ScoredSentence | None:
