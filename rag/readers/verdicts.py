@@ -1,7 +1,8 @@
 """Yes/no verdicts and comparisons of the auto reader (`rag.readers.auto`), and the small helpers its kinds share.
 
-- yesno: "Yes" or "No" (the model's verdict over the evidence, P(Yes) from its first token), then the evidence
-  sentence, cited; a verdict too close to even is declined. Two named things are settled one at a time.
+- yesno: "Yes" or "No" (the model's verdict over the evidence, P(Yes) from its first token, after invented examples
+  of passages that say no in other words), then the evidence sentence, cited; a verdict too close to even is
+  declined. Two named things are settled one at a time.
 - comparison: each named thing's date or number copied from its own sentence and compared in code
   (`rag.quantities`); otherwise the model picks one of the two options.
 """
