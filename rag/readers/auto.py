@@ -30,7 +30,7 @@ from rag.readers.extractive import ScoredSentence
 from rag.readers.llm import LLMReader, align, echoes
 from rag.readers.overview import Overviews
 from rag.readers.support import SupportJudge, coverage, in_context
-from rag.readers.verdicts import Verdicts, _citation, _first_line, _numbered
+from rag.readers.verdicts import Verdicts, _citation, _few_shot, _first_line, _numbered
 from rag.text import content_terms
 from rag.types import Document, Hit
 
@@ -90,14 +90,6 @@ DESCRIBE_SYSTEM = (
     "it, like [1]. If the passages do not say, reply: NONE"
 )
 _MARKER = re.compile(r"\s*\[(\d+)\]")
-
-
-def _few_shot(system: str, examples: Sequence[tuple[str, str]], asked: str) -> list[dict]:
-    """The chat messages of a prompt: instructions, the worked examples as earlier turns, then what is asked."""
-    messages = [{"role": "system", "content": system}]
-    for user, assistant in examples:
-        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
-    return messages + [{"role": "user", "content": asked}]
 
 
 @dataclass(frozen=True)

@@ -87,11 +87,9 @@ class Verdicts:
         return self._yes(question, [s.text for s in evidence], examples=True)
 
     def _yes(self, question: str, texts: list[str], *, examples: bool = False) -> float:
-        messages = [{"role": "system", "content": VERDICT_SYSTEM}]
-        for passage, asked, verdict in VERDICT_EXAMPLES if examples else ():
-            messages += [{"role": "user", "content": _numbered(asked, [passage])},
-                         {"role": "assistant", "content": verdict}]
-        messages.append({"role": "user", "content": _numbered(question, texts)})
+        shown = ([(_numbered(asked, [passage]), verdict) for passage, asked, verdict in VERDICT_EXAMPLES]
+                 if examples else [])
+        messages = _few_shot(VERDICT_SYSTEM, shown, _numbered(question, texts))
         return yes_probability(self.llm.complete(messages, max_tokens=1, top_logprobs=10))
 
     def _about(self, option: str, evidence: list[ScoredSentence]) -> ScoredSentence | None:
@@ -174,6 +172,14 @@ class Verdicts:
             return None
         larger = int(values[1] > values[0])
         return asked.options[larger if direction > 0 else 1 - larger], own
+
+
+def _few_shot(system: str, examples: Sequence[tuple[str, str]], asked: str) -> list[dict]:
+    """The chat messages of a prompt: instructions, the worked examples as earlier turns, then what is asked."""
+    messages = [{"role": "system", "content": system}]
+    for user, assistant in examples:
+        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    return messages + [{"role": "user", "content": asked}]
 
 
 def _numbered(question: str, texts: Sequence[str]) -> str:
