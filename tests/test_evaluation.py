@@ -31,6 +31,16 @@ def test_contains_answer_matches_whole_words():
     assert not metrics.contains_answer("anything", [])
 
 
+def test_a_whole_date_is_held_in_any_wording_and_only_that_day():
+    golds = ["November 21 1998", "Nov 21, 1998"]
+    assert metrics.contains_answer("It was released on November 21 of 1998 in Japan.", golds)
+    assert metrics.contains_answer("Released 21st November 1998.", golds)
+    assert not metrics.contains_answer("It was released on November 22 of 1998.", golds)
+    assert not metrics.contains_answer("It was released in November 1998.", golds)  # says less than the gold
+    assert not metrics.contains_answer("Released on November 21.", golds)
+    assert not metrics.contains_answer("Released on November 21 of 1998.", ["1998 in Japan"])  # not a whole date
+
+
 def test_ranking_metrics_hand_computed():
     flags = [False, True, False, True]
     assert metrics.first_relevant_rank(flags) == 2

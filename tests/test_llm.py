@@ -62,6 +62,18 @@ def test_align_exact_loose_fuzzy_and_refused():
     assert align("", text) is None
 
 
+def test_an_answer_never_shows_half_a_quotation():
+    text = "He faces fraudulent charges of “narco-terrorism.” The trial opens in May."
+    assert text[slice(*align("fraudulent charges of “narco-terrorism", text))] == "fraudulent charges of “narco-terrorism.”"
+    said = 'Critics called the vote "a sham" twice, and the “reform” stalled.'
+    assert said[slice(*align('a sham" twice', said))] == '"a sham" twice'  # a straight quote closed inside opens too
+    assert said[slice(*align('called the vote "a sham', said))] == 'called the vote "a sham"'
+    assert said[slice(*align("reform” stalled", said))] == "“reform” stalled"
+    assert said[slice(*align("the vote", said))] == "the vote"  # no quote, nothing moves
+    lone = "The sign read “closed for the season"
+    assert lone[slice(*align("“closed for the season", lone))] == "closed for the season"  # no other half: left out
+
+
 def test_short_answer_is_the_source_characters(assistant):
     llm = FakeLLM("2018")
     reading = reader_for(assistant, llm).read(QUESTION, assistant.retriever().search(QUESTION, 5), assistant.store.document)
@@ -240,6 +252,38 @@ def test_a_date_is_completed_inside_its_own_sentence_without_a_check(tmp_path, f
     year = FakeLLM("1998")
     assert reader_for(instance, year).read(question, instance.retriever().search(question, 5),
                                            instance.store.document).text == "November 21 of 1998"
+
+
+SLATED = {
+    "slated.txt": "Splatoon 2 release slated for July, Nintendo says.",
+    "coming.txt": "Splatoon 2 is coming to Switch on 21st July, Nintendo says.",
+    "wiki.txt": "Splatoon 2 is a 2017 shooter game for the Switch. It was released on July 21, 2017, worldwide.",
+}
+
+
+@pytest.mark.parametrize("reader", ["llm", "extractive"])
+def test_the_fullest_date_is_tried_first_and_a_sentence_naming_its_subject_just_before_counts(
+        tmp_path, fake_embedder, fake_reranker, reader):
+    instance = indexed(tmp_path, "slated", SLATED, fake_embedder, fake_reranker)
+    question = "When was Splatoon 2 released?"
+    hits = instance.retriever().search(question, 5)
+    ranked = instance.reader("extractive").ranked(question, hits, instance.store.document)
+    assert ranked[0].text == SLATED["slated.txt"]  # only "July"
+    dated = next(s for s in ranked if s.text.startswith("It was released"))
+    assert dated.lexical < 0.5  # on its own it names nothing the question asks about
+    if reader == "llm":
+        llm = FakeLLM("July")
+        reading = reader_for(instance, llm).read(question, hits, instance.store.document)
+        # the year-giving date is checked first, with the sentence before it; "21st July" is never needed
+        assert len(llm.checks) == 2 and "Proposed answer: July 21, 2017" in llm.checks[1]
+        assert "Splatoon 2 is a 2017 shooter game" in llm.checks[1]
+    else:
+        reading = instance.reader("extractive").read(question, hits, instance.store.document)
+    assert reading.text == "July 21, 2017" and reading.signals["date_completed"] == 1.0
+    # cited from the sentence that says what "it" is, so the citation alone states the answer
+    assert reading.citations[0].quote == SLATED["wiki.txt"].rstrip()
+    document = instance.store.document(reading.citations[0].doc_id)
+    assert document.text[reading.answer_span[0] : reading.answer_span[1]] == "July 21, 2017"
 
 
 YEARS = {

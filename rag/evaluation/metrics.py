@@ -4,7 +4,8 @@ EM/F1 follow the official SQuAD 2.0 script: lower-case, strip punctuation and th
 whitespace (punctuation here includes Unicode's, such as curly quotes and dashes, which the official script written
 for ASCII-heavy Wikipedia text leaves in; accents are folded, as news passages write "Chloe Zhao" where the gold says
 "Chloé Zhao", and a day's ordinal suffix is dropped, "21st July" being "21 July"); the maximum over gold answers; an
-empty prediction is right exactly when there is no gold answer.
+empty prediction is right exactly when there is no gold answer. A cited passage holds a gold answer that is a whole
+date when it states that day in any wording (`contains_answer`).
 nDCG@k and recall@k follow trec_eval (as BEIR uses it): graded gains from the qrels, log2 discounts, ideal DCG from
 the judged documents; documents with relevance 0 count as non-relevant.
 """
@@ -63,9 +64,16 @@ def f1_score(prediction: str, golds: Sequence[str]) -> float:
 
 
 def contains_answer(text: str, golds: Sequence[str]) -> bool:
-    """A passage 'contains' a gold answer when the normalised answer occurs in the normalised passage."""
+    """A passage 'contains' a gold answer when the normalised answer occurs in the normalised passage, or, for a
+    gold answer that is a whole date (day, month and year), when the passage states that date in any wording
+    ("November 21 of 1998" holds "Nov 21, 1998")."""
     normalised = f" {normalize_answer(text)} "
-    return any(normalize_answer(g) and f" {normalize_answer(g)} " in normalised for g in golds)
+    if any(normalize_answer(g) and f" {normalize_answer(g)} " in normalised for g in golds):
+        return True
+    from rag.readers.spans import date_parts, dates_in
+
+    whole = {parts for parts in map(date_parts, golds) if parts is not None and parts.given == 3}
+    return bool(whole) and any(parts in whole for _, parts in dates_in(text))
 
 
 def first_relevant_rank(relevant_flags: Sequence[bool]) -> int | None:

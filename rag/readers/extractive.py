@@ -23,6 +23,7 @@ from rag.readers import AnswersAtOnce, DocumentLookup, Reading, abstention
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration, missing_share
 from rag.readers.spans import best_typed_span, date_parts, fuller_date, question_type
+from rag.readers.support import context_start, in_context
 from rag.retrieval import PassageScorer
 from rag.text import content_terms, sentence_spans
 from rag.types import Citation, Hit
@@ -71,16 +72,19 @@ class ExtractiveSettings:
 
 def completed_date(question: str, chosen: ScoredSentence, span: tuple[int, int], ranked: Sequence[ScoredSentence], *,
                    depth: int = 10, min_overlap: float = 0.5, checks: int = 2,
-                   confirm: Callable[[str, str], bool] | None = None) -> tuple[ScoredSentence, tuple[int, int]]:
+                   confirm: Callable[[str, str], bool] | None = None,
+                   context: Callable[[ScoredSentence], str] | None = None) -> tuple[ScoredSentence, tuple[int, int]]:
     """A "when" answer that names a month but leaves out the year or the day ("November 17", "15th May") says less
     than the passages do. It is completed from the date that agrees with it: in its own sentence ("November 21 of
     1998"), else in one of the first `depth` ranked sentences that names at least `min_overlap` of the question's
     content words (a dateline alone, "May 15, 2022 ...", is about anything) and, with `confirm` (the support judge,
-    given the fuller date and the sentence; at most `checks` calls), is confirmed to answer the question. A bare year
-    is widened to the date it was copied from ("2020" of "in June 2020"); completed from another sentence's date
-    only with `confirm` (a year holds many dates about other things), and never for a question that asks for the
-    year ("In what year ...?" is not a "date" question). Returns the sentence to cite and the answer's offsets in it
-    (the ones given when nothing completes it)."""
+    given the fuller date and the sentence; at most `checks` calls), is confirmed to answer the question. The fullest
+    such date is tried first ("July 21, 2017" before "21st July" for "July"), the better-ranked among equals. With
+    `context` (a sentence with the one before it), a sentence that names its subject only there ("It was released on
+    July 21, 2017") counts, and is judged, with it. A bare year is widened to the date it was copied from ("2020" of
+    "in June 2020"); completed from another sentence's date only with `confirm` (a year holds many dates about other
+    things), and never for a question that asks for the year ("In what year ...?" is not a "date" question). Returns
+    the sentence to cite and the answer's offsets in it (the ones given when nothing completes it)."""
     answer = chosen.text[span[0] : span[1]]
     parts = date_parts(answer) if question_type(question) == "date" else None
     if parts is None:
@@ -95,18 +99,29 @@ def completed_date(question: str, chosen: ScoredSentence, span: tuple[int, int],
         own = fuller_date(answer, chosen.text)
         if own is not None and own.start <= span[1] and own.end >= span[0]:
             return chosen, (own.start, own.end)
-    asked = 0
+    terms = set(content_terms(question))
+    fuller = []
     for sentence in ranked[:depth]:
-        found = (fuller_date(answer, sentence.text)
-                 if sentence is not chosen and sentence.lexical >= min_overlap else None)
+        found = fuller_date(answer, sentence.text) if sentence is not chosen else None
         if found is None:
             continue
-        if confirm is None or confirm(sentence.text[found.start : found.end], sentence.text):
+        read = context(sentence) if context is not None else sentence.text
+        if max(sentence.lexical, overlap(terms, read)) < min_overlap:
+            continue
+        fuller.append((-date_parts(sentence.text[found.start : found.end]).given, len(fuller), sentence, found, read))
+    for *_, sentence, found, read in sorted(fuller)[:checks if confirm is not None else 1]:
+        if confirm is None or confirm(sentence.text[found.start : found.end], read):
             return sentence, (found.start, found.end)
-        asked += 1
-        if asked >= checks:
-            break
     return chosen, span
+
+
+def dated_citation(question: str, sentence: ScoredSentence, lookup: DocumentLookup, min_overlap: float) -> Citation:
+    """The citation of a sentence that completed a date: from the sentence before it when only that one names what
+    the question asks about ("Splatoon 2 is a 2017 game ... It was released on July 21, 2017")."""
+    start = sentence.candidate.start
+    if sentence.lexical < min_overlap:
+        start = context_start(sentence, lookup)
+    return Citation.from_document(lookup(sentence.candidate.doc_id), start, sentence.candidate.end)
 
 
 def overlap(question_terms: set[str], sentence: str) -> float:
@@ -254,10 +269,11 @@ class ExtractiveReader(AnswersAtOnce):
             return Reading(citation.quote, (citation,), False, confidence, signals=signals)
         best = ranked[0]
         dated, span = completed_date(question, best, (inside[0] - best.candidate.start, inside[1] - best.candidate.start),
-                                     ranked, depth=self.settings.date_depth, min_overlap=self.settings.date_min_overlap)
+                                     ranked, depth=self.settings.date_depth, min_overlap=self.settings.date_min_overlap,
+                                     context=lambda sentence: in_context(sentence, lookup))
         if dated is not best:
             signals["date_completed"] = 1.0
-            citation = Citation.from_document(lookup(dated.candidate.doc_id), dated.candidate.start, dated.candidate.end)
+            citation = dated_citation(question, dated, lookup, self.settings.date_min_overlap)
         inside = (dated.candidate.start + span[0], dated.candidate.start + span[1])
         # The short answer is the source's own characters inside the cited sentence.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]]

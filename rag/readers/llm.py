@@ -29,11 +29,11 @@ from typing import Iterator, Sequence
 
 from rag.embedding import EmbedderLike
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
-from rag.readers.extractive import ExtractiveReader, ScoredSentence, completed_date
+from rag.readers.extractive import ExtractiveReader, ScoredSentence, completed_date, dated_citation
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration
-from rag.readers.support import SupportJudge
-from rag.types import Citation, Hit
+from rag.readers.support import SupportJudge, in_context
+from rag.types import Hit
 
 SHORT_SYSTEM = (
     "You answer a question from one passage. Reply with the shortest phrase copied exactly from the passage that "
@@ -104,7 +104,46 @@ def align(phrase: str, text: str, threshold: float = 85.0) -> tuple[int, int] | 
     if re.fullmatch(r"[\d.,]+", text[start:end]):
         unit = _UNIT.match(text, end)
         end = unit.end() if unit else end
+    start, end = closed_quotes(text, start, end)
     return (start, end) if start < end else None
+
+
+_QUOTE_PAIRS = (("“", "”"), ("«", "»"))
+_QUOTE_REACH = 60  # characters searched for the other half of a quotation, within the sentence
+
+
+def closed_quotes(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets widened so that a quotation opened inside the answer also closes inside it ("charges of
+    “narco-terrorism.”", not "charges of “narco-terrorism"), and one closed inside it also opens there. A quote mark
+    whose other half is not nearby (in `_QUOTE_REACH` characters, on the same line) is left out when it is at the
+    answer's edge."""
+    for opening, closing in _QUOTE_PAIRS + (('"', '"'),):
+        inside = text[start:end]
+        if opening == closing:  # a straight quote opens or closes by how many came before it
+            if inside.count(opening) % 2 == 0:
+                continue
+            opens = text[:start].count(opening) % 2 == 0
+        elif inside.count(opening) != inside.count(closing):
+            opens = inside.count(opening) > inside.count(closing)
+        else:
+            continue
+        if opens:
+            other = text.find(closing, end, end + _QUOTE_REACH)
+            if other >= 0 and "\n" not in text[end:other]:
+                end = other + 1
+            elif inside.startswith(opening):
+                start += 1
+            elif inside.endswith(opening):
+                end -= 1
+        else:
+            other = text.rfind(opening, max(0, start - _QUOTE_REACH), start)
+            if other >= 0 and "\n" not in text[other:start]:
+                start = other
+            elif inside.endswith(closing):
+                end -= 1
+            elif inside.startswith(closing):
+                start += 1
+    return start, end
 
 
 _UNIT = re.compile(
@@ -241,14 +280,14 @@ class LLMReader(ReadsByStreaming):
             dated, whole = completed_date(
                 question, chosen, span, ranked, depth=st.date_depth, min_overlap=st.date_min_overlap,
                 checks=st.date_checks,
-                confirm=lambda date, sentence: check(date, sentence) >= st.date_min_support)
+                confirm=lambda date, sentence: check(date, sentence) >= st.date_min_support,
+                context=lambda sentence: in_context(sentence, lookup))
             if dated is chosen and whole != span:
                 signals["date_widened"] = 1.0  # to the date it was copied from ("2020" of "June 2020")
             span = whole
             if dated is not chosen:
                 chosen, signals["date_completed"] = dated, 1.0
-                citation = Citation.from_document(lookup(chosen.candidate.doc_id), chosen.candidate.start,
-                                                  chosen.candidate.end)
+                citation = dated_citation(question, chosen, lookup, st.date_min_overlap)
             inside = (chosen.candidate.start + span[0], chosen.candidate.start + span[1])
             signals["judge_ms"] = round(checking * 1000, 1)  # the date's checks included
         # When the model declined or wrote words that are not in the source, the extractive answer stands.

@@ -155,6 +155,16 @@ def date_parts(text: str) -> DateParts | None:
                      MONTHS[month.group()[:3].lower()] if month else None, day)
 
 
+def dates_in(text: str) -> list[tuple[Span, DateParts]]:
+    """Every date expression in `text` with the parts it states ("November 21 of 1998": 1998, 11, 21)."""
+    found = []
+    for match in _PATTERNS["date"].finditer(text):
+        parts = date_parts(match.group())
+        if parts is not None:
+            found.append((Span(match.start(), match.end()), parts))
+    return found
+
+
 def fuller_date(answer: str, sentence: str, around: tuple[int, int] | None = None) -> Span | None:
     """The date in `sentence` that agrees with every part the date `answer` states and adds what it leaves out
     ("May 15, 2012" for "15th May"), the fullest first; with `around`, only a date that holds those offsets. None

@@ -97,12 +97,24 @@ def coverage(claim: str, spans: Sequence[str], question: str = "") -> float:
     return sum(t in held for t in said) / len(said)
 
 
-def in_context(sentence, lookup) -> str:
-    """A ranked sentence with the one before it ("It erupted in 1669" needs it to say what "it" is)."""
+def _before(sentence, lookup) -> tuple[int, int] | None:
     text = lookup(sentence.candidate.doc_id).text
     start = sentence.candidate.start
     before = [s for s in sentence_spans(text, max(0, start - 400), start) if s[1] <= start]
-    return (text[before[-1][0]:before[-1][1]] + " " if before else "") + sentence.text
+    return before[-1] if before else None
+
+
+def context_start(sentence, lookup) -> int:
+    """Where the sentence before a ranked sentence starts (the sentence's own start when it is the first)."""
+    before = _before(sentence, lookup)
+    return before[0] if before else sentence.candidate.start
+
+
+def in_context(sentence, lookup) -> str:
+    """A ranked sentence with the one before it ("It erupted in 1669" needs it to say what "it" is)."""
+    before = _before(sentence, lookup)
+    text = lookup(sentence.candidate.doc_id).text
+    return (text[before[0]:before[1]] + " " if before else "") + sentence.text
 
 
 def answer_messages(question: str, passage: str, answer: str, *, examples: bool = True) -> list[dict]:
