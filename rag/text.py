@@ -16,7 +16,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence [start, end) spans of text[start:end], in document offsets, trimmed of surrounding whitespace."""
+    """Sentence [start, end) spans of text[start:end], in document offsets, trimmed of surrounding whitespace (and of
+    a word the window's edge cuts)."""
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
     # Paragraphs always end sentences; a single line break does only where the line looks finished, so that
@@ -36,6 +37,13 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         spans.append((line_start + cursor, line_start + len(line)))
     trimmed = []
     for s, e in spans:
+        # A window that begins or ends inside a word ("ween the 14th" of "between") leaves the cut word out.
+        if s == start and 0 < s < len(text) and text[s - 1].isalnum() and text[s].isalnum():
+            while s < e and not text[s].isspace():
+                s += 1
+        if e == end and 0 < e < len(text) and text[e - 1].isalnum() and text[e].isalnum():
+            while e > s and not text[e - 1].isspace():
+                e -= 1
         while s < e and text[s].isspace():
             s += 1
         while e > s and text[e - 1].isspace():

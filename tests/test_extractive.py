@@ -13,6 +13,27 @@ def test_sentence_spans_keep_abbreviations_and_offsets():
     ]
 
 
+def test_a_window_never_starts_or_ends_inside_a_word():
+    text = "Short one. Other arguments include the lack of accounts of rats between the 14th and 17th centuries. Next one."
+    cut = text.index("ween")
+    assert [text[s:e] for s, e in sentence_spans(text, cut, len(text) - 3)] == ["the 14th and 17th centuries.", "Next"]
+    assert [text[s:e] for s, e in sentence_spans(text, text.index("Other"), text.index("centuries"))] == [
+        "Other arguments include the lack of accounts of rats between the 14th and 17th"]  # cut at a word edge: kept
+
+
+def test_a_sentence_begun_long_before_its_chunk_is_a_candidate_whole(fake_embedder):
+    from rag.evaluation.datasets import make_document
+    from rag.types import Chunk, Hit
+
+    long = ("Other arguments include " + "the lack of accounts of the death of rats before outbreaks, " * 8
+            + "and temperatures too cold for fleas.")
+    document = make_document("plague.txt", "plague", "The plague spread fast. " + long + " It ended in 1350.")
+    start = document.text.index("outbreaks", 450)  # the chunk starts about 460 characters into the long sentence
+    hit = Hit(Chunk("c", document.doc_id, start, len(document.text), document.text[start:]), 1.0, 1)
+    texts = [document.text[c.start : c.end] for c in ExtractiveReader(fake_embedder).candidates([hit], lambda _: document)]
+    assert texts == [long, "It ended in 1350."]
+
+
 def test_answers_with_the_best_sentence_at_exact_offsets(assistant):
     answer = assistant.ask("When was the lava lake of Kilauea drained?")
     assert not answer.abstained

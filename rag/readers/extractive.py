@@ -40,6 +40,9 @@ class Candidate:
     rank: int
 
 
+SENTENCE_REACH = 600  # characters looked at beyond a chunk's edges for the rest of a sentence it cuts
+
+
 @dataclass(frozen=True)
 class ScoredSentence:
     candidate: Candidate
@@ -168,9 +171,10 @@ class ExtractiveReader(AnswersAtOnce):
         found: list[Candidate] = []
         for hit in hits[: self.settings.max_passages]:
             doc = lookup(hit.chunk.doc_id)
-            # Widen to whole sentences: a chunk may start or end mid-sentence.
-            lo = max(0, hit.chunk.start - 300)
-            hi = min(len(doc.text), hit.chunk.end + 300)
+            # Widen to whole sentences: a chunk may start or end mid-sentence (a sentence longer than the reach is
+            # cut at a word).
+            lo = max(0, hit.chunk.start - SENTENCE_REACH)
+            hi = min(len(doc.text), hit.chunk.end + SENTENCE_REACH)
             for s, e in sentence_spans(doc.text, lo, hi):
                 if e <= hit.chunk.start or s >= hit.chunk.end:
                     continue

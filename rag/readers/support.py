@@ -100,7 +100,7 @@ def coverage(claim: str, spans: Sequence[str], question: str = "") -> float:
 def _before(sentence, lookup) -> tuple[int, int] | None:
     text = lookup(sentence.candidate.doc_id).text
     start = sentence.candidate.start
-    before = [s for s in sentence_spans(text, max(0, start - 400), start) if s[1] <= start]
+    before = [s for s in sentence_spans(text, max(0, start - 600), start) if s[1] <= start]
     return before[-1] if before else None
 
 
