@@ -129,8 +129,14 @@ def _clean_option(text: str) -> str:
     return text.strip(" \"'“”‘’.")
 
 
+# "Is it abstract or concrete?", "Was the result positive or negative?": a question opened by "is / are / was / were"
+# that ends in two one-word alternatives asks which of them holds, not yes or no ("or not" is yes or no).
+_ALTERNATIVES = re.compile(r"^(is|are|was|were)\b.*?\s(?:(?:a|an|the)\s+)?(?P<a>[\w-]+)\s+or\s+"
+                           r"(?:(?:a|an|the)\s+)?(?P<b>(?!(?:not|no|neither|otherwise|else|none)\b)[\w-]+)\s*\?$", re.I)
+
+
 def _options(text: str) -> tuple[str, ...]:
-    for pattern in (_OPTIONS_AFTER_COMMA, _OPTIONS_ANYWHERE, _COMPARATIVE_OPTIONS):
+    for pattern in (_OPTIONS_AFTER_COMMA, _OPTIONS_ANYWHERE, _COMPARATIVE_OPTIONS, _ALTERNATIVES):
         match = pattern.search(text)
         if match:
             a, b = _clean_option(match.group("a")), _clean_option(match.group("b"))

@@ -39,6 +39,19 @@ def test_a_comparison_names_its_two_things():
     assert classify("Were Scott Derrickson and Ed Wood of the same nationality?").options == ("Scott Derrickson", "Ed Wood")
 
 
+@pytest.mark.parametrize("question, options", [
+    ("Is a problem instance typically characterized as abstract or concrete?", ("abstract", "concrete")),
+    ("Are the meetings held weekly or monthly?", ("weekly", "monthly")),
+    ("Was he a doctor or a lawyer?", ("doctor", "lawyer")),
+    ("Is it open on Sundays or not?", None),  # yes or no
+    ("Does the permit allow sheds or garages?", None),  # yes or no: are either allowed
+    ("Are dogs or cats allowed?", None),
+])
+def test_two_alternatives_at_the_end_of_an_is_question_are_a_choice(question, options):
+    asked = classify(question)
+    assert (asked.kind, asked.options) == (("comparison", options) if options else ("yesno", ()))
+
+
 def test_a_yes_no_question_about_two_things_is_asked_of_each_alone():
     asked = classify("Are Hot Rod and The Memory of Our People both magazines?")
     assert asked.options == ("Hot Rod", "Memory of Our People")
