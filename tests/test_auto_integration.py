@@ -52,6 +52,23 @@ def test_a_list_names_every_item_of_the_sentence(auto):
         assert item in answer.text
 
 
+def test_a_list_of_conditions_copies_each_condition_whole(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "grant.txt").write_text("Grant terms\n\nThe grant is subject to three conditions: the project must not "
+                                      "exceed 18 months in duration, it must be carried out at least 50 kilometres from "
+                                      "the capital, and it may not be used for commercial purposes.\n", encoding="utf-8")
+    assistant = Assistant(Settings(index_dir=tmp_path / "idx", reader="auto"))
+    assistant.index_paths([folder])
+    answer = assistant.ask("What are the conditions of the grant?")
+    assert answer.kind == "list" and cited_exactly(answer)
+    items = [re.sub(r"\s*\[\d+\]$", "", item) for item in answer.text.split("; ")]
+    # the conditions themselves, not the words that label them ("duration", "location", "use")
+    assert len(items) == 3 and all(len(item.split()) >= 4 for item in items)
+    for word in ("18 months", "50 kilometres", "commercial"):
+        assert any(word in item for item in items)
+
+
 def test_an_explanation_is_never_markers_alone_and_each_sentence_is_cited(auto):
     answer = auto.ask("Why did the regime cut social programs?")
     assert answer.kind == "reason" and not answer.abstained and cited_exactly(answer)

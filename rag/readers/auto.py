@@ -77,6 +77,11 @@ LIST_EXAMPLES = [
     ("Passages:\n[1] The market sells apples, pears and plums from local farms.\n[2] Since 2001 it has also sold "
      "cherries.\n[3] It opens at eight.\n\nQuestion: What fruit does the market sell?",
      "apples [1]\npears [1]\nplums [1]\ncherries [2]"),
+    # Items that are clauses (conditions, rules, steps) are copied whole: without this example the model wrote the
+    # words that label them ("height", "distance", "use" for three conditions).
+    ("Passages:\n[1] Visitors to the lab must sign in at the front desk, wear safety glasses at all times and leave "
+     "their bags in the lockers.\n\nQuestion: What rules must visitors follow?",
+     "sign in at the front desk [1]\nwear safety glasses at all times [1]\nleave their bags in the lockers [1]"),
     ("Passages:\n[1] The bridge opened in 1932.\n\nQuestion: Which painters worked on the bridge?", "NONE"),
 ]
 EXPLAIN_SYSTEM = (
