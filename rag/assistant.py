@@ -16,6 +16,8 @@ from typing import Callable, Sequence
 from rag.chunking import Chunker, ChunkSettings
 from rag.errors import IndexNotFoundError, RagError
 from rag.paths import SEED_CORPUS
+from rag.questions import without_corpus_reference
+from rag.readers.metadata import metadata_question
 from rag.scope import scope_of
 from rag.settings import READERS, ReaderName, Settings, check_k, clean_question, location_settings, retrieval_query
 from rag.types import Answer, Document
@@ -299,6 +301,8 @@ class Assistant:
         Closing the generator early (the person left) stops a streaming reader's generation too."""
         started = time.perf_counter()
         question = clean_question(question)
+        if not metadata_question(question):  # "Who wrote the article?" is about the article itself
+            question = without_corpus_reference(question)  # "... named in the article?": searched without it
         k = check_k(self.settings.k if k is None else k)
         yield "stage", "searching"
         second_stage = self.settings.retrieval.rerank if rerank is None else bool(rerank)

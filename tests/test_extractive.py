@@ -44,6 +44,14 @@ def test_answers_with_the_best_sentence_at_exact_offsets(assistant):
     assert answer.text == "2018"
 
 
+def test_in_the_documents_is_not_searched_for(assistant):
+    plain = assistant.ask("When was the lava lake of Kilauea drained?")
+    answer = assistant.ask("When was the lava lake of Kilauea drained in these documents?")
+    assert answer.question == "When was the lava lake of Kilauea drained?"
+    assert answer.text == plain.text == "2018" and answer.citations == plain.citations
+    assert assistant.ask("Who wrote this document?").question == "Who wrote this document?"  # about the document
+
+
 def test_typed_spans_inside_the_sentence():
     from rag.readers.spans import best_typed_span, question_type
 

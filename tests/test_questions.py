@@ -1,6 +1,6 @@
 import pytest
 
-from rag.questions import about_one, classify, resolve_followup
+from rag.questions import about_one, classify, resolve_followup, without_corpus_reference
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -100,3 +100,17 @@ def test_what_two_named_things_share_and_which_one_of_two():
                     "decided first?").options == ("Berghuis v. Thompkins", "Mississippi University for Women v. Hogan")
     assert classify("Which actor do American Beauty and American Beauty have in common?").options == ()
     assert classify("Are the Danube and the Rhine both rivers?").kind == "yesno"  # yes/no stays yes/no
+
+
+@pytest.mark.parametrize("question, searched", [
+    ("Which oil companies are named in the article?", "Which oil companies are named?"),
+    ("Who is quoted in these documents?", "Who is quoted?"),
+    ("Which companies are mentioned in the quarterly report?", "Which companies are mentioned?"),
+    ("According to the report, why did sales fall?", "Why did sales fall?"),
+    ("Where is the museum in the old town?", "Where is the museum in the old town?"),  # not the documents
+    ("How many pages are in the report?", "How many pages are in the report?"),  # about the document itself
+    ("What is in the report?", "What is in the report?"),
+    ("What is this article about?", "What is this article about?"),
+])
+def test_where_to_look_is_left_out_of_the_question(question, searched):
+    assert without_corpus_reference(question) == searched
