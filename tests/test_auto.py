@@ -96,6 +96,22 @@ def test_every_listed_item_stands_in_the_sentence_it_cites_and_invented_ones_are
     assert_quotes_are_the_documents(assistant, reading)
 
 
+def test_a_list_reads_a_sentence_nearly_as_relevant_as_the_best_when_both_score_low(assistant, monkeypatch):
+    import dataclasses
+
+    question = "Which seas do the rivers reach?"
+    llm = ScriptedLLM({auto.LIST_SYSTEM: "NONE"})
+    listing = reader(assistant, llm)
+    hits = assistant.retriever().search(question, 5)
+    ranked = assistant.reader("extractive").ranked(question, hits, assistant.store.document)
+    # The best sentence just passes the floor; the next is within the margin of it, the third is not.
+    shifted = [dataclasses.replace(s, relevance=value) for s, value in zip(ranked[:3], (-1.0, -2.9, -3.5))]
+    monkeypatch.setattr(listing.extractive, "ranked", lambda *_: shifted + ranked[3:])
+    listing.read(question, hits, assistant.store.document)
+    prompt = next(m for m in llm.requests if m[0]["content"] == auto.LIST_SYSTEM)[-1]["content"]
+    assert shifted[0].text in prompt and shifted[1].text in prompt and shifted[2].text not in prompt
+
+
 def test_an_explanation_keeps_only_the_sentences_its_citations_state(assistant):
     written = "Etna erupted violently in 1669 and destroyed Nicolosi [1]. The mayor rebuilt it with Roman gold [1]."
     reading = ask(assistant, ScriptedLLM({auto.EXPLAIN_SYSTEM: written}), "Why was the village of Nicolosi destroyed?")
