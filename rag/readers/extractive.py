@@ -118,7 +118,7 @@ def completed_date(question: str, chosen: ScoredSentence, span: tuple[int, int],
     return chosen, span
 
 
-def dated_citation(question: str, sentence: ScoredSentence, lookup: DocumentLookup, min_overlap: float) -> Citation:
+def dated_citation(sentence: ScoredSentence, lookup: DocumentLookup, min_overlap: float) -> Citation:
     """The citation of a sentence that completed a date: from the sentence before it when only that one names what
     the question asks about ("Splatoon 2 is a 2017 game ... It was released on July 21, 2017")."""
     start = sentence.candidate.start
@@ -277,7 +277,7 @@ class ExtractiveReader(AnswersAtOnce):
                                      context=lambda sentence: in_context(sentence, lookup))
         if dated is not best:
             signals["date_completed"] = 1.0
-            citation = dated_citation(question, dated, lookup, self.settings.date_min_overlap)
+            citation = dated_citation(dated, lookup, self.settings.date_min_overlap)
         inside = (dated.candidate.start + span[0], dated.candidate.start + span[1])
         # The short answer is the source's own characters inside the cited sentence.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]]

@@ -287,7 +287,7 @@ class LLMReader(ReadsByStreaming):
             span = whole
             if dated is not chosen:
                 chosen, signals["date_completed"] = dated, 1.0
-                citation = dated_citation(question, chosen, lookup, st.date_min_overlap)
+                citation = dated_citation(chosen, lookup, st.date_min_overlap)
             inside = (chosen.candidate.start + span[0], chosen.candidate.start + span[1])
             signals["judge_ms"] = round(checking * 1000, 1)  # the date's checks included
         # When the model declined or wrote words that are not in the source, the extractive answer stands.
