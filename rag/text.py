@@ -15,6 +15,11 @@ _BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9À-
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+# Characters looked at beyond a window's edges for the rest of a sentence it cuts (a chunk's first and last sentences,
+# the sentence before a ranked one); a longer sentence is cut at a word.
+SENTENCE_REACH = 600
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentence [start, end) spans of text[start:end], in document offsets, trimmed of surrounding whitespace (and of
     a word the window's edge cuts)."""

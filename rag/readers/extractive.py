@@ -25,7 +25,7 @@ from rag.readers.signals import Calibration, calibration, missing_share
 from rag.readers.spans import best_typed_span, date_parts, fuller_date, question_type
 from rag.readers.support import context_start, in_context
 from rag.retrieval import PassageScorer
-from rag.text import content_terms, sentence_spans
+from rag.text import SENTENCE_REACH, content_terms, sentence_spans
 from rag.types import Citation, Hit
 
 SENTENCE_CACHE_SIZE = 50_000
@@ -38,9 +38,6 @@ class Candidate:
     start: int
     end: int
     rank: int
-
-
-SENTENCE_REACH = 600  # characters looked at beyond a chunk's edges for the rest of a sentence it cuts
 
 
 @dataclass(frozen=True)
@@ -109,7 +106,7 @@ def completed_date(question: str, chosen: ScoredSentence, span: tuple[int, int],
         if found is None:
             continue
         read = context(sentence) if context is not None else sentence.text
-        if max(sentence.lexical, overlap(terms, read)) < min_overlap:
+        if sentence.lexical < min_overlap and (context is None or overlap(terms, read) < min_overlap):
             continue
         fuller.append((-date_parts(sentence.text[found.start : found.end]).given, len(fuller), sentence, found, read))
     for *_, sentence, found, read in sorted(fuller)[:checks if confirm is not None else 1]:

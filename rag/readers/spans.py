@@ -172,13 +172,8 @@ def fuller_date(answer: str, sentence: str, around: tuple[int, int] | None = Non
     given = date_parts(answer)
     if given is None:
         return None
-    fuller = []
-    for match in _PATTERNS["date"].finditer(sentence):
-        if around is not None and not match.start() <= around[0] <= around[1] <= match.end():
-            continue
-        parts = date_parts(match.group())
-        if parts is not None and given.agrees_and_adds(parts):
-            fuller.append((-parts.given, match.start(), match.end()))
+    fuller = [(-parts.given, span.start, span.end) for span, parts in dates_in(sentence)
+              if (around is None or span.start <= around[0] <= around[1] <= span.end) and given.agrees_and_adds(parts)]
     if not fuller:
         return None
     _, start, end = min(fuller)

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Sequence
 
-from rag.text import content_terms, sentence_spans
+from rag.text import SENTENCE_REACH, content_terms, sentence_spans
 
 JUDGE_SYSTEM = (
     "You check statements against passages. Reply Yes if the passages themselves state everything the statement says "
@@ -100,7 +100,7 @@ def coverage(claim: str, spans: Sequence[str], question: str = "") -> float:
 def _before(sentence, lookup) -> tuple[int, int] | None:
     text = lookup(sentence.candidate.doc_id).text
     start = sentence.candidate.start
-    before = [s for s in sentence_spans(text, max(0, start - 600), start) if s[1] <= start]
+    before = [s for s in sentence_spans(text, max(0, start - SENTENCE_REACH), start) if s[1] <= start]
     return before[-1] if before else None
 
 
