@@ -20,6 +20,7 @@ import numpy as np
 
 from rag.embedding import EmbedderLike
 from rag.readers import AnswersAtOnce, DocumentLookup, Reading, abstention
+from rag.readers.cells import cell_reading, in_header
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration, missing_share
 from rag.readers.spans import best_typed_span, date_parts, fuller_date, question_type
@@ -249,6 +250,8 @@ class ExtractiveReader(AnswersAtOnce):
         asked for such a type and the sentence holds none)."""
         kind = question_type(question)
         span = best_typed_span(question, best.text, kind)
+        if span is not None and in_header(best.text, (span.start, span.end)):
+            span = None  # a table's header names a column: it is never the answer
         citation = Citation.from_document(lookup(best.candidate.doc_id), best.candidate.start, best.candidate.end)
         inside = (best.candidate.start + span.start, best.candidate.start + span.end) if span else None
         return citation, inside, kind is not None and span is None
@@ -260,6 +263,9 @@ class ExtractiveReader(AnswersAtOnce):
         ranked = self.ranked(question, hits, lookup)
         if not ranked:
             return abstention()
+        cell = self.table_cell(question, ranked, lookup)
+        if cell is not None:
+            return cell
         citation, inside, typed_missing = self.short_answer(question, ranked[0], lookup)
         signals = self.signals(question, ranked, lookup, typed_missing=typed_missing)
         confidence = self.confidence(ranked[0], signals)
@@ -279,6 +285,16 @@ class ExtractiveReader(AnswersAtOnce):
         # The short answer is the source's own characters inside the cited sentence.
         text = lookup(citation.doc_id).text[inside[0] : inside[1]]
         return Reading(text, (citation,), False, confidence, signals=signals, answer_span=inside)
+
+    def table_cell(self, question: str, ranked: list[ScoredSentence], lookup: DocumentLookup) -> Reading | None:
+        """The answer to a question about one cell of a table row it names (`rag.readers.cells`), or None."""
+        if not self.abstain:  # a calibration run measures the prose reading's confidence
+            return None
+        return cell_reading(question, ranked, lookup, self.sentence_vectors_with_query)
+
+    def sentence_vectors_with_query(self, texts: Sequence[str]) -> np.ndarray:
+        """The first text embedded as a query, the others as documents (cached): a question and a row's headers."""
+        return np.vstack([self.embedder.embed_queries([texts[0]]), self.sentence_vectors(list(texts[1:]))])
 
     def confidence(self, best: ScoredSentence, signals: dict[str, float]) -> float:
         if self.calibrated is not None:

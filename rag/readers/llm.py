@@ -224,6 +224,10 @@ class LLMReader(ReadsByStreaming):
         if not ranked:
             yield "answer", abstention()
             return
+        cell = self.extractive.table_cell(question, ranked, lookup) if self.abstain else None
+        if cell is not None:  # a table's cell is read by its header, not by the model
+            yield "answer", cell
+            return
         yield "answer", self._short(question, ranked, hits, lookup)
 
     def _short(self, question: str, ranked: list[ScoredSentence], hits, lookup: DocumentLookup) -> Reading:

@@ -1,0 +1,197 @@
+"""A table cell answered by its header: "Who manages the Riverside office?" over the row "Office: Riverside · Manager:
+Tomasz Wójcik · Opened: 2015" is "Tomasz Wójcik", the value under the header the question asks about.
+
+Every format with tables writes a row as "Header: value · Header: value" (`rag.tables`), so a row is one sentence
+that keeps each cell beside its header. A question about one cell names the row by one of its values (the key:
+"Riverside") and the column by its header, in the header's words or in others ("How many people work …" for
+"Staff"). The answer is the cell, not the key, whose header
+
+- shares words with the question ("manages" and "Manager", "Q3" and "Q3"), or else is the closest in meaning to it
+  (the embedder's cosine between the question and the header), and
+- holds a value of the type the question asks for: a number for "how many / how much", a date or year for "when",
+  no bare number or date for "who / where".
+
+A header is never an answer, and a row whose headers fit nothing is declined rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from rag.tables import SEPARATOR
+from rag.text import content_terms
+
+_CELL = re.compile(r"(?P<header>[^:·\n]{1,60}?): (?P<value>.+)", re.S)
+_NUMERIC = re.compile(r"^[\s$€£¥%+\-−.,\d()]*\d[\s$€£¥%+\-−.,\d()]*(?:\s?(?:k|m|bn|M|K|B|%|EUR|USD|GBP))?$")
+_YEAR = re.compile(r"^(1\d{3}|20\d{2})$")
+_MONTH = (r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?")
+_DATE = re.compile(rf"^(\d{{1,2}}(st|nd|rd|th)?[\s-]+)?(\d{{1,2}}[\s-]+)?{_MONTH}([\s-]+\d{{1,2}}(st|nd|rd|th)?)?(,?\s+\d{{2,4}})?$"
+                   rf"|^\d{{1,4}}[-/.]\d{{1,2}}[-/.]\d{{1,4}}$|^\d{{1,2}}\s*[-–]\s*\d{{1,2}}\s+{_MONTH}$", re.I)
+
+# Questions that ask for one attribute of what they name even when they name nothing else ("Where is the generator?").
+_ATTRIBUTE = re.compile(r"\b(where|when|how (many|much|long|old))\b", re.I)
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Cell:
+    header: str
+    value: str
+    start: int  # the value's offsets in the row's text
+    end: int
+
+
+@dataclass(frozen=True)
+class CellSettings:
+    # A header sharing no word with the question is the answer only when its cosine to the question is at least this.
+    min_similarity: float = 0.2
+    # How much the cosine counts beside the share of the header's words the question holds (0..1).
+    similarity_weight: float = 0.5
+    # The rows looked at: the first this many ranked sentences.
+    depth: int = 3
+
+
+def row_cells(text: str) -> list[Cell] | None:
+    """The cells of a row written as "Header: value · Header: value" (offsets into `text`), or None when `text` is
+    not such a row: at least two cells, each with its header."""
+    if text.count(SEPARATOR) < 1:
+        return None
+    cells, at = [], 0
+    for piece in text.split(SEPARATOR):
+        match = _CELL.fullmatch(piece)
+        if match is None:
+            return None
+        start = at + match.start("value")
+        cells.append(Cell(match.group("header").strip(), match.group("value"), start, start + len(match.group("value"))))
+        at += len(piece) + len(SEPARATOR)
+    return cells if len(cells) >= 2 else None
+
+
+def value_type(value: str) -> str:
+    """"date" (a date or a year), "number" or "text"."""
+    value = value.strip()
+    if _YEAR.match(value) or _DATE.match(value):
+        return "date"
+    if _NUMERIC.match(value):
+        return "number"
+    return "text"
+
+
+_AUXILIARY = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)"
+# "Which company ...", "What year ...": the noun that names what the answer is (the header's name, often).
+_WH_NOUN = re.compile(rf"\b(?:which|what)\s+(?!{_AUXILIARY}\b)(?P<noun>[a-z][\w-]*)", re.I)
+_TIME_NOUNS = {"year", "years", "date", "day", "month", "time", "decade", "century", "season", "quarter"}
+_NUMBER_NOUNS = {"number", "amount", "percentage", "percent", "share", "total", "price", "sum", "figure"}
+
+
+def wh_noun(question: str) -> str | None:
+    """The noun after "which" or "what" ("Which company services …" -> "company"), or None."""
+    match = _WH_NOUN.search(question)
+    return match.group("noun").lower() if match else None
+
+
+def wanted_type(question: str) -> str | None:
+    """The type of value a question asks for: "number", "date", "text" (who, where, which company) or None (any)."""
+    q = question.lower()
+    noun = wh_noun(q)
+    if re.search(r"\bhow (many|much)\b", q) or noun in _NUMBER_NOUNS:
+        return "number"
+    if re.search(r"\bwhen\b", q) or noun in ("year", "years", "date", "day"):
+        return "date"
+    if re.search(r"\b(who|whom|whose|where)\b", q) or noun is not None and noun not in _TIME_NOUNS:
+        return "text"
+    return None
+
+
+def named_in(value: str, question: str) -> bool:
+    """Whether the question names this cell's value (the row's key): its words as a whole phrase."""
+    words = re.findall(r"\w+", value.lower())
+    if not words or len(value.strip()) < 2:
+        return False
+    return re.search(r"(?<!\w)" + r"\W+".join(map(re.escape, words)) + r"(?!\w)", question.lower()) is not None
+
+
+def in_header(text: str, span: tuple[int, int]) -> bool:
+    """Whether `span` of a row's text falls inside one of its headers (a header is never an answer)."""
+    cells = row_cells(text)
+    if cells is None:
+        return False
+    at = 0
+    for cell in cells:
+        header_end = cell.start - 2  # ": " before the value
+        if span[0] < header_end and span[1] > at:
+            return True
+        at = cell.end + len(SEPARATOR)
+    return False
+
+
+def header_share(header: str, question_terms: set[str]) -> float:
+    terms = set(content_terms(header)) or {header.lower()}
+    return len(terms & question_terms) / len(terms)
+
+
+def answer_cell(question: str, cells: Sequence[Cell], embed: Embed | None,
+                settings: CellSettings = CellSettings()) -> tuple[Cell | None, float]:
+    """The cell that answers `question` in a row it names, and how well its header fits (0..1 and more); (None, 0)
+    when the row names nothing of the question or no header fits."""
+    keys = [c for c in cells if named_in(c.value, question)]
+    if not keys:
+        return None, 0.0
+    key_terms = {t for c in keys for t in content_terms(c.value)}
+    terms = set(content_terms(question)) - key_terms
+    wanted = wanted_type(question)
+    candidates = [c for c in cells if c not in keys and (wanted is None or value_type(c.value) == wanted)]
+    if not candidates:
+        return None, 0.0
+    shares = np.array([header_share(c.header, terms) for c in candidates])
+    cosines = np.zeros(len(candidates))
+    if embed is not None:
+        noun = wh_noun(question)
+        asked = [question] + ([noun] if noun else [])
+        vectors = embed(asked + [c.header for c in candidates])
+        vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        # The question as a whole, and the noun that names its answer ("Which company": a contractor).
+        cosines = (vectors[len(asked):] @ vectors[: len(asked)].T).mean(axis=1)
+    scores = shares + settings.similarity_weight * cosines
+    best = int(np.argmax(scores))
+    if shares[best] == 0 and cosines[best] < settings.min_similarity:
+        return None, 0.0
+    return candidates[best], float(scores[best])
+
+
+def cell_reading(question: str, ranked: Sequence, lookup, embed: Embed | None,
+                 settings: CellSettings = CellSettings()):
+    """The Reading of a question about one cell of a table row among the first ranked sentences
+    (`rag.readers.extractive.ScoredSentence`): the value under the header it asks about, cited at the row, its
+    offsets the cell's own. None when no such row is named by the question (it is not about a cell: read as
+    prose). A row named by the question whose headers fit nothing is declined, never guessed at."""
+    from rag.readers import Reading, abstention
+    from rag.types import Citation
+
+    rows = []
+    for position, sentence in enumerate(ranked[: settings.depth]):
+        cells = row_cells(sentence.text)
+        keys = [c for c in cells if named_in(c.value, question)] if cells else []
+        if keys:
+            rows.append((-len(keys), position, sentence, cells, keys))
+    if not rows:
+        return None
+    *_, sentence, cells, keys = min(rows, key=lambda row: row[:2])
+    key_terms = {t for c in keys for t in content_terms(c.value)}
+    if not set(content_terms(question)) - key_terms and not _ATTRIBUTE.search(question):
+        return None  # "Who is Kwame Mensah?": nothing asked beyond the row itself ("Where is X?" asks its place)
+    cell, fit = answer_cell(question, cells, embed, settings)
+    signals = {"table_cell": 1.0, "header_fit": round(fit, 4)}
+    if cell is None:
+        return abstention(0.0, {**signals, "no_header_fits": 1.0})
+    document = lookup(sentence.candidate.doc_id)
+    citation = Citation.from_document(document, sentence.candidate.start, sentence.candidate.end)
+    start, end = sentence.candidate.start + cell.start, sentence.candidate.start + cell.end
+    text = document.text[start:end]
+    return Reading(text, (citation,), False, min(1.0, 0.5 + fit / 2), signals=signals, answer_span=(start, end),
+                   short=text)
