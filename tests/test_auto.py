@@ -78,7 +78,9 @@ def test_a_verdict_about_one_thing_follows_the_invented_examples_and_a_verdict_p
     llm = ScriptedLLM({})
     ask(assistant, llm, "Did Kilauea's lava lake drain in 1669?")
     ask(assistant, llm, "Are the Danube and the Rhine both rivers?")
-    one, *each = [m for m in llm.requests if m[0]["content"] == verdicts.VERDICT_SYSTEM]
+    asked = [m for m in llm.requests if m[0]["content"] == verdicts.VERDICT_SYSTEM]
+    one = asked[0]  # then the same, read over the quoted sentence alone
+    each = [m for m in asked if len(m) == 2]
     shown = [(one[n]["content"], one[n + 1]["content"]) for n in range(1, len(one) - 1, 2)]
     assert shown == [(verdicts._numbered(asked, [passage]), verdict) for passage, asked, verdict in verdicts.VERDICT_EXAMPLES]
     assert one[-1]["content"].endswith("Question: Did Kilauea's lava lake drain in 1669?")
@@ -276,3 +278,28 @@ def test_what_two_named_things_share_is_read_from_each_one_s_sentence_and_must_h
     assert one_only.abstained or "shared" not in one_only.signals
     doubted = ask(assistant, ScriptedLLM({auto.SHARED_SYSTEM: "volcano"}, verdict="No"), question)
     assert doubted.abstained or "shared" not in doubted.signals
+
+
+class VerdictBySentences(ScriptedLLM):
+    """Verdicts by what the request shows: `together` over several passages; read alone, Yes only for a passage that
+    holds `states`."""
+
+    def __init__(self, together: str, states: str | None):
+        super().__init__({})
+        self.together, self.states = together, states
+
+    def complete(self, messages, **kwargs):
+        if messages[0]["content"] == verdicts.VERDICT_SYSTEM:
+            asked = messages[-1]["content"]
+            passages = re.findall(r"^\[\d+\] (.*)$", asked, re.M)
+            self.verdict = self.together if len(passages) > 1 else (
+                "Yes" if self.states is not None and self.states in passages[0] else "No")
+        return super().complete(messages, **kwargs)
+
+
+def test_a_verdict_is_quoted_only_with_a_sentence_that_gives_it_alone_and_declined_otherwise(assistant):
+    question = "Did Kilauea's lava lake drain in 2018?"
+    contradicted = ask(assistant, VerdictBySentences("Yes", states=None), question)
+    assert contradicted.abstained and contradicted.signals["no_agreeing_quote"] == 1.0
+    agreed = ask(assistant, VerdictBySentences("Yes", states="2018"), question)
+    assert agreed.short == "Yes" and "2018" in agreed.citations[0].quote and agreed.signals["quote_p_yes"] > 0.5

@@ -235,3 +235,19 @@ def test_a_scoped_eval_retrieves_and_cites_only_its_documents(tmp_path, fake_emb
     assert not rows[0]["citations"]  # the volcano question has nothing to go on inside the scope
     with pytest.raises(RagError, match="no indexed document matches"):
         run(eval_set, factory, EvalConfig(where=("type:pdf",)), tmp_path / "out2", cache_root=tmp_path / "cache")
+
+
+def test_declined_with_the_answer_in_the_passages_and_verdicts_their_quote_contradicts_are_counted():
+    from rag.evaluation.errors import contradicted_verdicts, declined_with_answer
+
+    rows = [
+        {"abstained": True, "passages_hold_answer": True},  # over-declined
+        {"abstained": True, "passages_hold_answer": False},  # nothing to find: declining was right
+        {"abstained": False, "passages_hold_answer": True},
+        {"abstained": False, "short": "Yes", "answer": "Yes", "signals": {"quote_p_yes": 0.2}},  # contradicted
+        {"abstained": False, "short": "No", "answer": "No", "signals": {"quote_p_yes": 0.1}},
+        {"abstained": False, "short": "Yes", "answer": "Yes", "signals": {"quote_p_yes": 0.9}},
+        {"abstained": False, "short": "Leeds", "answer": "Leeds", "signals": {"quote_p_yes": 0.1}},  # not a verdict
+    ]
+    assert declined_with_answer(rows) == 1
+    assert contradicted_verdicts(rows) == 1

@@ -120,3 +120,21 @@ def roc_auc(scores_positive: Sequence[float], scores_negative: Sequence[float]) 
         return 0.0
     wins = sum((p > n) + 0.5 * (p == n) for p in scores_positive for n in scores_negative)
     return wins / (len(scores_positive) * len(scores_negative))
+
+
+def declined_with_answer(rows: Sequence[dict]) -> int:
+    """Answers declined although a passage given to the reader holds a gold answer: over-declining."""
+    return sum(bool(r.get("abstained")) and r.get("passages_hold_answer") is True for r in rows)
+
+
+def contradicted_verdicts(rows: Sequence[dict]) -> int:
+    """Yes/no answers whose quoted sentence, read alone, gives the other verdict (the reader records that sentence's
+    P(Yes) as `quote_p_yes`); the goal is none."""
+    count = 0
+    for row in rows:
+        signals = row.get("signals") or {}
+        verdict = (row.get("short") or row.get("answer") or "").strip().lower()
+        if row.get("abstained") or verdict not in ("yes", "no") or "quote_p_yes" not in signals:
+            continue
+        count += (signals["quote_p_yes"] >= 0.5) != (verdict == "yes")
+    return count

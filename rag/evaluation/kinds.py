@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Callable
 
 from rag.errors import EvaluationError
-from rag.evaluation import datasets, metrics
+from rag.evaluation import datasets, errors, metrics
 from rag.evaluation.datasets import make_document
 from rag.questions import KINDS, classify
 from rag.types import Answer, Document
@@ -139,6 +139,14 @@ def _matches(text: str, golds) -> bool:
     return bool(text) and bool(golds) and (metrics.contains_answer(text, golds) or metrics.f1_score(text, golds) >= 0.5)
 
 
+def _holds_answer(question: KindQuestion, answer: Answer) -> bool | None:
+    """Whether a passage the reader was given holds a gold answer (None for kinds without gold answers)."""
+    golds = question.accept.get("answers") or question.accept.get("items") or question.accept.get("phrases")
+    if not golds or question.kind == "yesno":
+        return None
+    return any(metrics.contains_answer(h.chunk.text, golds) for h in answer.hits)
+
+
 def accepted(question: KindQuestion, answer: Answer) -> tuple[bool, str]:
     """Whether a person would accept the answer to this kind of question, and why not."""
     if answer.abstained:
@@ -212,7 +220,8 @@ def run(questions: list[KindQuestion], assistant_for: Callable[[tuple[Document, 
                      "kind": question.kind, "kind_read": answer.kind or classify(question.question).kind,
                      "accepted": ok, "why_not": why, "answer": answer.text, "short": answer.short,
                      "abstained": answer.abstained, "accept": question.accept, "seconds": round(seconds, 2),
-                     "first_words_s": round(first_words, 2),
+                     "first_words_s": round(first_words, 2), "signals": dict(answer.signals),
+                     "passages_hold_answer": _holds_answer(question, answer),
                      "citations": [{"source": c.source, "start": c.start, "end": c.end, "quote": c.quote}
                                    for c in answer.citations]})
         if progress is not None:
@@ -226,6 +235,12 @@ def run(questions: list[KindQuestion], assistant_for: Callable[[tuple[Document, 
             "p50_s": round(metrics.percentile([r["seconds"] for r in group], 50), 2),
             "first_words_p50_s": round(metrics.percentile([r["first_words_s"] for r in group], 50), 2)})
     summary["accepted"] = round(sum(r["accepted"] for r in rows) / max(len(rows), 1), 3)
+    splits = {q.id: q.split for q in questions}
+    for split, values in summary["by_split"].items():
+        asked = [r for r in rows if splits[r["id"]] == split]
+        values["accepted"] = round(sum(r["accepted"] for r in asked) / max(len(asked), 1), 3)
+    summary["declined_with_answer_in_passages"] = errors.declined_with_answer(rows)
+    summary["verdicts_contradicting_quote"] = errors.contradicted_verdicts(rows)
     summary["p50_s"] = round(metrics.percentile([r["seconds"] for r in rows], 50), 2) if rows else 0.0
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     with (out_dir / "results.jsonl").open("w", encoding="utf-8") as handle:
@@ -244,6 +259,12 @@ def report_markdown(summary: dict, rows: list[dict]) -> str:
         lines.append(f"| {kind} | {values['questions']} | {values['kind_accuracy']:.1%} | "
                      f"{values.get('accepted', float('nan')):.1%} | {values.get('p50_s', '–')} | "
                      f"{values.get('first_words_p50_s', '–')} |")
+    lines += ["", "| split | questions | kind read right | accepted |", "|---|---|---|---|"]
+    lines += [f"| {split} | {v['questions']} | {v['kind_accuracy']:.1%} | {v.get('accepted', float('nan')):.1%} |"
+              for split, v in summary["by_split"].items()]
+    if "accepted" in summary:
+        lines += ["", f"Declined with the answer in the passages: {summary['declined_with_answer_in_passages']}; "
+                  f"yes/no verdicts whose quote, read alone, says otherwise: {summary['verdicts_contradicting_quote']}"]
     if summary["confusions"]:
         lines += ["", "Kinds read wrongly (label -> read): "
                   + ", ".join(f"{k}: {n}" for k, n in summary["confusions"].items())]

@@ -8,8 +8,8 @@ import platform
 from pathlib import Path
 
 from rag.evaluation import metrics
-from rag.evaluation.errors import (confident_wrong_markdown, declining_curve, error_counts, examples_markdown,
-                                   outcome_counts, roc_auc)
+from rag.evaluation.errors import (confident_wrong_markdown, contradicted_verdicts, declined_with_answer,
+                                   declining_curve, error_counts, examples_markdown, outcome_counts, roc_auc)
 
 HIT_KS = (1, 3, 5, 10, 20)
 
@@ -45,6 +45,8 @@ def _summary(eval_set, questions, rows, by_mode, config, latencies, default_name
         summary["abstained"] = sum(r["abstained"] for r in rows)
         summary["errors"] = error_counts(rows, answerable)
         summary["outcomes"] = outcome_counts(rows)
+        summary["declined_with_answer_in_passages"] = declined_with_answer(rows)
+        summary["verdicts_contradicting_quote"] = contradicted_verdicts(rows)
         confidences = [r["confidence"] for r in rows]
         summary["confidence_auc"] = round(roc_auc([c for c, a in zip(confidences, answerable) if a],
                                                   [c for c, a in zip(confidences, answerable) if not a]), 4)

@@ -94,6 +94,9 @@ DESCRIBE_SYSTEM = (
     "the role, title or definition the passages give. End each sentence with the number of the passage that states "
     "it, like [1]. If the passages do not say, reply: NONE"
 )
+# Kinds whose question may ask for one cell of a table ("What was the purpose of the Oslo trip?" reads as a reason):
+# a list, a verdict, a comparison or an overview is about more than one cell.
+CELL_KINDS = ("fact", "two-step", "reason", "description")
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 
 
@@ -110,6 +113,7 @@ class AutoSettings:
     hop_min_support: float = 0.5
     fallback_min_support: float = 0.7
     verdict_margin: float = 0.05  # a yes/no verdict within this of 0.5 is too close to call: declined
+    verdict_sentences: int = 2  # evidence sentences read alone for one that gives the verdict by itself (the quote)
     min_relevance: float = -2.0  # cross-encoder logit: below it a quoted sentence is not about the question
     # A list's items often stand in a sentence that never names what is asked for ("signed a deal with Shell" for
     # "Which oil companies …?"): one within this many logits of the best (which itself passes `min_relevance`) is read
@@ -161,6 +165,11 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
         asked = classify(question)
         if self.explain_only and asked.kind not in ("reason", "description"):
             asked = replace(asked, kind="reason")
+        if asked.kind in CELL_KINDS:
+            cell = self.extractive.table_cell(asked.text, self.extractive.ranked(asked.text, hits, lookup), lookup)
+            if cell is not None:  # one cell of a table row the question names: the value under its header
+                yield "answer", replace(cell, kind=asked.kind)
+                return
         shaped = {
             "fact": self._fact, "two-step": self._two_step, "yesno": self._yesno, "comparison": self._comparison,
             "list": self._list, "reason": self._explain, "description": self._explain, "overview": self._overview,

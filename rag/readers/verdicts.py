@@ -59,11 +59,33 @@ class Verdicts:
             yield "answer", abstention(abs(probability - 0.5) * 2, {"p_yes": probability})
             return
         verdict = "Yes" if probability >= 0.5 else "No"
-        cited = evidence[:2] if asked.options else evidence[:1]
+        signals = {"p_yes": probability}
+        if asked.options:
+            cited = evidence[:2]  # each thing's own sentence, each settled on its own
+        else:
+            quoted = self._agreeing(asked, verdict, evidence)
+            if quoted is None:  # no sentence says so by itself: the verdict would contradict what is quoted
+                yield "answer", abstention(0.0, {**signals, "no_agreeing_quote": 1.0})
+                return
+            cited, signals["quote_p_yes"] = [quoted[0]], quoted[1]
         citations = tuple(_citation(s, lookup) for s in cited)
         quotes = " ".join(f"{c.quote} [{n}]" for n, c in enumerate(citations, start=1))
         yield "answer", Reading(f"{verdict}. {quotes}", citations, False, max(probability, 1 - probability),
-                                short=verdict, signals={"p_yes": probability})
+                                short=verdict, signals=signals)
+
+    def _agreeing(self, asked: Question, verdict: str, evidence: list[ScoredSentence]) -> tuple[ScoredSentence, float] | None:
+        """The best-ranked evidence sentence that gives the same verdict read alone, with its P(Yes): "Yes" is quoted
+        with a sentence that states it, "No" with one that states otherwise ("signed a deal with Shell, while Exxon
+        executives have scheduled a trip" is a No to a deal with Exxon, whatever the other sentences suggested). None
+        when no sentence agrees by itself."""
+        question = asked.text if not asked.claim else f"Is this true: {asked.text}"
+        for sentence in evidence[: self.settings.verdict_sentences]:
+            if sentence.relevance < self.settings.min_relevance:
+                continue
+            alone = self._yes(question, [sentence.text], examples=True)
+            if abs(alone - 0.5) >= self.settings.verdict_margin and (alone >= 0.5) == (verdict == "Yes"):
+                return sentence, alone
+        return None
 
     def _verdict(self, asked: Question, evidence: list[ScoredSentence]) -> float:
         """P(Yes). About two named things, each is settled on its own evidence (a small model weighs one thing
