@@ -167,7 +167,7 @@ class AutoReader(Verdicts, Overviews, ReadsByStreaming):
             asked = replace(asked, kind="reason")
         if asked.kind in CELL_KINDS:
             cell = self.extractive.table_cell(asked.text, self.extractive.ranked(asked.text, hits, lookup), lookup)
-            if cell is not None:  # one cell of a table row the question names: the value under its header
+            if cell is not None and not cell.abstained:  # one cell of a row the question names, by its header
                 yield "answer", replace(cell, kind=asked.kind)
                 return
         shaped = {

@@ -11,7 +11,9 @@ that keeps each cell beside its header. A question about one cell names the row 
 - holds a value of the type the question asks for: a number for "how many / how much", a date or year for "when",
   no bare number or date for "who / where".
 
-A header is never an answer, and a row whose headers fit nothing is declined rather than guessed at.
+A header is never an answer. A row whose headers fit nothing is declined by the extractive reader rather than
+guessed at; the model readers then read the row as a sentence ("the fourth quarter" is the column "Q4"), and a
+phrase the model copies from a header is refused like a NONE.
 """
 
 from __future__ import annotations

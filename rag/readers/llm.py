@@ -30,6 +30,7 @@ from typing import Iterator, Sequence
 from rag.embedding import EmbedderLike
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ExtractiveReader, ScoredSentence, completed_date, dated_citation
+from rag.readers.cells import in_header
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration
 from rag.readers.support import SupportJudge, in_context
@@ -225,7 +226,7 @@ class LLMReader(ReadsByStreaming):
             yield "answer", abstention()
             return
         cell = self.extractive.table_cell(question, ranked, lookup) if self.abstain else None
-        if cell is not None:  # a table's cell is read by its header, not by the model
+        if cell is not None and not cell.abstained:  # a table's cell is read by its header, not by the model
             yield "answer", cell
             return
         yield "answer", self._short(question, ranked, hits, lookup)
@@ -252,6 +253,8 @@ class LLMReader(ReadsByStreaming):
             found = None
             if reply and not reply.upper().startswith(_NONE) and not echoes(reply, question):
                 found = align(reply, sentence.text, self.settings.fuzzy_threshold)
+            if found is not None and in_header(sentence.text, found):
+                found = None  # a table's header names a column: it is never the answer
             if found is None:
                 if span is None:
                     completion = reply_to  # the last refusal stands for the model's doubt
