@@ -27,7 +27,7 @@ STALE_CHECK_SECONDS = 1.0  # how often a long-running assistant looks for a gene
 class Assistant:
     """Ask questions of your documents; every answer cites the exact characters that support it.
 
-    The short public surface (see the README's Python section):
+    The short public surface (see the README, *OpenAI-compatible API, MCP and Python*):
 
         assistant = Assistant.open("~/my-index")      # or Assistant.open() for the seed corpus
         assistant.add(["notes/", "report.pdf"])         # index files and folders

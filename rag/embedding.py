@@ -1,7 +1,7 @@
 """The embedder: a sentence-transformers model, loaded lazily and once, vectors L2-normalised (inner product = cosine).
 
 Backends: `onnx-int8` (default: the model exported to ONNX and quantised to int8, about twice the indexing speed
-of torch on CPU for the same retrieval quality, see the README's performance section), `onnx` (exported, fp32:
+of torch on CPU for the same retrieval quality, see docs/performance.md), `onnx` (exported, fp32:
 the same vectors as torch) and `torch` (sentence-transformers itself). int8 vectors differ slightly from fp32 ones,
 so the backend is part of the embedder's id and an index is always searched with the backend that built it.
 """
@@ -66,7 +66,7 @@ class Embedder:
         self.backend = backend
         self.model_id = embedder_id(model, backend)
         # On CPU small batches win (large ones spill the caches): measured on 2 cores, torch peaks at 8-16 texts a
-        # batch and ONNX Runtime int8 at 1-8 (README, performance).
+        # batch and ONNX Runtime int8 at 1-8 (docs/performance.md).
         self.batch_size = batch_size or (16 if backend == "torch" else 8)
         self.device = device
         self._model = None

@@ -1,6 +1,6 @@
 """Pages without a text layer — scanned PDF pages and image files — read by OCR (the Tesseract program).
 
-Tesseract was chosen over RapidOCR after `rag bench ocr` (README, *Scanned pages*): on A4 pages rendered at 300 dpi
+Tesseract was chosen over RapidOCR after `rag bench ocr` (docs/how-it-works.md, *Scanned pages*): on A4 pages rendered at 300 dpi
 from known text in five fonts, two sizes, a slight skew and noise, it read more of the words right. Each page's
 text is built from the words Tesseract found, a paragraph per block it saw, words joined by single spaces; every
 word keeps its box on the page (as fractions of the page's width and height) and its offsets in the text, so a

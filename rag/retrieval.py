@@ -5,7 +5,7 @@ the same two for the chunk's whole document (BM25 over the document, similarity 
 passage from a document that is about the question ranks above an equally close passage from one that is not.
 Candidates are the chunks found by the two chunk-level searches. `minmax` fusion rescales each list's scores to
 [0, 1] and takes a weighted sum (missing from a list = 0); `rrf` sums weight / (60 + rank). The default weights
-were chosen on BEIR SciFact and SQuAD (see the README's evaluation section).
+were chosen on BEIR SciFact and SQuAD (see docs/evaluation.md and docs/notes/results-history.md).
 
 A second stage (on by default, `rerank`) reads the question with each of the first `rerank_depth` chunks in a
 cross-encoder (`rag.rerank`) and orders them by its score; chunks below that depth keep the first stage's order.
@@ -43,7 +43,7 @@ class RetrievalSettings:
     doc_dense_weight: float = 0.15
     candidates: int = 100
     rerank: bool = True
-    rerank_depth: int = 10  # chunks the cross-encoder re-reads: measured on SQuAD and SciFact (README, evaluation)
+    rerank_depth: int = 10  # chunks the cross-encoder re-reads: measured on SQuAD and SciFact (docs/notes/results-history.md)
     # A statement to check (rag.questions.is_claim, e.g. SciFact's queries) keeps the first stage's order: the
     # cross-encoder was trained on questions and ranks claims worse (SciFact nDCG@10 0.736 without it, 0.717 with).
     rerank_claims: bool = False

@@ -251,3 +251,26 @@ def test_declined_with_the_answer_in_the_passages_and_verdicts_their_quote_contr
     ]
     assert declined_with_answer(rows) == 1
     assert contradicted_verdicts(rows) == 1
+
+
+def test_published_results_hold_the_table_with_its_date_and_machine_and_each_runs_summary(tmp_path, fake_embedder, corpus_dir):
+    import json as _json
+
+    from rag.evaluation.table import publish
+
+    run_dir = tmp_path / "runs" / "seeds"
+    run_dir.mkdir(parents=True)
+    summary = {"dataset": "x", "questions": 2, "answerable": 2, "f1": 0.5, "settings": {"mode": "hybrid", "rerank": True},
+               "machine": {"cpus": 2, "platform": "Linux", "python": "3.11"}}
+    (run_dir / "summary.json").write_text(_json.dumps(summary))
+    (run_dir / "report.md").write_text("# report")
+    (run_dir / "results.jsonl").write_text("{}\n")
+    kinds_dir = tmp_path / "runs" / "kinds"
+    kinds_dir.mkdir()
+    (kinds_dir / "summary.json").write_text(_json.dumps({"questions": 1, "kind_accuracy": 1.0}))
+    written = publish([run_dir, kinds_dir], tmp_path / "docs")
+    text = written.read_text()
+    assert "2 cores, Linux, Python 3.11" in text and "| seeds | hybrid+rerank (default) |" in text
+    assert (tmp_path / "docs" / "seeds" / "report.md").read_text() == "# report"
+    assert not (tmp_path / "docs" / "seeds" / "results.jsonl").exists()  # the bulky rows stay with the run
+    assert (tmp_path / "docs" / "kinds" / "summary.json").exists()

@@ -89,7 +89,7 @@ def tables_assistant(tmp_path_factory, real_embedder):
     ("What is the Legal department's budget for Q2?", "Department: Legal", "18500"),
 ])
 def test_a_table_cell_is_found_at_its_row(tables_assistant, question, row, answer):
-    # Whether to answer is the readers' decision (measured in the README); here: the row is the best sentence found.
+    # Whether to answer is the readers' decision (measured by make eval-tables); here: the row is the best sentence found.
     reply = tables_assistant.ask(question)
     lookup = tables_assistant.store.document
     best = tables_assistant.reader("extractive").ranked(question, reply.hits, lookup)[0]

@@ -114,7 +114,7 @@ def test_mcp_over_stdio(seed_index):
 
 def test_the_readme_python_example_runs_as_written(tmp_path):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    example = re.search(r"## Python\n.*?```python\n(.*?)```", readme, re.S).group(1)
+    example = re.search(r"```python\n(from pathlib import Path\nfrom rag import Assistant\n.*?)```", readme, re.S).group(1)
     assert len(example.strip().splitlines()) <= 12
     result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, capture_output=True, text=True, timeout=240,
                             env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)})

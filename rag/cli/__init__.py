@@ -66,7 +66,7 @@ RERANK = click.Option(["--rerank/--no-rerank"], default=None,
                       help="the cross-encoder second stage over passages and sentences (default: on)")
 RERANK_DEPTH = click.Option(["--rerank-depth"], type=click.IntRange(1, 1000), metavar="N",
                             help="chunks the cross-encoder re-reads per question (default 10; fewer answer sooner on a "
-                                 "busy shared server, at some cost in quality: README, Load)")
+                                 "busy shared server, at some cost in quality: docs/performance.md)")
 PASSAGES = click.Option(["-k"], type=int, metavar="N", help="passages per question (default 5)")
 LLM_MODEL = click.Option(["--llm-model"], metavar="PATH",
                          help="a GGUF file, or a packaged model's name, for the llm reader (default: the packaged Qwen2.5 1.5B)")

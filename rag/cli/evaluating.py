@@ -228,13 +228,19 @@ def cmd_calibrate(args) -> int:
 
 @command("eval-table", "summarise eval runs as one Markdown table", click.Argument(["folders"], nargs=-1,
                                                                                    required=True,
-                                                                                   metavar="DIR"))
+                                                                                   metavar="DIR"),
+         click.Option(["--publish"], metavar="DIR",
+                      help="also write the table as DIR/TABLE.md and each run's summary.json and report.md under DIR"))
 def cmd_eval_table(args) -> int:
     """Print one Markdown table from `rag eval` output folders (each holding a summary.json).
 
-    Example: rag eval-table eval-results/*
+    Example: rag eval-table eval-results/* --publish docs/results
     """
-    from rag.evaluation.table import table
+    from rag.evaluation.table import publish, table
 
-    print(table([Path(p) for p in args.folders]), end="")
+    folders = [Path(p) for p in args.folders]
+    print(table(folders), end="")
+    if args.publish:
+        written = publish(folders, Path(args.publish))
+        print(f"Wrote {written}", file=sys.stderr)
     return EXIT_OK

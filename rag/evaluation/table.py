@@ -1,4 +1,4 @@
-"""One Markdown table from several `rag eval` output folders (the README's evaluation table)."""
+"""One Markdown table from several `rag eval` output folders (docs/results/TABLE.md)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def _cell(value) -> str:
 
 def table(folders: list[Path]) -> str:
     summaries = [(f.name, json.loads((f / "summary.json").read_text())) for f in folders if (f / "summary.json").is_file()]
+    summaries = [(name, s) for name, s in summaries if "settings" in s]  # `rag eval` runs (eval-kinds has its own report)
     lines = ["| run | retrieval | " + " | ".join(title for _, title in COLUMNS) + " |",
              "|---|---|" + "---|" * len(COLUMNS)]
     for name, summary in summaries:
@@ -53,3 +54,29 @@ def table(folders: list[Path]) -> str:
                 lines.append(f"| {name} | {kind} | {v['questions']} | {_cell(v['f1'])} | {_cell(v['em'])} | "
                              f"{v['declined']} | {_cell(v['latency_ms_p50'])} | {_cell(v.get('baseline_f1'))} |")
     return "\n".join(lines) + "\n"
+
+
+def publish(folders: list[Path], out: Path) -> Path:
+    """The table as `out/TABLE.md`, headed by the date and machine of the runs, and each run's summary.json and
+    report.md copied to `out/NAME/` (the bulky results.jsonl and plots stay in the run's own folder)."""
+    import shutil
+    from datetime import date
+
+    out.mkdir(parents=True, exist_ok=True)
+    machines = set()
+    for folder in folders:
+        if not (folder / "summary.json").is_file():
+            continue
+        target = out / folder.name
+        target.mkdir(parents=True, exist_ok=True)
+        for name in ("summary.json", "report.md"):
+            if (folder / name).is_file():
+                shutil.copyfile(folder / name, target / name)
+        machine = json.loads((folder / "summary.json").read_text()).get("machine") or {}
+        if machine:
+            machines.add(f"{machine.get('cpus', '?')} cores, {machine.get('platform', '?')}, Python {machine.get('python', '?')}")
+    head = [f"# Evaluation results ({date.today().isoformat()})", "",
+            "Written by `make eval` (`rag eval-table ... --publish docs/results`); each run's folder holds its summary.json "
+            "and report.md. Machine: " + ("; ".join(sorted(machines)) or "not recorded") + ".", ""]
+    (out / "TABLE.md").write_text("\n".join(head) + table(folders), encoding="utf-8")
+    return out / "TABLE.md"

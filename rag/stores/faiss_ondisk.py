@@ -10,7 +10,7 @@ import numpy as np
 from rag.arrays import load
 
 IVF_PROBE_SHARE = 1 / 24  # lists searched per query, as a share of all lists (recall@100 1.0 at 1M, rag bench scale)
-MIN_SCANNED = 20_000  # ... and at least this many vectors scanned: recall@100 0.85 -> 0.96 at 100,000 (README)
+MIN_SCANNED = 20_000  # ... and at least this many vectors scanned: recall@100 0.85 -> 0.96 at 100,000 (docs/scaling.md)
 PQ_BYTES = 48  # bytes per vector in the on-disk lists (384 / 48 = 8 dimensions per sub-quantizer)
 PQ_BITS = 8
 

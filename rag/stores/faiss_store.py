@@ -32,7 +32,7 @@ from rag.stores.faiss_ondisk import OnDiskBase, _train, list_count, probes
 from rag.stores.vector_ids import VectorIds, vector_id
 from rag.types import Chunk
 
-# Exact search below this many vectors, IVF above; the recall/latency trade-off is in the README (rag bench scale).
+# Exact search below this many vectors, IVF above; the recall/latency trade-off is in docs/scaling.md (rag bench scale).
 ANN_THRESHOLD = 100_000
 # On disk from here on: 8 million 384-d float vectors are 12 GiB, half this machine's memory.
 ONDISK_THRESHOLD = 8_000_000

@@ -74,7 +74,7 @@ LEXICAL_PARTS = ("chunks", "texts")  # the collections whose text Milvus indexes
 
 def collection_layouts(dimension: int, server_bm25: bool = False) -> dict:
     """part -> (schema, index params) of each collection. Exact search (FLAT) keeps parity with the folder index; a
-    server can be given IVF/HNSW indexes for large collections (README, Scaling out). With `server_bm25` (Milvus
+    server can be given IVF/HNSW indexes for large collections (docs/scaling.md). With `server_bm25` (Milvus
     2.5+), the text of chunks and of document parts is analyzed and a BM25 function fills a sparse `lexical` field
     that Milvus searches itself."""
     from pymilvus import DataType, MilvusClient

@@ -3,7 +3,7 @@ by their analyzed text, so no process builds or holds a BM25 index of its own (s
 
 Milvus scores with its own analyzer (`rag.stores.milvus_client.ANALYZER`: lower-cased words, English stop words
 dropped, Snowball stems, as the client-side BM25 does) and counts its statistics over every row it holds, so scores
-differ a little from bm25s's; README, Scaling out, gives the measured difference. A document's score is that of its
+differ a little from bm25s's; docs/scaling.md gives the measured difference. A document's score is that of its
 best part (parts of at most TEXT_PART characters: most documents are one part).
 """
 

@@ -20,7 +20,7 @@ commit wins. Superseded rows are deleted after each commit.
 Lexical retrieval: where the server can compute BM25 itself (Milvus 2.5 and later, Lite included), the chunks and
 texts collections are created with analyzed text and a BM25 function, and Milvus ranks them
 (rag.stores.milvus_lexical); on older servers, and for collections created before, BM25 is built on the client from
-the chunk texts read from Milvus (bm25s, as for folders) and kept in this machine's read cache (README, Scaling out).
+the chunk texts read from Milvus (bm25s, as for folders) and kept in this machine's read cache (docs/scaling.md).
 """
 
 from __future__ import annotations
