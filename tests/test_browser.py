@@ -325,6 +325,18 @@ def test_an_empty_ask_says_so_beside_the_box_once_and_the_box_stays_usable(page)
     assert "Pete Hegseth" in last_answer(page) and not note.is_visible()
 
 
+def test_a_refused_question_after_a_conversation_leaves_it_and_its_sources_as_they_were(page):
+    ask(page, HEGSETH)
+    messages = page.locator("#rag-chat .message").count()
+    sources = page.locator("#rag-sources").inner_text()
+    for typed in ("", "?!"):
+        send(page, typed)
+        page.locator("#rag-question-error").wait_for(state="visible")
+        page.wait_for_timeout(1500)  # what followed the refusal has run
+        assert page.locator("#rag-chat .message").count() == messages
+        assert page.locator("#rag-sources").inner_text() == sources
+
+
 def test_stop_ends_a_long_answer(page):
     choose_reader(page, "Local LLM: short explanation")
     send(page, "Why did the Chavistas begin major cuts?")

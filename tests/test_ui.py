@@ -430,3 +430,17 @@ def test_the_api_answers_with_the_second_stage_the_server_was_started_with(assis
     served = ChatApp(assistant.with_settings(retrieval=replace(assistant.settings.retrieval, rerank=False)))
     assert "rerank_ms" not in served.ask_api("Where does the Rhine rise?")["timings_ms"]
     assert "rerank_ms" in served.ask_api("Where does the Rhine rise?", rerank=True)["timings_ms"]
+
+
+def test_answering_with_nothing_waiting_leaves_the_conversation_and_sources_as_they_were(app):
+    """A refused question (empty, "?!") still runs the answering step after it: it must change nothing (a generator
+    that yields nothing would set the conversation and the sources to empty)."""
+    import gradio as gr
+
+    class Request:
+        session_hash = "refused"
+
+    history = [{"role": "user", "content": "Where does the Rhine rise?"}, {"role": "assistant", "content": "In the Alps."}]
+    _, unchanged, note = app.enqueue("?!", history, Request())
+    steps = list(app.drain(history, 5, "extractive", True, {"1": "<p>sources</p>"}, [], Request()))
+    assert steps and all(value is gr.skip() or value == gr.skip() for step in steps for value in step)

@@ -183,11 +183,15 @@ class ChatApp(DocumentsTab):
             session.owner = run = session.run
         kept = dict(kept or {})
         done = _answered(history)
+        answered = False
         try:
             while True:
                 with session.lock:
                     if not session.pending or session.run != run:
+                        if not answered:  # nothing was waiting (a refused question): the conversation stays as it is
+                            yield gr.skip(), gr.skip(), gr.skip()
                         return
+                    answered = True
                     question = session.pending.popleft()
                     session.current = threading.Event()
                 previous = [html.unescape(m["content"]) for m in done if m["role"] == "user"]
