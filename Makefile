@@ -55,7 +55,7 @@ RGB   := $(DATA)/rgb-en-fact/en_fact.json
 HOTPOT := $(DATA)/hotpotqa-dev250/hotpotqa_dev250.jsonl
 RAG   := $(VENV)/bin/rag
 EVAL_RUNS := seeds seeds-llm seeds-auto hotpot-auto hotpot-llm scifact squad-retrieval squad-gold squad-gold-llm squad-open squad-open-llm \
-	rgb rgb-llm rgb-negatives rgb-negatives-llm tables tables-auto tables-confirm tables-confirm-auto kinds
+	rgb rgb-llm rgb-negatives rgb-negatives-llm tables tables-auto tables-confirm tables-confirm-auto kinds kind-labels
 eval: install eval-tables
 	$(RAG) eval seeds/questions.jsonl --out eval-results/seeds
 	$(RAG) eval seeds/questions.jsonl --reader llm --out eval-results/seeds-llm
@@ -73,6 +73,7 @@ eval: install eval-tables
 	$(RAG) eval --rgb $(RGB) --negatives-only --out eval-results/rgb-negatives
 	$(RAG) eval --rgb $(RGB) --negatives-only --reader llm --out eval-results/rgb-negatives-llm
 	$(RAG) eval-kinds seeds/kinds.jsonl --data $(DATA) --out eval-results/kinds
+	$(RAG) eval-kinds seeds/kind-labels.jsonl --labels-only --out eval-results/kind-labels
 	$(RAG) eval-table $(addprefix eval-results/,$(EVAL_RUNS)) --publish docs/results
 	cat eval-results/kinds/report.md | tee -a docs/results/TABLE.md
 

@@ -74,3 +74,23 @@ def test_the_shipped_set_is_large_varied_and_read_mostly_right():
     # The rules were written from the tune rows; the confirm rows were labelled blind afterwards.
     assert summary["by_split"]["tune"]["kind_accuracy"] >= 0.95
     assert summary["by_split"]["confirm"]["kind_accuracy"] >= 0.8
+
+
+def test_label_rows_count_in_the_kinds_read_right_and_are_never_answered(tmp_path):
+    set_file = tmp_path / "labels.jsonl"
+    set_file.write_text("\n".join(json.dumps(row) for row in [
+        {"id": "l1", "from": "label", "question": "Why was the meeting cancelled?", "kind": "reason", "split": "confirm"},
+        {"id": "l2", "from": "label", "question": "Summarize the report.", "kind": "overview", "split": "confirm"},
+    ]) + "\n")
+    loaded = kinds.load(set_file, tmp_path / "no-data")
+    assert [(q.source, q.split, q.documents) for q in loaded] == [("label", "confirm", ()), ("label", "confirm", ())]
+    assert kinds.kind_accuracy(loaded)["by_split"]["confirm"] == {"questions": 2, "kind_accuracy": 1.0}
+    asked = []
+    kinds.run(loaded, lambda documents: asked.append(documents), tmp_path / "out")
+    assert asked == []  # nothing to answer from
+
+
+def test_the_blind_labelled_questions_are_many_and_of_every_kind():
+    loaded = kinds.load(ROOT / "seeds" / "kind-labels.jsonl")
+    assert len(loaded) >= 200 and {q.kind for q in loaded} == set(kinds.KINDS)
+    assert all(q.split == "confirm" for q in loaded)

@@ -6,6 +6,8 @@ question and its documents come from:
 - `"from": "seed"`: `question` over the seed corpus;
 - `"from": "text"`: `question` over the row's own `documents` ([{"title", "text"}], or the set's header documents
   named by `"corpus"`);
+- `"from": "label"`: `question` and its kind only (`seeds/kind-labels.jsonl`): counted in how often kinds are read
+  right, never answered;
 - `"from": "squad" | "hotpot" | "rgb"`: `ref` is the question's id in that public set (read from the data folder,
   never copied): the question, its gold answers and its documents (SQuAD: its paragraph; HotpotQA: its two
   supporting paragraphs; RGB: its answering passages).
@@ -38,7 +40,7 @@ from rag.evaluation.datasets import make_document
 from rag.questions import KINDS, classify
 from rag.types import Answer, Document
 
-SOURCES = ("seed", "text", "squad", "hotpot", "rgb")
+SOURCES = ("seed", "text", "squad", "hotpot", "rgb", "label")
 DATA_FILES = {"squad": "squad-v2-dev/dev-v2.0-25articles.json", "hotpot": "hotpotqa-dev250/hotpotqa_dev250.jsonl",
               "rgb": "rgb-en-fact/en_fact.json"}
 
@@ -73,6 +75,10 @@ def load(path: str | Path, data_dir: str | Path | None = None) -> list[KindQuest
             raise EvaluationError(f"{path.name} line {number}: 'from' must be one of {', '.join(SOURCES)} and 'kind' "
                                   f"one of {', '.join(KINDS)}", hint="fix the row")
         accept = dict(row.get("accept") or {})
+        if source == "label":  # a question and its kind only: how often the kind is read right
+            questions.append(KindQuestion(row.get("id") or f"{path.stem}-{number}", row["question"], row["kind"],
+                                          source, {}, (), row.get("split", "tune")))
+            continue
         if source in ("seed", "text"):
             documents = corpora.get(row.get("corpus"), ()) if source == "text" else ()
             if source == "text" and not documents:
@@ -203,6 +209,7 @@ def run(questions: list[KindQuestion], assistant_for: Callable[[tuple[Document, 
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = kind_accuracy(questions)
     rows, assistants = [], {}
+    questions = [q for q in questions if q.source != "label"]  # no documents to answer from: kinds only
     for number, question in enumerate(questions, start=1):
         key = tuple(d.doc_id for d in question.documents)
         if key not in assistants:
