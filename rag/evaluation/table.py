@@ -78,5 +78,5 @@ def publish(folders: list[Path], out: Path) -> Path:
     head = [f"# Evaluation results ({date.today().isoformat()})", "",
             "Written by `make eval` (`rag eval-table ... --publish docs/results`); each run's folder holds its summary.json "
             "and report.md. Machine: " + ("; ".join(sorted(machines)) or "not recorded") + ".", ""]
-    (out / "TABLE.md").write_text("\n".join(head) + table(folders), encoding="utf-8")
+    (out / "TABLE.md").write_text("\n".join(head) + "\n" + table(folders), encoding="utf-8")
     return out / "TABLE.md"
