@@ -8,10 +8,12 @@ Used by every format that has tables: CSV, XLSX, DOCX, HTML (and the slides of a
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 SEPARATOR = " · "
 _NUMBER = re.compile(r"^[\s$€£¥%+\-−.,\d()]*\d[\s$€£¥%+\-−.,\d()kKmMbB]*$")
+_CELL = re.compile(r"(?P<header>[^:·\n]{1,60}?): (?P<value>.+)", re.S)  # one "Header: value" of a row
 
 
 def cell_text(value) -> str:
@@ -31,7 +33,7 @@ def has_header(rows: Sequence[Sequence[str]]) -> bool:
     first = [c for c in rows[0]]
     filled = [c for c in first if c]
     return (len(filled) == len(first) and len(set(filled)) == len(filled)
-            and not any(_NUMBER.match(c) for c in filled))
+            and not any(is_number(c) for c in filled))
 
 
 def rows_as_text(rows: Iterable[Sequence[object]], header: bool | None = None) -> list[str]:
@@ -54,3 +56,46 @@ def rows_as_text(rows: Iterable[Sequence[object]], header: bool | None = None) -
         if cells:
             lines.append(SEPARATOR.join(cells))
     return lines
+
+
+def is_number(value: str) -> bool:
+    """A cell that is a number or an amount ("48000", "1.7 M", "+44 28 9018 0442")."""
+    return _NUMBER.match(value) is not None
+
+
+@dataclass(frozen=True)
+class Cell:
+    header: str
+    value: str
+    start: int  # the value's offsets in the row's text
+    end: int
+
+
+def row_cells(text: str) -> list[Cell] | None:
+    """A row written by `rows_as_text` read back into its cells (offsets into `text`), or None when `text` is not such
+    a row: at least two cells, each with its header."""
+    if text.count(SEPARATOR) < 1:
+        return None
+    cells, at = [], 0
+    for piece in text.split(SEPARATOR):
+        match = _CELL.fullmatch(piece)
+        if match is None:
+            return None
+        start = at + match.start("value")
+        cells.append(Cell(match.group("header").strip(), match.group("value"), start, start + len(match.group("value"))))
+        at += len(piece) + len(SEPARATOR)
+    return cells if len(cells) >= 2 else None
+
+
+def in_header(text: str, span: tuple[int, int]) -> bool:
+    """Whether `span` of a row's text falls inside one of its headers (a header names a column: never an answer)."""
+    cells = row_cells(text)
+    if cells is None:
+        return False
+    at = 0
+    for cell in cells:
+        header_end = cell.start - 2  # ": " before the value
+        if span[0] < header_end and span[1] > at:
+            return True
+        at = cell.end + len(SEPARATOR)
+    return False

@@ -24,28 +24,19 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from rag.tables import SEPARATOR
+from rag.questions import classify
+from rag.readers.spans import _MONTH, _PATTERNS, question_type
+from rag.tables import Cell, is_number, row_cells
 from rag.text import content_terms
 
-_CELL = re.compile(r"(?P<header>[^:·\n]{1,60}?): (?P<value>.+)", re.S)
-_NUMERIC = re.compile(r"^[\s$€£¥%+\-−.,\d()]*\d[\s$€£¥%+\-−.,\d()]*(?:\s?(?:k|m|bn|M|K|B|%|EUR|USD|GBP))?$")
-_YEAR = re.compile(r"^(1\d{3}|20\d{2})$")
-_MONTH = (r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?")
-_DATE = re.compile(rf"^(\d{{1,2}}(st|nd|rd|th)?[\s-]+)?(\d{{1,2}}[\s-]+)?{_MONTH}([\s-]+\d{{1,2}}(st|nd|rd|th)?)?(,?\s+\d{{2,4}})?$"
-                   rf"|^\d{{1,4}}[-/.]\d{{1,2}}[-/.]\d{{1,4}}$|^\d{{1,2}}\s*[-–]\s*\d{{1,2}}\s+{_MONTH}$", re.I)
 
-# Questions that ask for one attribute of what they name even when they name nothing else ("Where is the generator?").
-_ATTRIBUTE = re.compile(r"\b(where|when|how (many|much|long|old))\b", re.I)
+# A whole cell that is a date: "12 May 2009", "March", "3-6 March", "2026-03-14" (the month names of `rag.readers.spans`).
+_DATE = re.compile(rf"(\d{{1,2}}(st|nd|rd|th)?[\s-]+)?(\d{{1,2}}[\s-]+)?{_MONTH}([\s-]+\d{{1,2}}(st|nd|rd|th)?)?(,?\s+\d{{2,4}})?"
+                   rf"|\d{{1,4}}[-/.]\d{{1,2}}[-/.]\d{{1,4}}|\d{{1,2}}\s*[-–]\s*\d{{1,2}}\s+{_MONTH}")
+# The question's answer type (`rag.readers.spans.question_type`) as the type of a cell's value.
+_WANTED = {"number": "number", "year": "date", "date": "date", "name": "text"}
 
 Embed = Callable[[Sequence[str]], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Cell:
-    header: str
-    value: str
-    start: int  # the value's offsets in the row's text
-    end: int
 
 
 @dataclass(frozen=True)
@@ -58,56 +49,18 @@ class CellSettings:
     depth: int = 3
 
 
-def row_cells(text: str) -> list[Cell] | None:
-    """The cells of a row written as "Header: value · Header: value" (offsets into `text`), or None when `text` is
-    not such a row: at least two cells, each with its header."""
-    if text.count(SEPARATOR) < 1:
-        return None
-    cells, at = [], 0
-    for piece in text.split(SEPARATOR):
-        match = _CELL.fullmatch(piece)
-        if match is None:
-            return None
-        start = at + match.start("value")
-        cells.append(Cell(match.group("header").strip(), match.group("value"), start, start + len(match.group("value"))))
-        at += len(piece) + len(SEPARATOR)
-    return cells if len(cells) >= 2 else None
-
-
 def value_type(value: str) -> str:
     """"date" (a date or a year), "number" or "text"."""
     value = value.strip()
-    if _YEAR.match(value) or _DATE.match(value):
+    if _PATTERNS["year"].fullmatch(value) or _DATE.fullmatch(value):
         return "date"
-    if _NUMERIC.match(value):
-        return "number"
-    return "text"
-
-
-_AUXILIARY = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|may|might|must)"
-# "Which company ...", "What year ...": the noun that names what the answer is (the header's name, often).
-_WH_NOUN = re.compile(rf"\b(?:which|what)\s+(?!{_AUXILIARY}\b)(?P<noun>[a-z][\w-]*)", re.I)
-_TIME_NOUNS = {"year", "years", "date", "day", "month", "time", "decade", "century", "season", "quarter"}
-_NUMBER_NOUNS = {"number", "amount", "percentage", "percent", "share", "total", "price", "sum", "figure"}
-
-
-def wh_noun(question: str) -> str | None:
-    """The noun after "which" or "what" ("Which company services …" -> "company"), or None."""
-    match = _WH_NOUN.search(question)
-    return match.group("noun").lower() if match else None
+    return "number" if is_number(value) else "text"
 
 
 def wanted_type(question: str) -> str | None:
-    """The type of value a question asks for: "number", "date", "text" (who, where, which company) or None (any)."""
-    q = question.lower()
-    noun = wh_noun(q)
-    if re.search(r"\bhow (many|much)\b", q) or noun in _NUMBER_NOUNS:
-        return "number"
-    if re.search(r"\bwhen\b", q) or noun in ("year", "years", "date", "day"):
-        return "date"
-    if re.search(r"\b(who|whom|whose|where)\b", q) or noun is not None and noun not in _TIME_NOUNS:
-        return "text"
-    return None
+    """The type of value a question asks for: "number" (how many, how much), "date" (when, what year), "text" (who,
+    where, which company) or None (any)."""
+    return _WANTED.get(question_type(question))
 
 
 def named_in(value: str, question: str) -> bool:
@@ -116,20 +69,6 @@ def named_in(value: str, question: str) -> bool:
     if not words or len(value.strip()) < 2:
         return False
     return re.search(r"(?<!\w)" + r"\W+".join(map(re.escape, words)) + r"(?!\w)", question.lower()) is not None
-
-
-def in_header(text: str, span: tuple[int, int]) -> bool:
-    """Whether `span` of a row's text falls inside one of its headers (a header is never an answer)."""
-    cells = row_cells(text)
-    if cells is None:
-        return False
-    at = 0
-    for cell in cells:
-        header_end = cell.start - 2  # ": " before the value
-        if span[0] < header_end and span[1] > at:
-            return True
-        at = cell.end + len(SEPARATOR)
-    return False
 
 
 def header_share(header: str, question_terms: set[str]) -> float:
@@ -153,12 +92,9 @@ def answer_cell(question: str, cells: Sequence[Cell], embed: Embed | None,
     shares = np.array([header_share(c.header, terms) for c in candidates])
     cosines = np.zeros(len(candidates))
     if embed is not None:
-        noun = wh_noun(question)
-        asked = [question] + ([noun] if noun else [])
-        vectors = embed(asked + [c.header for c in candidates])
+        vectors = embed([question] + [c.header for c in candidates])
         vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-        # The question as a whole, and the noun that names its answer ("Which company": a contractor).
-        cosines = (vectors[len(asked):] @ vectors[: len(asked)].T).mean(axis=1)
+        cosines = vectors[1:] @ vectors[0]
     scores = shares + settings.similarity_weight * cosines
     best = int(np.argmax(scores))
     if shares[best] == 0 and cosines[best] < settings.min_similarity:
@@ -185,8 +121,8 @@ def cell_reading(question: str, ranked: Sequence, lookup, embed: Embed | None,
         return None
     *_, sentence, cells, keys = min(rows, key=lambda row: row[:2])
     key_terms = {t for c in keys for t in content_terms(c.value)}
-    if not set(content_terms(question)) - key_terms and not _ATTRIBUTE.search(question):
-        return None  # "Who is Kwame Mensah?": nothing asked beyond the row itself ("Where is X?" asks its place)
+    if not set(content_terms(question)) - key_terms and classify(question).kind == "description":
+        return None  # "Who is Kwame Mensah?" asks about the row itself; "Where is the generator?" asks one cell
     cell, fit = answer_cell(question, cells, embed, settings)
     signals = {"table_cell": 1.0, "header_fit": round(fit, 4)}
     if cell is None:

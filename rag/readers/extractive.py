@@ -20,12 +20,13 @@ import numpy as np
 
 from rag.embedding import EmbedderLike
 from rag.readers import AnswersAtOnce, DocumentLookup, Reading, abstention
-from rag.readers.cells import cell_reading, in_header
+from rag.readers.cells import cell_reading
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration, missing_share
 from rag.readers.spans import best_typed_span, date_parts, fuller_date, question_type
 from rag.readers.support import context_start, in_context
 from rag.retrieval import PassageScorer
+from rag.tables import in_header
 from rag.text import SENTENCE_REACH, content_terms, sentence_spans
 from rag.types import Citation, Hit
 

@@ -30,10 +30,10 @@ from typing import Iterator, Sequence
 from rag.embedding import EmbedderLike
 from rag.readers import DocumentLookup, Reading, ReadsByStreaming, abstention
 from rag.readers.extractive import ExtractiveReader, ScoredSentence, completed_date, dated_citation
-from rag.readers.cells import in_header
 from rag.readers.metadata import metadata_reading
 from rag.readers.signals import Calibration, calibration
 from rag.readers.support import SupportJudge, in_context
+from rag.tables import in_header
 from rag.types import Hit
 
 SHORT_SYSTEM = (

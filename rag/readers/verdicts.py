@@ -63,7 +63,7 @@ class Verdicts:
         if asked.options:
             cited = evidence[:2]  # each thing's own sentence, each settled on its own
         else:
-            quoted = self._agreeing(asked, verdict, evidence)
+            quoted = self._agreeing(asked, verdict, evidence, probability)
             if quoted is None:  # no sentence says so by itself: the verdict would contradict what is quoted
                 yield "answer", abstention(0.0, {**signals, "no_agreeing_quote": 1.0})
                 return
@@ -73,7 +73,8 @@ class Verdicts:
         yield "answer", Reading(f"{verdict}. {quotes}", citations, False, max(probability, 1 - probability),
                                 short=verdict, signals=signals)
 
-    def _agreeing(self, asked: Question, verdict: str, evidence: list[ScoredSentence]) -> tuple[ScoredSentence, float] | None:
+    def _agreeing(self, asked: Question, verdict: str, evidence: list[ScoredSentence],
+                  together: float) -> tuple[ScoredSentence, float] | None:
         """The best-ranked evidence sentence that gives the same verdict read alone, with its P(Yes): "Yes" is quoted
         with a sentence that states it, "No" with one that states otherwise ("signed a deal with Shell, while Exxon
         executives have scheduled a trip" is a No to a deal with Exxon, whatever the other sentences suggested). None
@@ -82,7 +83,8 @@ class Verdicts:
         for sentence in evidence[: self.settings.verdict_sentences]:
             if sentence.relevance < self.settings.min_relevance:
                 continue
-            alone = self._yes(question, [sentence.text], examples=True)
+            # One sentence of evidence was read alone already: its verdict is `together`.
+            alone = together if len(evidence) == 1 else self._yes(question, [sentence.text], examples=True)
             if abs(alone - 0.5) >= self.settings.verdict_margin and (alone >= 0.5) == (verdict == "Yes"):
                 return sentence, alone
         return None
